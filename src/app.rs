@@ -1,0 +1,161 @@
+//! Start-up: bind first (so tests can use port 0 and embedded mode can sign for the real address), build
+//! the backends the configuration asks for, then serve until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use tokio::net::TcpListener;
+
+use crate::aws::{self, AwsOptions};
+use crate::blob::{BlobStore, embedded};
+use crate::catalog::Catalog;
+use crate::config::{Config, StoreKind};
+use crate::state::{AppState, Limits};
+use crate::table::{Table, dynamo::DynamoTable, embedded::EmbeddedTable};
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: Arc<AppState>,
+}
+
+/// The backends a configuration asks for.
+pub struct Backends {
+    pub table: Arc<dyn Table>,
+    pub blobs: BlobStore,
+    /// Embedded mode's S3 endpoint, to be served on the service's own port.
+    pub object_store: Option<s3s::service::S3Service>,
+}
+
+impl Backends {
+    /// Connect to (embedded: open) the table and bucket. `public_url` is where clients reach this service.
+    pub async fn connect(config: &Config, public_url: &str) -> anyhow::Result<Self> {
+        match config.store {
+            StoreKind::Embedded => {
+                std::fs::create_dir_all(&config.data_dir)
+                    .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+                let table = EmbeddedTable::open(&config.data_dir.join("photoshare.redb"))?;
+                let keys = embedded::LocalKeys::load_or_create(&config.data_dir)?;
+                let object_store = embedded::service(&config.data_dir.join("objects"), &config.bucket, &keys)?;
+                let credentials = aws_credential_types::Credentials::new(
+                    keys.access_key_id.clone(),
+                    keys.secret_access_key.clone(),
+                    None,
+                    None,
+                    "photoshare-embedded",
+                );
+                let provider = SharedCredentialsProvider::new(credentials);
+                let s3 = aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::Config::builder()
+                        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                        .credentials_provider(provider.clone())
+                        .endpoint_url(public_url)
+                        .force_path_style(true)
+                        .build(),
+                );
+                Ok(Self { table: Arc::new(table), blobs: BlobStore::new(s3, &config.bucket, provider, "us-east-1"), object_store: Some(object_store) })
+            }
+            StoreKind::Aws => {
+                let options = AwsOptions {
+                    dynamodb_endpoint: config.dynamodb_endpoint.clone(),
+                    s3_endpoint: config.s3_endpoint.clone(),
+                    s3_path_style: config.s3_path_style,
+                };
+                let sdk = aws::sdk_config().await;
+                let table = DynamoTable::new(aws::dynamodb_client(&sdk, &options), &config.table);
+                let provider = sdk.credentials_provider().context("no AWS credentials found by the SDK's chain")?;
+                let region = sdk.region().map(|r| r.to_string()).context("no AWS region configured (AWS_REGION)")?;
+                let blobs = BlobStore::new(aws::s3_client(&sdk, &options), &config.bucket, provider, region);
+                Ok(Self { table: Arc::new(table), blobs, object_store: None })
+            }
+        }
+    }
+
+    /// Create the table and bucket if absent.
+    pub async fn ensure_created(&self) -> anyhow::Result<()> {
+        self.table.ensure_created().await.context("creating the table")?;
+        // The embedded object store made its bucket folder already, and is not being served right now.
+        if self.object_store.is_none() {
+            self.blobs.ensure_bucket().await.context("creating the bucket")?;
+        }
+        Ok(())
+    }
+}
+
+fn default_public_url(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(config.listen)));
+        let backends = Backends::connect(&config, &public_url).await?;
+        if config.store == StoreKind::Embedded {
+            // The embedded store is ours to create; AWS resources come from `photoshare setup` or deploy/.
+            backends.table.ensure_created().await?;
+        }
+        let state = Arc::new(AppState {
+            catalog: Catalog::new(backends.table),
+            blobs: backends.blobs,
+            limits: Limits {
+                max_upload_bytes: config.max_upload_bytes,
+                upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
+                view_url: Duration::from_secs(config.view_url_seconds),
+            },
+        });
+        let schema = crate::graphql::build_schema(state.clone());
+        let router = crate::http::router(schema, state.clone(), backends.object_store);
+        tracing::info!(%public_url, store = ?config.store, "photoshare ready");
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Serve until `shutdown` completes, then finish in-flight requests.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,246 @@
+//! Photo bytes in an S3 bucket: upload tickets (presigned POST), short-lived view links (presigned GET), and
+//! the few reads the service itself makes (size, first bytes). Bytes never pass through the service otherwise.
+//! The same code runs against S3, an S3-compatible server, or the endpoint embedded in this process.
+
+pub mod embedded;
+pub mod policy;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::aws::is_transient;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("object storage unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type BlobResult<T> = Result<T, BlobError>;
+
+fn sdk_error<E>(error: SdkError<E, HttpResponse>) -> BlobError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if is_transient(&error) {
+        BlobError::Unavailable(DisplayErrorContext(&error).to_string())
+    } else {
+        BlobError::Internal(anyhow::anyhow!("{}", DisplayErrorContext(&error)))
+    }
+}
+
+/// The object key of an upload's bytes: one place decides where photos live in the bucket.
+pub fn object_key(upload_id: Uuid, content_type: &str) -> String {
+    let extension = if content_type == "image/png" { "png" } else { "jpg" };
+    format!("photos/{upload_id}.{extension}")
+}
+
+/// Where and how a browser sends a file: POST `url` with `fields` in order, then the file as `file`.
+#[derive(Debug, Clone)]
+pub struct UploadForm {
+    pub url: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// What storage knows of an object.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    pub size_bytes: i64,
+}
+
+/// A bucket reached through aws-sdk-s3.
+#[derive(Clone)]
+pub struct BlobStore {
+    client: Client,
+    bucket: String,
+    /// Signs upload policies (the SDK only signs requests), cached until shortly before they expire.
+    credentials: Arc<CredentialCache>,
+    region: String,
+}
+
+/// Credentials from a provider, asked again only when the cached ones are about to expire (an instance
+/// role's provider goes to the metadata service on every call).
+struct CredentialCache {
+    provider: SharedCredentialsProvider,
+    cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+/// Refresh credentials this long before they expire: a ticket signed with them must stay usable.
+const CREDENTIAL_MARGIN: Duration = Duration::from_secs(15 * 60);
+
+impl CredentialCache {
+    async fn get(&self) -> BlobResult<Credentials> {
+        let mut cached = self.cached.lock().await;
+        let fresh = |c: &Credentials| c.expiry().is_none_or(|at| at > std::time::SystemTime::now() + CREDENTIAL_MARGIN);
+        if let Some(credentials) = cached.as_ref().filter(|c| fresh(c)) {
+            return Ok(credentials.clone());
+        }
+        let credentials = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| BlobError::Unavailable(format!("AWS credentials: {}", DisplayErrorContext(&e))))?;
+        *cached = Some(credentials.clone());
+        Ok(credentials)
+    }
+}
+
+impl BlobStore {
+    pub fn new(client: Client, bucket: impl Into<String>, credentials: SharedCredentialsProvider, region: impl Into<String>) -> Self {
+        let credentials = Arc::new(CredentialCache { provider: credentials, cached: Default::default() });
+        Self { client, bucket: bucket.into(), credentials, region: region.into() }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Create the bucket if absent (idempotent).
+    pub async fn ensure_bucket(&self) -> BlobResult<()> {
+        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        match self.client.create_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// A ticket for one upload to `key`: only that key, that content type, 1..=`max_bytes` bytes, until `expires_at`.
+    pub async fn upload_form(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+        expires_at: DateTime<Utc>,
+    ) -> BlobResult<UploadForm> {
+        let credentials = self.credentials.get().await?;
+        let signer = policy::Signer {
+            access_key_id: credentials.access_key_id(),
+            secret_access_key: credentials.secret_access_key(),
+            session_token: credentials.session_token(),
+            region: &self.region,
+        };
+        let policy = policy::PostPolicy { bucket: &self.bucket, key, content_type, max_bytes, expires_at };
+        let fields = policy::form_fields(&policy, &signer, Utc::now());
+        Ok(UploadForm { url: self.bucket_url(key).await?, fields })
+    }
+
+    /// The bucket's URL as S3 addressing resolves it here (virtual-hosted or path-style, custom endpoint):
+    /// read off a presigned request for `key`, so it always agrees with the SDK's own endpoint resolution.
+    async fn bucket_url(&self, key: &str) -> BlobResult<String> {
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).map_err(anyhow::Error::from)?)
+            .await
+            .map_err(sdk_error)?;
+        let uri = presigned.uri();
+        let without_query = uri.split_once('?').map_or(uri, |(base, _)| base);
+        let base = without_query
+            .strip_suffix(key)
+            .ok_or_else(|| anyhow::anyhow!("unexpected presigned URL shape: {without_query}"))?;
+        Ok(base.trim_end_matches('/').to_string())
+    }
+
+    /// A GET link for `key` valid from `valid_from` for `expires_in`, opening inline as `file_name`.
+    pub async fn view_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        file_name: &str,
+        valid_from: DateTime<Utc>,
+        expires_in: Duration,
+    ) -> BlobResult<String> {
+        let config = PresigningConfig::builder()
+            .start_time(valid_from.into())
+            .expires_in(expires_in)
+            .build()
+            .map_err(anyhow::Error::from)?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type(content_type)
+            .response_content_disposition(inline_disposition(file_name))
+            .presigned(config)
+            .await
+            .map_err(sdk_error)?;
+        Ok(presigned.uri().to_string())
+    }
+
+    /// Size of the object at `key`, or `None` if there is none.
+    pub async fn head(&self, key: &str) -> BlobResult<Option<ObjectInfo>> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => Ok(Some(ObjectInfo { size_bytes: output.content_length().unwrap_or(0) })),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Up to `len` bytes of the object from `offset`.
+    pub async fn read_range(&self, key: &str, offset: u64, len: u64) -> BlobResult<Vec<u8>> {
+        let range = format!("bytes={offset}-{}", offset + len.max(1) - 1);
+        let output = self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await.map_err(sdk_error)?;
+        let body = output.body.collect().await.map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    pub async fn delete(&self, key: &str) -> BlobResult<()> {
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+/// `inline; filename="…"` with a plain-ASCII fallback and the exact name in RFC 5987 form.
+fn inline_disposition(file_name: &str) -> String {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    let encoded: String = file_name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys_follow_the_content_type() {
+        let id = Uuid::parse_str("0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10").unwrap();
+        assert_eq!(object_key(id, "image/jpeg"), "photos/0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10.jpg");
+        assert_eq!(object_key(id, "image/png"), "photos/0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10.png");
+    }
+
+    #[test]
+    fn disposition_keeps_names_safe() {
+        assert_eq!(inline_disposition("pier.jpg"), "inline; filename=\"pier.jpg\"; filename*=UTF-8''pier.jpg");
+        assert_eq!(
+            inline_disposition("日落 \"x\".jpg"),
+            "inline; filename=\"__ _x_.jpg\"; filename*=UTF-8''%E6%97%A5%E8%90%BD%20%22x%22.jpg"
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! All configuration: command-line flags with `PHOTOSHARE_*` environment fallbacks. The only module that
+//! reads the environment; AWS settings (region, credentials, endpoints) come from the SDK's own chain.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "photoshare", version, about = "A GraphQL photo-sharing service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Create the table and bucket if absent, then exit (idempotent).
+    Setup,
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// A redb file and an in-process S3 endpoint under the data directory: no AWS needed.
+    Embedded,
+    /// DynamoDB and S3 (or compatible servers), configured by the AWS SDK's standard chain.
+    Aws,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Where photos and their records live.
+    #[arg(long, env = "PHOTOSHARE_STORE", value_enum, default_value = "embedded")]
+    pub store: StoreKind,
+    /// Embedded store: the directory for the table file and the objects.
+    #[arg(long, env = "PHOTOSHARE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "PHOTOSHARE_LISTEN", default_value = "127.0.0.1:8888")]
+    pub listen: SocketAddr,
+    /// Base URL clients reach this service at (embedded mode signs upload and view links for it).
+    /// Default: http://<listen address>, with 127.0.0.1 for an unspecified address.
+    #[arg(long, env = "PHOTOSHARE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// DynamoDB table name.
+    #[arg(long, env = "PHOTOSHARE_TABLE", default_value = "photoshare")]
+    pub table: String,
+    /// S3 bucket name.
+    #[arg(long, env = "PHOTOSHARE_BUCKET", default_value = "photoshare")]
+    pub bucket: String,
+    /// Path-style S3 addressing (for local S3-compatible servers).
+    #[arg(long, env = "PHOTOSHARE_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+    /// DynamoDB endpoint override (otherwise the SDK chain, e.g. AWS_ENDPOINT_URL_DYNAMODB).
+    #[arg(long)]
+    pub dynamodb_endpoint: Option<String>,
+    /// S3 endpoint override (otherwise the SDK chain, e.g. AWS_ENDPOINT_URL_S3).
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    /// Largest photo accepted, in bytes.
+    #[arg(long, env = "PHOTOSHARE_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+    /// How long an upload ticket stays valid, in seconds.
+    #[arg(long, env = "PHOTOSHARE_UPLOAD_TICKET_SECONDS", default_value_t = 600)]
+    pub upload_ticket_seconds: u64,
+    /// How long a `Photo.url` view link stays valid, in seconds (at least 600: links are reused for
+    /// 5-minute windows so browsers can cache them).
+    #[arg(long, env = "PHOTOSHARE_VIEW_URL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(600..=604_800))]
+    pub view_url_seconds: u64,
+    /// Log format.
+    #[arg(long, env = "PHOTOSHARE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The configuration from the command line and environment, as `photoshare serve` would see it
+    /// given `args` (without the program name).
+    pub fn from_args<I: IntoIterator<Item = S>, S: Into<std::ffi::OsString> + Clone>(args: I) -> Result<Self, clap::Error> {
+        let all = std::iter::once(std::ffi::OsString::from("photoshare")).chain(args.into_iter().map(Into::into));
+        Ok(Cli::try_parse_from(all)?.config)
+    }
+}

@@ -1,0 +1,87 @@
+//! Errors as clients see them: a stable `extensions.code` and a message that says what to fix. Internal
+//! causes are logged in full and reach clients only as "internal error".
+
+use async_graphql::ErrorExtensions;
+
+use crate::blob::BlobError;
+use crate::table::TableError;
+
+/// A failed API call. Deliberately not `Display`, so it can only become a GraphQL error through
+/// [`From<ApiError> for async_graphql::Error`], which applies the codes and hides internals.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request is wrong; the message names the argument and what is allowed.
+    BadUserInput(String),
+    NotFound(String),
+    /// The uploaded object is missing, not a JPEG/PNG, or too large.
+    UploadInvalid(String),
+    /// A backend is down or throttling: retry later.
+    Unavailable(String),
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadUserInput(message.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadUserInput(_) => "BAD_USER_INPUT",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::UploadInvalid(_) => "UPLOAD_INVALID",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        let code = error.code();
+        let message = match error {
+            ApiError::BadUserInput(m) | ApiError::NotFound(m) | ApiError::UploadInvalid(m) => m,
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(%cause, "backend unavailable");
+                "a storage backend is unavailable; retry shortly".to_string()
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = format!("{cause:#}"), "internal error");
+                "internal error".to_string()
+            }
+        };
+        async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+impl From<TableError> for ApiError {
+    fn from(error: TableError) -> Self {
+        match error {
+            TableError::Unavailable(cause) => Self::Unavailable(cause),
+            TableError::ConditionFailed => Self::Internal(anyhow::anyhow!("unexpected write conflict")),
+            TableError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            BlobError::Unavailable(cause) => Self::Unavailable(cause),
+            BlobError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Errors shared by every waiter of a DataLoader batch.
+impl From<std::sync::Arc<TableError>> for ApiError {
+    fn from(error: std::sync::Arc<TableError>) -> Self {
+        match &*error {
+            TableError::Unavailable(cause) => Self::Unavailable(cause.clone()),
+            TableError::ConditionFailed => Self::Internal(anyhow::anyhow!("unexpected write conflict")),
+            TableError::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Reading photos: the gallery (newest first, Relay paging), one photo, and the `Photo` type.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use super::{parse_id, photo_loader, state};
+use crate::catalog::{self, keys::PhotoCursor};
+use crate::error::ApiError;
+
+/// Most items a page may ask for.
+pub const MAX_PAGE: i32 = 100;
+/// View links are signed for the start of the current window, so a photo's `url` stays the same (and
+/// cacheable by browsers) for this long.
+const VIEW_URL_WINDOW: TimeDelta = TimeDelta::minutes(5);
+
+/// A page size argument, checked.
+pub fn page_size(argument: &str, first: i32) -> Result<usize, ApiError> {
+    if !(1..=MAX_PAGE).contains(&first) {
+        return Err(ApiError::bad_input(format!("{argument} must be between 1 and {MAX_PAGE}, not {first}")));
+    }
+    Ok(first as usize)
+}
+
+/// A photo someone uploaded.
+pub struct Photo(pub catalog::Photo);
+
+#[Object]
+impl Photo {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The photo's name: given at upload, else the file name without its extension.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// `image/jpeg` or `image/png`, as the bytes say.
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+    async fn size_bytes(&self) -> i64 {
+        self.0.size_bytes
+    }
+    /// Width in pixels.
+    async fn width(&self) -> Option<i64> {
+        self.0.width
+    }
+    /// Height in pixels.
+    async fn height(&self) -> Option<i64> {
+        self.0.height
+    }
+    /// When the upload was completed (UTC).
+    async fn uploaded_at(&self) -> DateTime<Utc> {
+        self.0.uploaded_at
+    }
+    /// The address the upload came from.
+    async fn uploader_ip(&self) -> &str {
+        &self.0.uploader_ip
+    }
+    /// A short-lived link to view the photo (the bucket is private); valid for at least 10 minutes.
+    async fn url(&self, ctx: &Context<'_>) -> Result<String> {
+        let state = state(ctx)?;
+        let now = Utc::now();
+        let window_start = now.duration_trunc(VIEW_URL_WINDOW).unwrap_or(now);
+        let file_name = format!("{}.{}", self.0.name, if self.0.content_type == "image/png" { "png" } else { "jpg" });
+        let url = state
+            .blobs
+            .view_url(&self.0.object_key, &self.0.content_type, &file_name, window_start, state.limits.view_url)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(url)
+    }
+    /// How many comments the photo has.
+    async fn comment_count(&self) -> i64 {
+        self.0.comment_count
+    }
+}
+
+#[derive(Default)]
+pub struct PhotoQuery;
+
+#[Object]
+impl PhotoQuery {
+    /// Photos, newest first.
+    async fn photos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Photo>> {
+        let first = page_size("first", first.unwrap_or(20))?;
+        let after = after
+            .map(|cursor| PhotoCursor::decode(&cursor))
+            .transpose()
+            .map_err(|e| ApiError::bad_input(format!("after: {e}")))?;
+        let page = state(ctx)?.catalog.list_photos(first, after).await.map_err(ApiError::from)?;
+        let mut connection = Connection::new(after.is_some(), page.has_next);
+        connection
+            .edges
+            .extend(page.items.into_iter().map(|photo| Edge::new(photo.cursor().encode(), Photo(photo))));
+        Ok(connection)
+    }
+
+    /// One photo, or null if there is none with this id.
+    async fn photo(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Photo>> {
+        let id = parse_id("id", &id)?;
+        let photo = photo_loader(ctx)?.load_one(id).await.map_err(ApiError::from)?;
+        Ok(photo.map(Photo))
+    }
+}
+

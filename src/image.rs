@@ -1,0 +1,126 @@
+//! What an uploaded object really is: JPEG or PNG by its magic bytes, with its pixel size, read from the
+//! headers alone (a JPEG's size sits in its SOF segment, after any EXIF/ICC segments).
+
+/// A recognised image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub content_type: &'static str,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What the bytes read so far say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniff {
+    Image(ImageInfo),
+    /// Not a JPEG or PNG we can read.
+    NotImage,
+    /// A JPEG whose size lies further on: read again from this absolute offset (a segment boundary).
+    ReadFrom(u64),
+}
+
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Inspect the first bytes of an object.
+pub fn sniff(head: &[u8]) -> Sniff {
+    if head.starts_with(PNG_MAGIC) {
+        return sniff_png(head);
+    }
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return walk_jpeg(&head[2..], 2);
+    }
+    Sniff::NotImage
+}
+
+fn be16(bytes: &[u8]) -> u32 {
+    u32::from(u16::from_be_bytes([bytes[0], bytes[1]]))
+}
+
+fn sniff_png(head: &[u8]) -> Sniff {
+    // Signature, then the IHDR chunk: length (4), "IHDR", width (4), height (4).
+    if head.len() < 24 || &head[12..16] != b"IHDR" {
+        return Sniff::NotImage;
+    }
+    let width = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
+    let height = u32::from_be_bytes([head[20], head[21], head[22], head[23]]);
+    image("image/png", width, height)
+}
+
+fn image(content_type: &'static str, width: u32, height: u32) -> Sniff {
+    if width == 0 || height == 0 {
+        return Sniff::NotImage;
+    }
+    Sniff::Image(ImageInfo { content_type, width, height })
+}
+
+/// Walk JPEG segments in `window` (which starts at a marker, at absolute offset `at`) up to a frame header.
+pub fn walk_jpeg(window: &[u8], at: u64) -> Sniff {
+    let mut pos = 0usize;
+    loop {
+        if pos + 4 > window.len() {
+            return if window.is_empty() { Sniff::NotImage } else { Sniff::ReadFrom(at + pos as u64) };
+        }
+        if window[pos] != 0xFF {
+            return Sniff::NotImage;
+        }
+        let marker = window[pos + 1];
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => pos += 1,
+            // Markers without a length: TEM and restart markers.
+            0x01 | 0xD0..=0xD7 => pos += 2,
+            // End of image or start of scan before any frame header: no size to be had.
+            0xD9 | 0xDA => return Sniff::NotImage,
+            // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC): length, precision, height, width.
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                if pos + 9 > window.len() {
+                    return Sniff::ReadFrom(at + pos as u64);
+                }
+                return image("image/jpeg", be16(&window[pos + 7..]), be16(&window[pos + 5..]));
+            }
+            _ => {
+                let length = be16(&window[pos + 2..]) as usize;
+                if length < 2 {
+                    return Sniff::NotImage;
+                }
+                pos += 2 + length;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JPEG: &[u8] = include_bytes!("../tests/fixtures/pier.jpg");
+    const PNG: &[u8] = include_bytes!("../tests/fixtures/small.png");
+
+    #[test]
+    fn reads_jpeg_and_png_sizes() {
+        assert_eq!(sniff(JPEG), Sniff::Image(ImageInfo { content_type: "image/jpeg", width: 64, height: 48 }));
+        assert_eq!(sniff(PNG), Sniff::Image(ImageInfo { content_type: "image/png", width: 20, height: 10 }));
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_image() {
+        assert_eq!(sniff(b"hello, I am text pretending to be a photo"), Sniff::NotImage);
+        assert_eq!(sniff(b""), Sniff::NotImage);
+        assert_eq!(sniff(&PNG[..20]), Sniff::NotImage);
+        // A JPEG start followed by garbage instead of segments.
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', 0x00, 0x00, 0x42]), Sniff::ReadFrom(20));
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xD9, 0, 0]), Sniff::NotImage);
+    }
+
+    #[test]
+    fn asks_for_more_when_the_frame_header_is_further_on() {
+        // A large APP1 (EXIF) segment pushes the frame header past the first window.
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xF0];
+        jpeg.extend(std::iter::repeat_n(0u8, 0xFFF0 - 2));
+        jpeg.extend_from_slice(&JPEG[2..]);
+        let Sniff::ReadFrom(offset) = sniff(&jpeg[..1024]) else { panic!("expected a request for more") };
+        assert_eq!(offset, 2 + 2 + 0xFFF0);
+        let rest = &jpeg[offset as usize..];
+        assert_eq!(walk_jpeg(rest, offset), Sniff::Image(ImageInfo { content_type: "image/jpeg", width: 64, height: 48 }));
+    }
+}

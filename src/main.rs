@@ -1,0 +1,19 @@
+use clap::Parser;
+use photoshare::app::{Application, Backends, shutdown_signal};
+use photoshare::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    photoshare::telemetry::init(cli.config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Schema => print!("{}", photoshare::graphql::sdl()),
+        Command::Setup => {
+            let public_url = format!("http://{}", cli.config.listen);
+            Backends::connect(&cli.config, &public_url).await?.ensure_created().await?;
+            println!("table {:?} and bucket {:?} are ready", cli.config.table, cli.config.bucket);
+        }
+        Command::Serve => Application::build(cli.config).await?.run_until_stopped(shutdown_signal()).await?,
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! What every request shares: the catalog, the bucket and the limits. Nothing here is per-instance state
+//! that another instance would need: it is all in the table or the bucket.
+
+use std::time::Duration;
+
+use crate::blob::BlobStore;
+use crate::catalog::Catalog;
+
+/// Limits and lifetimes from the configuration.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_upload_bytes: u64,
+    pub upload_ticket: Duration,
+    pub view_url: Duration,
+}
+
+pub struct AppState {
+    pub catalog: Catalog,
+    pub blobs: BlobStore,
+    pub limits: Limits,
+}

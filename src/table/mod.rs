@@ -1,0 +1,168 @@
+//! A DynamoDB-shaped storage primitive: items in partitions, sorted by a sort key, with one global secondary
+//! index, conditional transactions and counters. The catalog writes every access pattern once against this
+//! trait; [`dynamo`] runs it on DynamoDB and [`embedded`] on a local redb file with the same semantics.
+
+pub mod dynamo;
+pub mod embedded;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Partition key attribute of every item.
+pub const PK: &str = "pk";
+/// Sort key attribute of every item.
+pub const SK: &str = "sk";
+/// Partition key of the global secondary index `gsi1`.
+pub const GSI1_PK: &str = "gsi1pk";
+/// Sort key of the global secondary index `gsi1`.
+pub const GSI1_SK: &str = "gsi1sk";
+/// Name of the only global secondary index (projection: all attributes).
+pub const GSI1: &str = "gsi1";
+/// Attribute DynamoDB's TTL deletes expired items by (epoch seconds).
+pub const TTL: &str = "ttl";
+
+/// An attribute value: the two DynamoDB types the catalog needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Value {
+    S(String),
+    N(i64),
+}
+
+/// An item: attribute name to value, keys included.
+pub type Item = BTreeMap<String, Value>;
+
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+/// Which key a query walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    /// The table's own `pk` / `sk`.
+    Table,
+    /// `gsi1pk` / `gsi1sk`.
+    Gsi1,
+}
+
+/// One page request on one partition, like DynamoDB's Query.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub index: Index,
+    pub pk: String,
+    /// Inclusive lower bound of the sort key.
+    pub sk_from: Option<String>,
+    /// Inclusive upper bound of the sort key.
+    pub sk_to: Option<String>,
+    /// Highest sort key first.
+    pub descending: bool,
+    /// At most this many items (at least 1).
+    pub limit: usize,
+    /// Resume after this item (exclusive), given by all its key attributes, like `ExclusiveStartKey`.
+    pub start_after: Option<Item>,
+}
+
+/// One write of a transaction. Every write of a transaction happens, or none does.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Store the item, replacing any item with its key.
+    Put(Item),
+    /// Store the item only if no item has its key; otherwise the transaction fails with `ConditionFailed`.
+    PutIfAbsent(Item),
+    /// Add `by` to the number attribute `attr` of an existing item; fails with `ConditionFailed` if it is absent.
+    Increment { key: Key, attr: String, by: i64 },
+    /// Remove the item if present.
+    Delete(Key),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A condition of a transaction did not hold; nothing was written.
+    #[error("a write condition failed")]
+    ConditionFailed,
+    /// The backend could not be reached or refused for load; the caller may retry.
+    #[error("table backend unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type TableResult<T> = Result<T, TableError>;
+
+/// The storage primitive the catalog is written against.
+#[async_trait::async_trait]
+pub trait Table: Send + Sync + 'static {
+    /// Create the table (and its index) if absent. Idempotent.
+    async fn ensure_created(&self) -> TableResult<()>;
+    async fn get(&self, key: &Key) -> TableResult<Option<Item>>;
+    /// The items found for `keys`, in no particular order; missing ones are left out.
+    async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>>;
+    async fn query(&self, query: &Query) -> TableResult<Vec<Item>>;
+    async fn transact(&self, writes: Vec<Write>) -> TableResult<()>;
+    /// Calls and items read so far, for tests and metrics.
+    fn stats(&self) -> &TableStats;
+}
+
+/// Counters of the work a table did: cost must follow what a request returns, not the table's size.
+#[derive(Debug, Default)]
+pub struct TableStats {
+    calls: AtomicU64,
+    items_read: AtomicU64,
+}
+
+impl TableStats {
+    pub fn record(&self, items_read: usize) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.items_read.fetch_add(items_read as u64, Ordering::Relaxed);
+    }
+    /// Backend calls made so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+    /// Items the backend read so far (DynamoDB: `ScannedCount` and items returned by gets).
+    pub fn items_read(&self) -> u64 {
+        self.items_read.load(Ordering::Relaxed)
+    }
+}
+
+/// Attribute accessors that turn a malformed item into an error instead of a panic.
+pub trait ItemExt {
+    fn string(&self, attr: &str) -> anyhow::Result<&str>;
+    fn number(&self, attr: &str) -> anyhow::Result<i64>;
+    fn opt_string(&self, attr: &str) -> Option<&str>;
+    fn opt_number(&self, attr: &str) -> Option<i64>;
+}
+
+impl ItemExt for Item {
+    fn string(&self, attr: &str) -> anyhow::Result<&str> {
+        self.opt_string(attr).ok_or_else(|| anyhow::anyhow!("item lacks string attribute `{attr}`"))
+    }
+    fn number(&self, attr: &str) -> anyhow::Result<i64> {
+        self.opt_number(attr).ok_or_else(|| anyhow::anyhow!("item lacks number attribute `{attr}`"))
+    }
+    fn opt_string(&self, attr: &str) -> Option<&str> {
+        match self.get(attr) {
+            Some(Value::S(s)) => Some(s),
+            _ => None,
+        }
+    }
+    fn opt_number(&self, attr: &str) -> Option<i64> {
+        match self.get(attr) {
+            Some(Value::N(n)) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+/// The primary key of an item, if it has one.
+pub fn key_of(item: &Item) -> anyhow::Result<Key> {
+    Ok(Key::new(item.string(PK)?, item.string(SK)?))
+}

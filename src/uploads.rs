@@ -1,0 +1,150 @@
+//! The upload flow. Step 1 hands out a ticket (a presigned POST pinned to one key, type and size range) and
+//! records it; step 2 checks what arrived in the bucket and records the photo exactly once.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use uuid::Uuid;
+
+use crate::blob::{self, UploadForm};
+use crate::catalog::{Photo, Upload};
+use crate::error::{ApiError, ApiResult};
+use crate::image::{self, Sniff};
+use crate::state::AppState;
+use crate::text;
+
+/// Bytes read per look at an object's headers.
+const SNIFF_WINDOW: u64 = 64 * 1024;
+/// Most header windows read before giving up on finding a JPEG's size.
+const SNIFF_MAX_READS: usize = 8;
+
+pub const CONTENT_TYPES: [&str; 2] = ["image/jpeg", "image/png"];
+
+/// A validated request for an upload ticket.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub content_type: &'static str,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl NewUpload {
+    pub fn parse(file_name: &str, content_type: &str, name: Option<&str>, description: Option<&str>) -> ApiResult<Self> {
+        let content_type = CONTENT_TYPES
+            .into_iter()
+            .find(|t| t.eq_ignore_ascii_case(content_type.trim()))
+            .ok_or_else(|| ApiError::bad_input(format!("contentType must be image/jpeg or image/png, not {content_type:?}")))?;
+        let file_name = text::single_line(file_name);
+        // Browsers on some systems send a whole path: keep its last part.
+        let base = file_name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+        if base.is_empty() || base.chars().count() > 255 {
+            return Err(ApiError::bad_input("fileName must be 1 to 255 characters, e.g. \"sunset.jpg\""));
+        }
+        let name = match name.map(text::single_line).filter(|n| !n.is_empty()) {
+            Some(name) => name,
+            None => base.rsplit_once('.').map_or(base, |(stem, _)| stem).trim().to_string(),
+        };
+        let name = if name.is_empty() { base.to_string() } else { name };
+        if name.chars().count() > text::NAME_MAX_CHARS {
+            return Err(ApiError::bad_input(format!("name must be at most {} characters", text::NAME_MAX_CHARS)));
+        }
+        let description = description.map(text::multi_line).filter(|d| !d.is_empty());
+        if description.as_ref().is_some_and(|d| d.chars().count() > text::DESCRIPTION_MAX_CHARS) {
+            return Err(ApiError::bad_input(format!(
+                "description must be at most {} characters",
+                text::DESCRIPTION_MAX_CHARS
+            )));
+        }
+        Ok(Self { content_type, name, description })
+    }
+}
+
+/// A ticket handed to the client.
+pub struct Ticket {
+    pub upload_id: Uuid,
+    pub form: UploadForm,
+    pub expires_at: DateTime<Utc>,
+    pub max_bytes: u64,
+}
+
+pub async fn create(state: &AppState, request: NewUpload, uploader_ip: String) -> ApiResult<Ticket> {
+    let id = Uuid::new_v4();
+    let object_key = blob::object_key(id, request.content_type);
+    let expires_at = Utc::now().trunc_subsecs(0) + state.limits.upload_ticket;
+    let max_bytes = state.limits.max_upload_bytes;
+    let form = state.blobs.upload_form(&object_key, request.content_type, max_bytes, expires_at).await?;
+    let upload = Upload {
+        id,
+        object_key,
+        content_type: request.content_type.to_string(),
+        name: request.name,
+        description: request.description,
+        uploader_ip,
+        expires_at,
+    };
+    state.catalog.put_upload(&upload).await?;
+    Ok(Ticket { upload_id: id, form, expires_at, max_bytes })
+}
+
+/// Check the uploaded object and record the photo. Completing again returns the same photo.
+pub async fn complete(state: &AppState, upload_id: Uuid) -> ApiResult<Photo> {
+    if let Some(photo) = state.catalog.photo(upload_id).await? {
+        return Ok(photo);
+    }
+    let upload = state
+        .catalog
+        .upload(upload_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no upload with uploadId {upload_id}: ask createUpload for a ticket")))?;
+    let Some(object) = state.blobs.head(&upload.object_key).await? else {
+        return Err(ApiError::UploadInvalid(
+            "nothing was uploaded for this ticket yet: POST the file to the ticket's url first".into(),
+        ));
+    };
+    let info = match inspect(state, &upload, object.size_bytes).await? {
+        Ok(info) => info,
+        Err(reason) => {
+            // The bytes are not a photo we accept: remove them, keep the ticket for a retry until it expires.
+            state.blobs.delete(&upload.object_key).await?;
+            return Err(ApiError::UploadInvalid(reason));
+        }
+    };
+    let photo = Photo {
+        id: upload.id,
+        name: upload.name,
+        description: upload.description,
+        content_type: info.content_type.to_string(),
+        size_bytes: object.size_bytes,
+        width: Some(i64::from(info.width)),
+        height: Some(i64::from(info.height)),
+        uploaded_at: Utc::now().trunc_subsecs(6),
+        uploader_ip: upload.uploader_ip,
+        object_key: upload.object_key,
+        comment_count: 0,
+    };
+    Ok(state.catalog.record_photo(&photo).await?)
+}
+
+/// What image the object is, or why it is not acceptable. Backend failures are errors of their own: they
+/// must not get a good upload deleted.
+async fn inspect(state: &AppState, upload: &Upload, size: i64) -> ApiResult<Result<image::ImageInfo, String>> {
+    let max = state.limits.max_upload_bytes;
+    if size < 1 || size as u64 > max {
+        return Ok(Err(format!("the file is {size} bytes; photos must be 1 to {max} bytes")));
+    }
+    let key = &upload.object_key;
+    let mut sniffed = image::sniff(&state.blobs.read_range(key, 0, SNIFF_WINDOW).await?);
+    for _ in 0..SNIFF_MAX_READS {
+        match sniffed {
+            Sniff::Image(info) if info.content_type == upload.content_type => return Ok(Ok(info)),
+            Sniff::Image(info) => {
+                let reason = format!("the file is {}, but the ticket was for {}", info.content_type, upload.content_type);
+                return Ok(Err(reason));
+            }
+            Sniff::ReadFrom(offset) if offset < size as u64 => {
+                let window = state.blobs.read_range(key, offset, SNIFF_WINDOW).await?;
+                sniffed = image::walk_jpeg(&window, offset);
+            }
+            Sniff::ReadFrom(_) | Sniff::NotImage => break,
+        }
+    }
+    Ok(Err("the file is not a readable JPEG or PNG image".into()))
+}

@@ -1,0 +1,56 @@
+//! The gallery: every photo, newest first, in pages that follow cursors without gaps or repeats.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::both_modes;
+use crate::helpers::TestApp;
+
+both_modes!(pages_walk_every_photo_newest_first_without_gaps, bad_paging_arguments_are_refused, unknown_photo_is_null);
+
+async fn pages_walk_every_photo_newest_first_without_gaps(app: TestApp) {
+    let mut uploaded = Vec::new();
+    for i in 0..45 {
+        uploaded.push(app.upload_photo(&format!("photo {i}")).await["id"].as_str().unwrap().to_string());
+    }
+    let query = "query($after: String) { photos(first: 20, after: $after) {
+        edges { cursor node { id uploadedAt } } pageInfo { hasNextPage endCursor } } }";
+    let (mut seen, mut after, mut pages) = (Vec::new(), None::<String>, Vec::new());
+    loop {
+        let page = app.data(query, json!({ "after": after })).await["photos"].clone();
+        let edges = page["edges"].as_array().unwrap().clone();
+        pages.push(edges.len());
+        seen.extend(edges.iter().map(|e| e["node"].clone()));
+        assert_eq!(page["pageInfo"]["endCursor"], edges.last().unwrap()["cursor"]);
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(pages, [20, 20, 5]);
+    let ids: Vec<&str> = seen.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 45, "no photo twice");
+    let newest_first: Vec<&str> = uploaded.iter().rev().map(String::as_str).collect();
+    assert_eq!(ids, newest_first, "every photo, newest first");
+    let times: Vec<&str> = seen.iter().map(|p| p["uploadedAt"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]));
+
+    let calls = app.table_calls();
+    app.data("{ photos(first: 20) { nodes { id name commentCount } } }", json!({})).await;
+    assert_eq!(app.table_calls() - calls, 1, "a gallery page is one query");
+}
+
+async fn bad_paging_arguments_are_refused(app: TestApp) {
+    app.upload_photo("only").await;
+    for (first, after) in [(0, None), (101, None), (-1, None), (20, Some("garbage")), (20, Some("cDE6bm90LWEtdGltZSN4"))] {
+        let code = app.error_code("query($f: Int!, $a: String) { photos(first: $f, after: $a) { nodes { id } } }", json!({ "f": first, "a": after })).await;
+        assert_eq!(code, "BAD_USER_INPUT", "first {first}, after {after:?}");
+    }
+}
+
+async fn unknown_photo_is_null(app: TestApp) {
+    let data = app.data("query($id: ID!) { photo(id: $id) { id } }", json!({ "id": uuid::Uuid::new_v4().to_string() })).await;
+    assert!(data["photo"].is_null());
+    assert_eq!(app.error_code("{ photo(id: \"nope\") { id } }", json!({})).await, "BAD_USER_INPUT");
+}

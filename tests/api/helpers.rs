@@ -1,0 +1,195 @@
+//! `TestApp`: a photoshare server on a random loopback port with a fresh store, and typed helpers to call it.
+
+use std::time::Duration;
+
+use photoshare::app::{Application, Backends};
+use photoshare::config::Config;
+use serde_json::{Value, json};
+
+pub const JPEG: &[u8] = include_bytes!("../fixtures/pier.jpg");
+pub const PNG: &[u8] = include_bytes!("../fixtures/small.png");
+
+/// Run each listed `async fn name(app: TestApp)` as two tests: `embedded::name` and `aws::name`.
+#[macro_export]
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Mode::Embedded, &[]).await).await
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Mode::Aws, &[]).await).await
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Embedded,
+    Aws,
+}
+
+pub struct TestApp {
+    pub mode: Mode,
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: std::sync::Arc<photoshare::state::AppState>,
+    /// Removed when the test ends.
+    _data_dir: Option<TempDir>,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stand_in(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: run the suite with ./tests/run.sh, which starts the DynamoDB and S3 stand-ins")
+    })
+}
+
+fn quiet_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        photoshare::telemetry::init(photoshare::config::LogFormat::Text);
+    }
+}
+
+impl TestApp {
+    /// A server in `mode` with a fresh table and bucket; `extra` are more command-line flags.
+    pub async fn spawn(mode: Mode, extra: &[&str]) -> Self {
+        quiet_logs();
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
+        let data_dir = match mode {
+            Mode::Embedded => {
+                let dir = std::env::temp_dir().join(format!("photoshare-test-{unique}"));
+                args.extend(["--store".into(), "embedded".into(), "--data-dir".into(), dir.display().to_string()]);
+                Some(TempDir(dir))
+            }
+            Mode::Aws => {
+                args.extend([
+                    "--store".into(),
+                    "aws".into(),
+                    "--table".into(),
+                    format!("photoshare-{unique}"),
+                    "--bucket".into(),
+                    format!("ps-{unique}"),
+                    "--dynamodb-endpoint".into(),
+                    stand_in("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT"),
+                    "--s3-endpoint".into(),
+                    stand_in("PHOTOSHARE_TEST_S3_ENDPOINT"),
+                    "--s3-path-style".into(),
+                    "true".into(),
+                ]);
+                None
+            }
+        };
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let config = Config::from_args(&args).expect("test configuration parses");
+        if mode == Mode::Aws {
+            let backends = Backends::connect(&config, "http://unused").await.expect("stand-ins reachable");
+            backends.ensure_created().await.expect("table and bucket created");
+        }
+        let app = Application::build(config).await.expect("application builds");
+        let address = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Self { mode, address, client, state, _data_dir: data_dir }
+    }
+
+    /// POST a GraphQL request; the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("graphql request");
+        assert!(response.status().is_success(), "graphql status {}", response.status());
+        response.json().await.expect("graphql json")
+    }
+
+    /// The `data` of a request that must succeed.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// The `extensions.code` of a request that must fail.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let body = self.graphql(query, variables).await;
+        let code = body["errors"][0]["extensions"]["code"].as_str();
+        code.unwrap_or_else(|| panic!("expected a coded error, got {body}")).to_string()
+    }
+
+    pub async fn create_upload(&self, file_name: &str, content_type: &str, name: Option<&str>) -> Value {
+        let query = "mutation($input: CreateUploadInput!) { createUpload(input: $input) {
+            uploadId url fields { name value } expiresAt maxBytes } }";
+        let input = json!({ "fileName": file_name, "contentType": content_type, "name": name, "description": null });
+        self.data(query, json!({ "input": input })).await["createUpload"].clone()
+    }
+
+    /// POST `bytes` as a browser form would: the ticket's fields in order (after `overrides` replace some
+    /// values), then the file.
+    pub async fn post_file(&self, ticket: &Value, bytes: &[u8], file_content_type: &str, overrides: &[(&str, &str)]) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new();
+        for field in ticket["fields"].as_array().expect("fields") {
+            let name = field["name"].as_str().expect("field name").to_string();
+            let value = overrides.iter().find(|(n, _)| *n == name).map_or_else(
+                || field["value"].as_str().expect("field value").to_string(),
+                |(_, v)| v.to_string(),
+            );
+            form = form.text(name, value);
+        }
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name("photo")
+            .mime_str(file_content_type)
+            .expect("mime");
+        form = form.part("file", part);
+        let url = ticket["url"].as_str().expect("ticket url");
+        self.client.post(url).multipart(form).send().await.expect("upload POST")
+    }
+
+    pub async fn complete_upload(&self, upload_id: &str) -> Value {
+        self.graphql(&format!("mutation {{ completeUpload(uploadId: {upload_id:?}) {{ {PHOTO_FIELDS} }} }}"), json!({})).await
+    }
+
+    /// The whole upload flow for a JPEG named `name`; the recorded photo.
+    pub async fn upload_photo(&self, name: &str) -> Value {
+        let ticket = self.create_upload("photo.jpg", "image/jpeg", Some(name)).await;
+        let posted = self.post_file(&ticket, JPEG, "image/jpeg", &[]).await;
+        assert!(posted.status().is_success(), "upload refused: {} {}", posted.status(), posted.text().await.unwrap_or_default());
+        let body = self.complete_upload(ticket["uploadId"].as_str().expect("uploadId")).await;
+        assert!(body.get("errors").is_none(), "completeUpload failed: {body}");
+        body["data"]["completeUpload"].clone()
+    }
+
+    /// Table calls so far.
+    pub fn table_calls(&self) -> u64 {
+        self.state.catalog.table().stats().calls()
+    }
+}
+
+pub const PHOTO_FIELDS: &str =
+    "id name description contentType sizeBytes width height uploadedAt uploaderIp url commentCount";

@@ -1,0 +1,9 @@
+//! The integration suite: one binary, real servers over HTTP. Every behavioural test runs twice, on the
+//! embedded store and on AWS mode against the DynamoDB and S3 stand-ins that `tests/run.sh` starts.
+
+mod helpers;
+
+mod gallery;
+mod http;
+mod schema;
+mod uploads;
