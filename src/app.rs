@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::aws::{self, AwsOptions};
 use crate::blob::{BlobStore, embedded};
 use crate::catalog::Catalog;
+use crate::events::EventHub;
 use crate::config::{Config, StoreKind};
 use crate::state::{AppState, Limits};
 use crate::table::{Table, dynamo::DynamoTable, embedded::EmbeddedTable};
@@ -106,8 +107,14 @@ impl Application {
             // The embedded store is ours to create; AWS resources come from `photoshare setup` or deploy/.
             backends.table.ensure_created().await?;
         }
+        let catalog = Catalog::new(backends.table);
+        let events = EventHub::new();
+        if config.store == StoreKind::Aws {
+            events.follow_feed(catalog.clone());
+        }
         let state = Arc::new(AppState {
-            catalog: Catalog::new(backends.table),
+            catalog,
+            events,
             blobs: backends.blobs,
             limits: Limits {
                 max_upload_bytes: config.max_upload_bytes,

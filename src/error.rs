@@ -58,6 +58,7 @@ impl From<TableError> for ApiError {
     fn from(error: TableError) -> Self {
         match error {
             TableError::Unavailable(cause) => Self::Unavailable(cause),
+            TableError::Conflict => Self::Unavailable("write conflict persisted after retries".into()),
             TableError::ConditionFailed => Self::Internal(anyhow::anyhow!("unexpected write conflict")),
             TableError::Internal(cause) => Self::Internal(cause),
         }
@@ -80,6 +81,7 @@ impl From<std::sync::Arc<TableError>> for ApiError {
     fn from(error: std::sync::Arc<TableError>) -> Self {
         match &*error {
             TableError::Unavailable(cause) => Self::Unavailable(cause.clone()),
+            TableError::Conflict => Self::Unavailable("write conflict persisted after retries".into()),
             TableError::ConditionFailed => Self::Internal(anyhow::anyhow!("unexpected write conflict")),
             TableError::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
         }

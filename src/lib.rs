@@ -7,6 +7,7 @@ pub mod blob;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod image;

@@ -1,10 +1,12 @@
 //! What every request shares: the catalog, the bucket and the limits. Nothing here is per-instance state
 //! that another instance would need: it is all in the table or the bucket.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blob::BlobStore;
 use crate::catalog::Catalog;
+use crate::events::EventHub;
 
 /// Limits and lifetimes from the configuration.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct Limits {
 
 pub struct AppState {
     pub catalog: Catalog,
+    /// New photos and comments, for subscribers on this instance.
+    pub events: Arc<EventHub>,
     pub blobs: BlobStore,
     pub limits: Limits,
 }

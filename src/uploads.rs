@@ -5,7 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::blob::{self, UploadForm};
-use crate::catalog::{Photo, Upload};
+use crate::catalog::{Event, Photo, Upload};
 use crate::error::{ApiError, ApiResult};
 use crate::image::{self, Sniff};
 use crate::state::AppState;
@@ -120,7 +120,11 @@ pub async fn complete(state: &AppState, upload_id: Uuid) -> ApiResult<Photo> {
         object_key: upload.object_key,
         comment_count: 0,
     };
-    Ok(state.catalog.record_photo(&photo).await?)
+    let (photo, created) = state.catalog.record_photo(&photo).await?;
+    if created {
+        state.events.publish(Event::Photo(photo.clone()));
+    }
+    Ok(photo)
 }
 
 /// What image the object is, or why it is not acceptable. Backend failures are errors of their own: they

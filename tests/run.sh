@@ -81,7 +81,7 @@ JSON
 mkdir "$TMP/weed"
 
 # setsid: each stand-in leads its own process group, so cleanup can kill it whole.
-setsid "$PY" -m moto.server -H 127.0.0.1 -p "$MOTO" >"$TMP/moto.log" 2>&1 &
+setsid "$PY" tests/moto_server.py "$MOTO" >"$TMP/moto.log" 2>&1 &
 PIDS+=($!); MOTO_PID=$!
 setsid "$WEED" mini -dir="$TMP/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -s3.port="$S3" -s3.port.grpc="$S3G" -master.port="$MASTER" -master.port.grpc="$MASTERG" \

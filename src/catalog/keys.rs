@@ -5,7 +5,13 @@
 //! |----------------|------------------|--------|----------|-------------------------|
 //! | photo          | `PHOTO#<id>`     | `META` | `PHOTOS` | `<uploadedAt>#<id>`     |
 //! | pending upload | `UPLOAD#<id>`    | `META` |          |                         |
+//! | comment        | `PHOTO#<id>`     | `C#<createdAt>#<commentId>` |  |                |
+//! | comment retry  | `PHOTO#<id>`     | `REQ#<clientId>` (the comment's sk; TTL 1 day) | |   |
+//! | event          | `EV#<minute>`    | `<at>#<entity id>` (kind, payload; TTL 1 day) |  |    |
 //!
+//! Comments live in their photo's partition, so a timeline page is one query on one partition, and the comment,
+//! its retry record and the photo's `commentCount` commit in one transaction. Events are the feed every
+//! instance follows for subscriptions: one partition per minute, read by time range.
 //! All photos share one `gsi1` partition ordered by upload time, so the gallery and a time range are one
 //! query each. DynamoDB splits a large partition of an index by sort key, so the partition's size is no limit;
 //! its write rate (about 1,000 uploads a second) is.
@@ -27,6 +33,28 @@ pub fn photo(id: Uuid) -> Key {
 
 pub fn upload(id: Uuid) -> Key {
     Key::new(format!("UPLOAD#{id}"), META)
+}
+
+/// Sort keys of comments fall in `COMMENTS_FROM..=COMMENTS_TO` (times start with a digit, `~` sorts after them).
+pub const COMMENTS_FROM: &str = "C#";
+pub const COMMENTS_TO: &str = "C#~";
+
+pub fn comment(photo_id: Uuid, created_at: DateTime<Utc>, comment_id: Uuid) -> Key {
+    Key::new(format!("PHOTO#{photo_id}"), format!("C#{}#{comment_id}", time(created_at)))
+}
+
+/// The record that makes a comment with a client-supplied id idempotent.
+pub fn comment_request(photo_id: Uuid, client_id: &str) -> Key {
+    Key::new(format!("PHOTO#{photo_id}"), format!("REQ#{client_id}"))
+}
+
+/// The partition of the events of the minute of `at`.
+pub fn event_partition(at: DateTime<Utc>) -> String {
+    format!("EV#{}", at.format("%Y-%m-%dT%H:%M"))
+}
+
+pub fn event(at: DateTime<Utc>, entity_id: Uuid) -> Key {
+    Key::new(event_partition(at), format!("{}#{entity_id}", time(at)))
 }
 
 /// A time as a sort key: fixed width, UTC, microseconds, so byte order is time order.
@@ -72,6 +100,40 @@ impl PhotoCursor {
     }
 }
 
+/// The position of a comment in its photo's timeline: what a comment cursor holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentCursor {
+    pub photo_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl CommentCursor {
+    const TAG: &'static str = "c1:";
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}{}#{}#{}", Self::TAG, self.photo_id, time(self.created_at), self.id))
+    }
+
+    pub fn decode(cursor: &str) -> Result<Self, BadCursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| BadCursor)?;
+        let text = String::from_utf8(bytes).map_err(|_| BadCursor)?;
+        let mut parts = text.strip_prefix(Self::TAG).ok_or(BadCursor)?.split('#');
+        let (Some(photo), Some(at), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(BadCursor);
+        };
+        Ok(Self {
+            photo_id: Uuid::try_parse(photo).map_err(|_| BadCursor)?,
+            created_at: DateTime::parse_from_rfc3339(at).map_err(|_| BadCursor)?.with_timezone(&Utc),
+            id: Uuid::try_parse(id).map_err(|_| BadCursor)?,
+        })
+    }
+
+    pub fn key(&self) -> Key {
+        comment(self.photo_id, self.created_at, self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +151,11 @@ mod tests {
         let id = Uuid::parse_str("0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10").unwrap();
         assert_eq!(photo(id), Key::new("PHOTO#0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10", "META"));
         assert_eq!(upload(id).pk, "UPLOAD#0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10");
+        let at = DateTime::parse_from_rfc3339("2026-11-28T10:11:12.5Z").unwrap().with_timezone(&Utc);
+        let comment = comment(id, at, id);
+        assert_eq!(comment.sk, "C#2026-11-28T10:11:12.500000Z#0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10");
+        assert!(COMMENTS_FROM < comment.sk.as_str() && comment.sk.as_str() < COMMENTS_TO);
+        assert_eq!(event(at, id).pk, "EV#2026-11-28T10:11");
     }
 
     #[test]
@@ -98,6 +165,10 @@ mod tests {
         assert_eq!(decoded.feed_sk(), cursor.feed_sk());
         for garbage in ["", "abc", "!!!", &URL_SAFE_NO_PAD.encode("p1:yesterday#x"), &URL_SAFE_NO_PAD.encode("x")] {
             assert_eq!(PhotoCursor::decode(garbage), Err(BadCursor), "{garbage}");
+            assert_eq!(CommentCursor::decode(garbage), Err(BadCursor), "{garbage}");
         }
+        let comment = CommentCursor { photo_id: Uuid::new_v4(), created_at: cursor.uploaded_at, id: Uuid::new_v4() };
+        assert_eq!(CommentCursor::decode(&comment.encode()).unwrap().key(), comment.key());
+        assert_eq!(CommentCursor::decode(&cursor.encode()), Err(BadCursor), "a photo cursor is no comment cursor");
     }
 }

@@ -1,15 +1,17 @@
 //! The GraphQL API: one function builds the schema for the server, the tests and `photoshare schema`.
 //! Roots are merged from one module per area.
 
+mod comments;
 mod loaders;
 mod photos;
+mod subscriptions;
 mod uploads;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -19,17 +21,19 @@ pub use loaders::PhotoLoader;
 pub struct Query(photos::PhotoQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(uploads::UploadMutation);
+pub struct Mutation(uploads::UploadMutation, comments::CommentMutation);
 
-pub type PhotoSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use subscriptions::Subscription;
+
+pub type PhotoSchema = Schema<Query, Mutation, Subscription>;
 
 /// The caller's address, as the HTTP layer determined it.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
 /// The schema without backends: enough for its SDL.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
 pub fn build_schema(state: Arc<AppState>) -> PhotoSchema {
@@ -41,10 +45,13 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
 
-/// Data each request carries: who is calling, and its own DataLoader (no stale cache across requests).
-pub fn request_data(request: async_graphql::Request, state: &Arc<AppState>, ip: IpAddr) -> async_graphql::Request {
-    let loader = DataLoader::new(PhotoLoader::new(state.catalog.clone()), tokio::spawn);
-    request.data(ClientIp(ip)).data(loader)
+/// Data each request (or WebSocket connection) carries: who is calling, and its own DataLoader (no stale
+/// cache across requests).
+pub fn request_data(state: &Arc<AppState>, ip: IpAddr) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(ClientIp(ip));
+    data.insert(DataLoader::with_cache(PhotoLoader::new(state.catalog.clone()), tokio::spawn, HashMapCache::default()));
+    data
 }
 
 fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiError> {
@@ -57,8 +64,10 @@ fn client_ip(ctx: &async_graphql::Context<'_>) -> Result<IpAddr, ApiError> {
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("request without client IP: {}", e.message)))
 }
 
-fn photo_loader<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a DataLoader<PhotoLoader>, ApiError> {
-    ctx.data::<DataLoader<PhotoLoader>>()
+/// The request's photo loader; its cache also holds every photo a listing returned, so `Comment.photo` and
+/// friends cost nothing for photos already on the page.
+fn photo_loader<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a DataLoader<PhotoLoader, HashMapCache>, ApiError> {
+    ctx.data::<DataLoader<PhotoLoader, HashMapCache>>()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("request without photo loader: {}", e.message)))
 }
 

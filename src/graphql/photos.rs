@@ -5,7 +5,8 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::{parse_id, photo_loader, state};
-use crate::catalog::{self, keys::PhotoCursor};
+use super::comments::Comment;
+use crate::catalog::{self, keys::{CommentCursor, PhotoCursor}};
 use crate::error::ApiError;
 
 /// Most items a page may ask for.
@@ -77,6 +78,28 @@ impl Photo {
     async fn comment_count(&self) -> i64 {
         self.0.comment_count
     }
+    /// The comments, oldest first: a timeline.
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Comment>> {
+        let first = page_size("first", first.unwrap_or(50))?;
+        let after = after
+            .map(|cursor| CommentCursor::decode(&cursor))
+            .transpose()
+            .map_err(|e| ApiError::bad_input(format!("after: {e}")))?;
+        if after.is_some_and(|cursor| cursor.photo_id != self.0.id) {
+            return Err(ApiError::bad_input("after: this cursor belongs to another photo's comments").into());
+        }
+        let page = state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?;
+        let mut connection = Connection::new(after.is_some(), page.has_next);
+        connection
+            .edges
+            .extend(page.items.into_iter().map(|comment| Edge::new(comment.cursor().encode(), Comment(comment))));
+        Ok(connection)
+    }
 }
 
 #[derive(Default)]
@@ -97,6 +120,7 @@ impl PhotoQuery {
             .transpose()
             .map_err(|e| ApiError::bad_input(format!("after: {e}")))?;
         let page = state(ctx)?.catalog.list_photos(first, after).await.map_err(ApiError::from)?;
+        photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
         let mut connection = Connection::new(after.is_some(), page.has_next);
         connection
             .edges

@@ -281,17 +281,18 @@ impl Table for DynamoTable {
         match result {
             Ok(_) => Ok(()),
             Err(e) => {
-                let condition_failed = e.as_service_error().and_then(|se| match se {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                        Some(c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
+                let reasons: Vec<String> = match e.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        c.cancellation_reasons().iter().filter_map(|r| r.code().map(str::to_string)).collect()
                     }
-                    _ => None,
-                });
-                match condition_failed {
-                    Some(true) => Err(TableError::ConditionFailed),
-                    // Cancelled by a concurrent transaction on the same items: transient.
-                    Some(false) => Err(TableError::Unavailable(DisplayErrorContext(&e).to_string())),
-                    None => Err(sdk_error(e)),
+                    _ => return Err(sdk_error(e)),
+                };
+                if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+                    Err(TableError::ConditionFailed)
+                } else if reasons.iter().any(|r| r == "TransactionConflict") {
+                    Err(TableError::Conflict)
+                } else {
+                    Err(TableError::Unavailable(DisplayErrorContext(&e).to_string()))
                 }
             }
         }

@@ -88,6 +88,9 @@ pub enum TableError {
     /// A condition of a transaction did not hold; nothing was written.
     #[error("a write condition failed")]
     ConditionFailed,
+    /// A concurrent transaction on the same items won; nothing was written and trying again is safe.
+    #[error("a concurrent transaction conflicted")]
+    Conflict,
     /// The backend could not be reached or refused for load; the caller may retry.
     #[error("table backend unavailable: {0}")]
     Unavailable(String),

@@ -39,6 +39,13 @@ async fn pages_walk_every_photo_newest_first_without_gaps(app: TestApp) {
     let calls = app.table_calls();
     app.data("{ photos(first: 20) { nodes { id name commentCount } } }", json!({})).await;
     assert_eq!(app.table_calls() - calls, 1, "a gallery page is one query");
+
+    // Photos looked up one by one in a request are read in one batch (DataLoader + BatchGetItem).
+    let lookups: Vec<String> = uploaded.iter().take(5).enumerate().map(|(i, id)| format!("p{i}: photo(id: \"{id}\") {{ name }}")).collect();
+    let calls = app.table_calls();
+    let data = app.data(&format!("{{ {} }}", lookups.join(" ")), json!({})).await;
+    assert_eq!(data["p4"]["name"], "photo 4");
+    assert_eq!(app.table_calls() - calls, 1, "five lookups, one batched read");
 }
 
 async fn bad_paging_arguments_are_refused(app: TestApp) {

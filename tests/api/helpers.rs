@@ -43,6 +43,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub state: std::sync::Arc<photoshare::state::AppState>,
+    /// AWS mode: the fresh table and bucket of this app.
+    pub table: String,
+    pub bucket: String,
     /// Removed when the test ends.
     _data_dir: Option<TempDir>,
 }
@@ -73,6 +76,7 @@ impl TestApp {
     pub async fn spawn(mode: Mode, extra: &[&str]) -> Self {
         quiet_logs();
         let unique = uuid::Uuid::new_v4().simple().to_string();
+        let (table, bucket) = (format!("photoshare-{unique}"), format!("ps-{unique}"));
         let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
         let data_dir = match mode {
             Mode::Embedded => {
@@ -85,9 +89,9 @@ impl TestApp {
                     "--store".into(),
                     "aws".into(),
                     "--table".into(),
-                    format!("photoshare-{unique}"),
+                    table.clone(),
                     "--bucket".into(),
-                    format!("ps-{unique}"),
+                    bucket.clone(),
                     "--dynamodb-endpoint".into(),
                     stand_in("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT"),
                     "--s3-endpoint".into(),
@@ -113,7 +117,20 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Self { mode, address, client, state, _data_dir: data_dir }
+        Self { mode, address, client, state, table, bucket, _data_dir: data_dir }
+    }
+
+    /// The same helpers, talking to another server (an instance sharing this app's store).
+    pub fn at(&self, address: &str) -> Self {
+        Self {
+            mode: self.mode,
+            address: address.to_string(),
+            client: self.client.clone(),
+            state: self.state.clone(),
+            table: self.table.clone(),
+            bucket: self.bucket.clone(),
+            _data_dir: None,
+        }
     }
 
     /// POST a GraphQL request; the whole response body.
@@ -183,6 +200,12 @@ impl TestApp {
         let body = self.complete_upload(ticket["uploadId"].as_str().expect("uploadId")).await;
         assert!(body.get("errors").is_none(), "completeUpload failed: {body}");
         body["data"]["completeUpload"].clone()
+    }
+
+    /// Add a comment that must succeed; the comment.
+    pub async fn add_comment(&self, photo_id: &Value, body: &str) -> Value {
+        let query = "mutation($input: AddCommentInput!) { addComment(input: $input) { id photoId body createdAt authorIp cursor } }";
+        self.data(query, json!({ "input": { "photoId": photo_id, "body": body } })).await["addComment"].clone()
     }
 
     /// Table calls so far.

@@ -2,7 +2,10 @@
 //! embedded store and on AWS mode against the DynamoDB and S3 stand-ins that `tests/run.sh` starts.
 
 mod helpers;
+mod ws;
 
+mod comments;
+mod fanout;
 mod gallery;
 mod http;
 mod schema;

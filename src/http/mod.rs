@@ -16,6 +16,8 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::graphql::{self, PhotoSchema};
 use crate::state::AppState;
 
+mod ws;
+
 /// What the handlers share.
 #[derive(Clone)]
 struct Shared {
@@ -27,6 +29,7 @@ struct Shared {
 pub fn router(schema: PhotoSchema, state: Arc<AppState>, object_store: Option<s3s::service::S3Service>) -> Router {
     let router = Router::new()
         .route("/graphql", post(graphql_handler).get(graphql_handler))
+        .route("/graphql/ws", get(ws::graphql_ws))
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
@@ -59,21 +62,22 @@ async fn graphql_handler(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let request = graphql::request_data(request.into_inner(), &shared.state, peer_ip(peer));
+    let mut request = request.into_inner();
+    request.data = graphql::request_data(&shared.state, peer_ip(peer));
     shared.schema.execute(request).await.into()
 }
 
 async fn graphiql() -> Html<&'static str> {
-    Html(include_str!("../playground/graphiql/index.html"))
+    Html(include_str!("../../playground/graphiql/index.html"))
 }
 
 /// The vendored GraphiQL files, embedded in the binary so it works offline.
 const GRAPHIQL_ASSETS: &[(&str, &str, &[u8])] = &[
-    ("react.production.min.js", "text/javascript", include_bytes!("../playground/graphiql/react.production.min.js")),
-    ("react-dom.production.min.js", "text/javascript", include_bytes!("../playground/graphiql/react-dom.production.min.js")),
-    ("graphiql.min.js", "text/javascript", include_bytes!("../playground/graphiql/graphiql.min.js")),
-    ("graphiql.min.css", "text/css", include_bytes!("../playground/graphiql/graphiql.min.css")),
-    ("graphql-ws.min.js", "text/javascript", include_bytes!("../playground/graphiql/graphql-ws.min.js")),
+    ("react.production.min.js", "text/javascript", include_bytes!("../../playground/graphiql/react.production.min.js")),
+    ("react-dom.production.min.js", "text/javascript", include_bytes!("../../playground/graphiql/react-dom.production.min.js")),
+    ("graphiql.min.js", "text/javascript", include_bytes!("../../playground/graphiql/graphiql.min.js")),
+    ("graphiql.min.css", "text/css", include_bytes!("../../playground/graphiql/graphiql.min.css")),
+    ("graphql-ws.min.js", "text/javascript", include_bytes!("../../playground/graphiql/graphql-ws.min.js")),
 ];
 
 async fn graphiql_asset(Path(file): Path<String>) -> Result<Response, Infallible> {

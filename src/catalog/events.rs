@@ -1,0 +1,83 @@
+//! The event feed: every new photo and comment is also an item in a per-minute partition, written in the
+//! same transaction as the thing it announces, so instances that follow the feed see exactly what committed.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Catalog, Comment, Photo, keys};
+use crate::table::{Index, Item, ItemExt, PK, Query, SK, TTL, TableResult, Value};
+
+/// How long feed entries are kept (DynamoDB's TTL removes them).
+const EVENT_LIFETIME: chrono::Duration = chrono::Duration::days(1);
+/// Most events read per partition per poll.
+const EVENTS_PER_READ: usize = 1_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Photo(Photo),
+    Comment(Comment),
+}
+
+impl Event {
+    /// The id of what the event announces: unique, so instances de-duplicate by it.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Photo(photo) => photo.id,
+            Self::Comment(comment) => comment.id,
+        }
+    }
+
+    pub(super) fn to_item(&self, at: DateTime<Utc>) -> Item {
+        let key = keys::event(at, self.id());
+        let (kind, payload) = match self {
+            Self::Photo(photo) => ("photo", photo.to_item()),
+            Self::Comment(comment) => ("comment", comment.to_item()),
+        };
+        Item::from([
+            (PK.into(), Value::S(key.pk)),
+            (SK.into(), Value::S(key.sk)),
+            ("kind".into(), Value::S(kind.into())),
+            // The announced item itself, so followers need no second read.
+            ("payload".into(), Value::S(serde_json::to_string(&payload).unwrap_or_default())),
+            (TTL.into(), Value::N((at + EVENT_LIFETIME).timestamp())),
+        ])
+    }
+
+    fn from_item(item: &Item) -> anyhow::Result<Self> {
+        let payload: Item = serde_json::from_str(item.string("payload")?)?;
+        match item.string("kind")? {
+            "photo" => Ok(Self::Photo(Photo::from_item(&payload)?)),
+            "comment" => Ok(Self::Comment(Comment::from_item(&payload)?)),
+            other => anyhow::bail!("unknown event kind {other:?}"),
+        }
+    }
+}
+
+impl Catalog {
+    /// Events stamped `from..=to`, oldest first: one query per minute the range touches.
+    pub async fn events_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TableResult<Vec<Event>> {
+        let mut events = Vec::new();
+        let mut minute = from;
+        loop {
+            let query = Query {
+                index: Index::Table,
+                pk: keys::event_partition(minute),
+                sk_from: Some(keys::time(from)),
+                sk_to: Some(format!("{}~", keys::time(to))),
+                descending: false,
+                limit: EVENTS_PER_READ,
+                start_after: None,
+            };
+            for item in self.table.query(&query).await? {
+                events.push(Event::from_item(&item)?);
+            }
+            if keys::event_partition(minute) == keys::event_partition(to) {
+                return Ok(events);
+            }
+            minute += chrono::Duration::minutes(1);
+            if minute > to {
+                minute = to;
+            }
+        }
+    }
+}

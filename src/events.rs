@@ -1,0 +1,132 @@
+//! Fan-out of new photos and comments to the subscribers of this instance. Whatever commits here is published
+//! at once; in AWS mode a follower also reads the table's event feed, so what commits on any other instance
+//! arrives too. Events are de-duplicated by id, so no subscriber sees one twice.
+//!
+//! Why a feed in the table rather than DynamoDB Streams: a stream shard allows two concurrent readers, so a
+//! third instance would break it; a query per poll on the current minute's partition works for any number of
+//! instances. Cost per instance with subscribers: one strongly consistent query per `POLL_INTERVAL` (about
+//! 2.5 read units a second) plus the events of the last `LOOKBACK`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::catalog::{Catalog, Event};
+
+/// How often the follower reads the feed: the delivery delay across instances is about half of this on
+/// average, plus one query.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Each poll re-reads this much of the past: a transaction stamped earlier may commit later.
+const LOOKBACK: chrono::Duration = chrono::Duration::seconds(2);
+/// And reads this far ahead, for instances whose clocks run ahead.
+const LOOKAHEAD: chrono::Duration = chrono::Duration::seconds(10);
+/// Ids are remembered this long, well past `LOOKBACK + LOOKAHEAD`, to drop what was seen already.
+const REMEMBER: Duration = Duration::from_secs(60);
+/// Events a slow subscriber may fall behind by before it is disconnected (and can resume with a cursor).
+const CAPACITY: usize = 4_096;
+
+pub struct EventHub {
+    sender: broadcast::Sender<Arc<Event>>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    ids: HashMap<Uuid, Instant>,
+    order: VecDeque<(Instant, Uuid)>,
+}
+
+impl Seen {
+    /// Remember `id`; false if it was known already.
+    fn insert(&mut self, id: Uuid, now: Instant) -> bool {
+        while let Some((at, old)) = self.order.front().copied() {
+            if now.duration_since(at) < REMEMBER {
+                break;
+            }
+            self.order.pop_front();
+            self.ids.remove(&old);
+        }
+        if self.ids.insert(id, now).is_some() {
+            return false;
+        }
+        self.order.push_back((now, id));
+        true
+    }
+}
+
+impl EventHub {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self { sender: broadcast::channel(CAPACITY).0, seen: Mutex::default() })
+    }
+
+    /// Deliver `event` to every current subscriber, unless it was delivered before.
+    pub fn publish(&self, event: Event) {
+        let fresh = match self.seen.lock() {
+            Ok(mut seen) => seen.insert(event.id(), Instant::now()),
+            Err(poisoned) => poisoned.into_inner().insert(event.id(), Instant::now()),
+        };
+        if fresh {
+            // An error only means nobody is subscribed right now.
+            let _ = self.sender.send(Arc::new(event));
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+
+    /// Subscriptions open on this instance right now.
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    /// Follow the table's event feed (AWS mode), publishing what other instances committed.
+    pub fn follow_feed(self: &Arc<Self>, catalog: Catalog) -> tokio::task::JoinHandle<()> {
+        let hub = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(POLL_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                ticker.tick().await;
+                if hub.subscribers() == 0 {
+                    continue;
+                }
+                let now = chrono::Utc::now();
+                match catalog.events_between(now - LOOKBACK, now + LOOKAHEAD).await {
+                    Ok(events) => {
+                        if failing {
+                            tracing::info!("event feed readable again");
+                            failing = false;
+                        }
+                        events.into_iter().for_each(|event| hub.publish(event));
+                    }
+                    Err(error) if !failing => {
+                        tracing::warn!(%error, "cannot read the event feed; subscribers miss other instances' events until it recovers");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_remembered_for_a_while_then_forgotten() {
+        let mut seen = Seen::default();
+        let (a, b, start) = (Uuid::new_v4(), Uuid::new_v4(), Instant::now());
+        assert!(seen.insert(a, start));
+        assert!(!seen.insert(a, start + Duration::from_secs(1)));
+        assert!(seen.insert(b, start + Duration::from_secs(30)));
+        assert!(seen.insert(a, start + REMEMBER + Duration::from_secs(1)), "forgotten after REMEMBER");
+        assert!(!seen.insert(b, start + REMEMBER + Duration::from_secs(1)));
+    }
+}

@@ -1,0 +1,66 @@
+//! GraphQL subscriptions over WebSocket (`graphql-transport-ws`, and the legacy `graphql-ws`). The server
+//! pings every `PING_INTERVAL`, well under an ALB's 60-second idle timeout, so quiet subscriptions stay open.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+
+use super::{Shared, peer_ip};
+use crate::graphql::{self, PhotoSchema};
+
+pub const PING_INTERVAL: Duration = Duration::from_secs(25);
+
+pub(super) async fn graphql_ws(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|offered| offered.split(',').find_map(|p| WebSocketProtocols::from_str(p.trim()).ok()));
+    let Some(protocol) = protocol else {
+        return (StatusCode::BAD_REQUEST, "offer the graphql-transport-ws subprotocol").into_response();
+    };
+    let data = graphql::request_data(&shared.state, peer_ip(peer));
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, shared.schema, protocol, data))
+}
+
+async fn serve(socket: WebSocket, schema: PhotoSchema, protocol: WebSocketProtocols, data: async_graphql::Data) {
+    let (mut sink, incoming) = socket.split();
+    let incoming = incoming
+        .take_while(|message| std::future::ready(message.is_ok()))
+        .filter_map(|message| {
+            std::future::ready(match message {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+                _ => None,
+            })
+        });
+    let mut outgoing = async_graphql::http::WebSocket::new(schema, incoming, protocol).connection_data(data);
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.tick().await;
+    loop {
+        let message = tokio::select! {
+            message = outgoing.next() => match message {
+                Some(WsMessage::Text(text)) => Message::Text(text.into()),
+                Some(WsMessage::Close(code, reason)) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+                None => break,
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
+            break;
+        }
+    }
+}
