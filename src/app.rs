@@ -13,8 +13,8 @@ use tokio::net::TcpListener;
 use crate::aws::{self, AwsOptions};
 use crate::blob::{BlobStore, embedded};
 use crate::catalog::Catalog;
-use crate::events::EventHub;
 use crate::config::{Config, StoreKind};
+use crate::events::EventHub;
 use crate::state::{AppState, Limits};
 use crate::table::{Table, dynamo::DynamoTable, embedded::EmbeddedTable};
 
@@ -59,7 +59,11 @@ impl Backends {
                         .force_path_style(true)
                         .build(),
                 );
-                Ok(Self { table: Arc::new(table), blobs: BlobStore::new(s3, &config.bucket, provider, "us-east-1"), object_store: Some(object_store) })
+                Ok(Self {
+                    table: Arc::new(table),
+                    blobs: BlobStore::new(s3, &config.bucket, provider, "us-east-1"),
+                    object_store: Some(object_store),
+                })
             }
             StoreKind::Aws => {
                 let options = AwsOptions {
@@ -100,8 +104,12 @@ fn default_public_url(addr: SocketAddr) -> String {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-        let public_url = config.public_url.clone().unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(config.listen)));
+        let listener =
+            TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(config.listen)));
         let backends = Backends::connect(&config, &public_url).await?;
         if config.store == StoreKind::Embedded {
             // The embedded store is ours to create; AWS resources come from `photoshare setup` or deploy/.

@@ -42,7 +42,12 @@ pub fn is_transient<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) 
                 || status == 429
                 || matches!(
                     e.err().code(),
-                    Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "SlowDown")
+                    Some(
+                        "ThrottlingException"
+                            | "ProvisionedThroughputExceededException"
+                            | "RequestLimitExceeded"
+                            | "SlowDown"
+                    )
                 )
         }
         _ => false,

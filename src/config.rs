@@ -87,7 +87,9 @@ pub struct Config {
 impl Config {
     /// The configuration from the command line and environment, as `photoshare serve` would see it
     /// given `args` (without the program name).
-    pub fn from_args<I: IntoIterator<Item = S>, S: Into<std::ffi::OsString> + Clone>(args: I) -> Result<Self, clap::Error> {
+    pub fn from_args<I: IntoIterator<Item = S>, S: Into<std::ffi::OsString> + Clone>(
+        args: I,
+    ) -> Result<Self, clap::Error> {
         let all = std::iter::once(std::ffi::OsString::from("photoshare")).chain(args.into_iter().map(Into::into));
         Ok(Cli::try_parse_from(all)?.config)
     }

@@ -121,6 +121,9 @@ mod tests {
         let Sniff::ReadFrom(offset) = sniff(&jpeg[..1024]) else { panic!("expected a request for more") };
         assert_eq!(offset, 2 + 2 + 0xFFF0);
         let rest = &jpeg[offset as usize..];
-        assert_eq!(walk_jpeg(rest, offset), Sniff::Image(ImageInfo { content_type: "image/jpeg", width: 64, height: 48 }));
+        assert_eq!(
+            walk_jpeg(rest, offset),
+            Sniff::Image(ImageInfo { content_type: "image/jpeg", width: 64, height: 48 })
+        );
     }
 }

@@ -10,7 +10,12 @@ pub fn single_line(text: &str) -> String {
 
 /// Text that may span lines: newlines and tabs stay (CRLF becomes LF), other control characters go.
 pub fn multi_line(text: &str) -> String {
-    text.replace("\r\n", "\n").chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect::<String>().trim().to_string()
+    text.replace("\r\n", "\n")
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]

@@ -27,11 +27,16 @@ pub struct NewUpload {
 }
 
 impl NewUpload {
-    pub fn parse(file_name: &str, content_type: &str, name: Option<&str>, description: Option<&str>) -> ApiResult<Self> {
-        let content_type = CONTENT_TYPES
-            .into_iter()
-            .find(|t| t.eq_ignore_ascii_case(content_type.trim()))
-            .ok_or_else(|| ApiError::bad_input(format!("contentType must be image/jpeg or image/png, not {content_type:?}")))?;
+    pub fn parse(
+        file_name: &str,
+        content_type: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> ApiResult<Self> {
+        let content_type =
+            CONTENT_TYPES.into_iter().find(|t| t.eq_ignore_ascii_case(content_type.trim())).ok_or_else(|| {
+                ApiError::bad_input(format!("contentType must be image/jpeg or image/png, not {content_type:?}"))
+            })?;
         let file_name = text::single_line(file_name);
         // Browsers on some systems send a whole path: keep its last part.
         let base = file_name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
@@ -89,11 +94,9 @@ pub async fn complete(state: &AppState, upload_id: Uuid) -> ApiResult<Photo> {
     if let Some(photo) = state.catalog.photo(upload_id).await? {
         return Ok(photo);
     }
-    let upload = state
-        .catalog
-        .upload(upload_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no upload with uploadId {upload_id}: ask createUpload for a ticket")))?;
+    let upload = state.catalog.upload(upload_id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!("no upload with uploadId {upload_id}: ask createUpload for a ticket"))
+    })?;
     let Some(object) = state.blobs.head(&upload.object_key).await? else {
         return Err(ApiError::UploadInvalid(
             "nothing was uploaded for this ticket yet: POST the file to the ticket's url first".into(),
@@ -140,7 +143,8 @@ async fn inspect(state: &AppState, upload: &Upload, size: i64) -> ApiResult<Resu
         match sniffed {
             Sniff::Image(info) if info.content_type == upload.content_type => return Ok(Ok(info)),
             Sniff::Image(info) => {
-                let reason = format!("the file is {}, but the ticket was for {}", info.content_type, upload.content_type);
+                let reason =
+                    format!("the file is {}, but the ticket was for {}", info.content_type, upload.content_type);
                 return Ok(Err(reason));
             }
             Sniff::ReadFrom(offset) if offset < size as u64 => {

@@ -27,7 +27,8 @@ impl LocalKeys {
             access_key_id: format!("local-{}", uuid::Uuid::new_v4().simple()),
             secret_access_key: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
         };
-        write_private(&path, &serde_json::to_vec_pretty(&keys)?).with_context(|| format!("writing {}", path.display()))?;
+        write_private(&path, &serde_json::to_vec_pretty(&keys)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(keys)
     }
 }

@@ -98,7 +98,12 @@ impl CredentialCache {
 }
 
 impl BlobStore {
-    pub fn new(client: Client, bucket: impl Into<String>, credentials: SharedCredentialsProvider, region: impl Into<String>) -> Self {
+    pub fn new(
+        client: Client,
+        bucket: impl Into<String>,
+        credentials: SharedCredentialsProvider,
+        region: impl Into<String>,
+    ) -> Self {
         let credentials = Arc::new(CredentialCache { provider: credentials, cached: Default::default() });
         Self { client, bucket: bucket.into(), credentials, region: region.into() }
     }
@@ -197,7 +202,8 @@ impl BlobStore {
     /// Up to `len` bytes of the object from `offset`.
     pub async fn read_range(&self, key: &str, offset: u64, len: u64) -> BlobResult<Vec<u8>> {
         let range = format!("bytes={offset}-{}", offset + len.max(1) - 1);
-        let output = self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await.map_err(sdk_error)?;
+        let output =
+            self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await.map_err(sdk_error)?;
         let body = output.body.collect().await.map_err(|e| BlobError::Unavailable(e.to_string()))?;
         Ok(body.into_bytes().to_vec())
     }

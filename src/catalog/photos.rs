@@ -146,7 +146,9 @@ impl Catalog {
             Ok(()) => Ok((photo.clone(), true)),
             Err(TableError::ConditionFailed) => {
                 let stored = self.photo(photo.id).await?;
-                let stored = stored.ok_or_else(|| TableError::Internal(anyhow::anyhow!("photo {} vanished after a conflict", photo.id)))?;
+                let stored = stored.ok_or_else(|| {
+                    TableError::Internal(anyhow::anyhow!("photo {} vanished after a conflict", photo.id))
+                })?;
                 Ok((stored, false))
             }
             Err(e) => Err(e),
@@ -162,7 +164,11 @@ impl Catalog {
     pub async fn photos(&self, ids: &[Uuid]) -> TableResult<HashMap<Uuid, Photo>> {
         let keys: Vec<_> = ids.iter().map(|id| keys::photo(*id)).collect();
         let items = self.table.batch_get(&keys).await?;
-        items.iter().map(|item| Photo::from_item(item).map(|p| (p.id, p))).collect::<anyhow::Result<_>>().map_err(Into::into)
+        items
+            .iter()
+            .map(|item| Photo::from_item(item).map(|p| (p.id, p)))
+            .collect::<anyhow::Result<_>>()
+            .map_err(Into::into)
     }
 
     /// Photos newest first, `first` of them after `after`: one query reading `first + 1` items.

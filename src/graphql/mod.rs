@@ -55,7 +55,8 @@ pub fn request_data(state: &Arc<AppState>, ip: IpAddr) -> async_graphql::Data {
 }
 
 fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiError> {
-    ctx.data::<Arc<AppState>>().map_err(|e| ApiError::Internal(anyhow::anyhow!("schema built without state: {}", e.message)))
+    ctx.data::<Arc<AppState>>()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("schema built without state: {}", e.message)))
 }
 
 fn client_ip(ctx: &async_graphql::Context<'_>) -> Result<IpAddr, ApiError> {

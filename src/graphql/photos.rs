@@ -4,9 +4,12 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use super::{parse_id, photo_loader, state};
 use super::comments::Comment;
-use crate::catalog::{self, keys::{CommentCursor, PhotoCursor}};
+use super::{parse_id, photo_loader, state};
+use crate::catalog::{
+    self,
+    keys::{CommentCursor, PhotoCursor},
+};
 use crate::error::ApiError;
 
 /// Most items a page may ask for.
@@ -122,9 +125,7 @@ impl PhotoQuery {
         let page = state(ctx)?.catalog.list_photos(first, after).await.map_err(ApiError::from)?;
         photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
         let mut connection = Connection::new(after.is_some(), page.has_next);
-        connection
-            .edges
-            .extend(page.items.into_iter().map(|photo| Edge::new(photo.cursor().encode(), Photo(photo))));
+        connection.edges.extend(page.items.into_iter().map(|photo| Edge::new(photo.cursor().encode(), Photo(photo))));
         Ok(connection)
     }
 
@@ -135,4 +136,3 @@ impl PhotoQuery {
         Ok(photo.map(Photo))
     }
 }
-

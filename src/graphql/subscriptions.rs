@@ -54,7 +54,9 @@ impl Subscription {
         if let Some(cursor) = after
             && photo_id != Some(cursor.photo_id)
         {
-            return Err(ApiError::bad_input("after: pass the photoId of the photo this comment cursor belongs to").into());
+            return Err(
+                ApiError::bad_input("after: pass the photoId of the photo this comment cursor belongs to").into()
+            );
         }
         if let Some(id) = photo_id
             && state.catalog.photo(id).await.map_err(ApiError::from)?.is_none()
@@ -66,7 +68,11 @@ impl Subscription {
         let mut replayed = Vec::new();
         let mut cursor = after;
         while let Some(position) = cursor {
-            let page = state.catalog.list_comments(position.photo_id, REPLAY_PAGE, Some(position)).await.map_err(ApiError::from)?;
+            let page = state
+                .catalog
+                .list_comments(position.photo_id, REPLAY_PAGE, Some(position))
+                .await
+                .map_err(ApiError::from)?;
             cursor = page.has_next.then(|| page.items.last().map(|c| c.cursor())).flatten();
             replayed.extend(page.items);
         }

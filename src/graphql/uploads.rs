@@ -45,8 +45,12 @@ pub struct UploadMutation;
 impl UploadMutation {
     /// Step 1 of an upload: a presigned POST the client sends the file to, straight to S3.
     async fn create_upload(&self, ctx: &Context<'_>, input: CreateUploadInput) -> Result<UploadTicket> {
-        let request =
-            NewUpload::parse(&input.file_name, &input.content_type, input.name.as_deref(), input.description.as_deref())?;
+        let request = NewUpload::parse(
+            &input.file_name,
+            &input.content_type,
+            input.name.as_deref(),
+            input.description.as_deref(),
+        )?;
         let ticket = uploads::create(state(ctx)?, request, client_ip(ctx)?.to_string()).await?;
         Ok(UploadTicket {
             upload_id: ID(ticket.upload_id.to_string()),

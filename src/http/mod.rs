@@ -6,11 +6,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::graphql::{self, PhotoSchema};
@@ -74,7 +74,11 @@ async fn graphiql() -> Html<&'static str> {
 /// The vendored GraphiQL files, embedded in the binary so it works offline.
 const GRAPHIQL_ASSETS: &[(&str, &str, &[u8])] = &[
     ("react.production.min.js", "text/javascript", include_bytes!("../../playground/graphiql/react.production.min.js")),
-    ("react-dom.production.min.js", "text/javascript", include_bytes!("../../playground/graphiql/react-dom.production.min.js")),
+    (
+        "react-dom.production.min.js",
+        "text/javascript",
+        include_bytes!("../../playground/graphiql/react-dom.production.min.js"),
+    ),
     ("graphiql.min.js", "text/javascript", include_bytes!("../../playground/graphiql/graphiql.min.js")),
     ("graphiql.min.css", "text/css", include_bytes!("../../playground/graphiql/graphiql.min.css")),
     ("graphql-ws.min.js", "text/javascript", include_bytes!("../../playground/graphiql/graphql-ws.min.js")),

@@ -31,21 +31,17 @@ pub(super) async fn graphql_ws(
         return (StatusCode::BAD_REQUEST, "offer the graphql-transport-ws subprotocol").into_response();
     };
     let data = graphql::request_data(&shared.state, peer_ip(peer));
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, shared.schema, protocol, data))
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| serve(socket, shared.schema, protocol, data))
 }
 
 async fn serve(socket: WebSocket, schema: PhotoSchema, protocol: WebSocketProtocols, data: async_graphql::Data) {
     let (mut sink, incoming) = socket.split();
-    let incoming = incoming
-        .take_while(|message| std::future::ready(message.is_ok()))
-        .filter_map(|message| {
-            std::future::ready(match message {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
-                _ => None,
-            })
-        });
+    let incoming = incoming.take_while(|message| std::future::ready(message.is_ok())).filter_map(|message| {
+        std::future::ready(match message {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+            _ => None,
+        })
+    });
     let mut outgoing = async_graphql::http::WebSocket::new(schema, incoming, protocol).connection_data(data);
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;

@@ -49,7 +49,9 @@ fn from_attrs(attrs: Attrs) -> TableResult<Item> {
         .map(|(name, value)| {
             let value = match value {
                 AttributeValue::S(s) => Value::S(s),
-                AttributeValue::N(n) => Value::N(n.parse().map_err(|e| internal(anyhow::anyhow!("attribute {name}: {e}")))?),
+                AttributeValue::N(n) => {
+                    Value::N(n.parse().map_err(|e| internal(anyhow::anyhow!("attribute {name}: {e}")))?)
+                }
                 other => return Err(internal(anyhow::anyhow!("attribute {name} has an unexpected type: {other:?}"))),
             };
             Ok((name, value))
@@ -58,7 +60,10 @@ fn from_attrs(attrs: Attrs) -> TableResult<Item> {
 }
 
 fn key_attrs(key: &Key) -> Attrs {
-    HashMap::from([(PK.to_string(), AttributeValue::S(key.pk.clone())), (SK.to_string(), AttributeValue::S(key.sk.clone()))])
+    HashMap::from([
+        (PK.to_string(), AttributeValue::S(key.pk.clone())),
+        (SK.to_string(), AttributeValue::S(key.sk.clone())),
+    ])
 }
 
 fn internal(e: impl Into<anyhow::Error>) -> TableError {
@@ -80,7 +85,9 @@ where
 fn transact_item(table: &str, write: Write) -> TableResult<TransactWriteItem> {
     let builder = TransactWriteItem::builder();
     let built = match write {
-        Write::Put(item) => builder.put(Put::builder().table_name(table).set_item(Some(to_attrs(&item))).build().map_err(internal)?),
+        Write::Put(item) => {
+            builder.put(Put::builder().table_name(table).set_item(Some(to_attrs(&item))).build().map_err(internal)?)
+        }
         Write::PutIfAbsent(item) => builder.put(
             Put::builder()
                 .table_name(table)
@@ -100,9 +107,8 @@ fn transact_item(table: &str, write: Write) -> TableResult<TransactWriteItem> {
                 .build()
                 .map_err(internal)?,
         ),
-        Write::Delete(key) => {
-            builder.delete(Delete::builder().table_name(table).set_key(Some(key_attrs(&key))).build().map_err(internal)?)
-        }
+        Write::Delete(key) => builder
+            .delete(Delete::builder().table_name(table).set_key(Some(key_attrs(&key))).build().map_err(internal)?),
     };
     Ok(built.build())
 }
@@ -111,9 +117,15 @@ fn transact_item(table: &str, write: Write) -> TableResult<TransactWriteItem> {
 impl Table for DynamoTable {
     async fn ensure_created(&self) -> TableResult<()> {
         let string_attr = |name: &str| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(internal)
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(internal)
         };
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(internal);
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(internal)
+        };
         let index = GlobalSecondaryIndex::builder()
             .index_name(GSI1)
             .key_schema(key(GSI1_PK, KeyType::Hash)?)
@@ -195,13 +207,8 @@ impl Table for DynamoTable {
             );
             let mut backoff = Duration::from_millis(20);
             while let Some(request) = pending.take() {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.name, request)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
+                let output =
+                    self.client.batch_get_item().request_items(&self.name, request).send().await.map_err(sdk_error)?;
                 let items = output.responses.and_then(|mut r| r.remove(&self.name)).unwrap_or_default();
                 self.stats.record(items.len());
                 for attrs in items {

@@ -178,9 +178,10 @@ impl Table for EmbeddedTable {
                             // `gpk \0 gsk \0 pk \0 sk`: the item's own key is the last two parts.
                             let key = key.value();
                             let item_key = key.splitn(3, SEP).nth(2).unwrap_or_default();
-                            let value = items.get(item_key).map_err(internal)?.ok_or_else(|| {
-                                internal(anyhow::anyhow!("index entry without item: {item_key:?}"))
-                            })?;
+                            let value = items
+                                .get(item_key)
+                                .map_err(internal)?
+                                .ok_or_else(|| internal(anyhow::anyhow!("index entry without item: {item_key:?}")))?;
                             decode(value.value())?
                         }
                     };

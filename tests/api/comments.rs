@@ -106,7 +106,8 @@ async fn a_retried_comment_with_a_client_id_is_stored_once(app: TestApp) {
     assert_eq!(a["addComment"]["id"], c["addComment"]["id"]);
     // The same client id on another photo is another comment.
     let other = app.upload_photo("other").await;
-    let elsewhere = app.data(query, json!({ "input": { "photoId": other["id"], "body": "x", "clientId": "c-42" } })).await;
+    let elsewhere =
+        app.data(query, json!({ "input": { "photoId": other["id"], "body": "x", "clientId": "c-42" } })).await;
     assert_ne!(elsewhere["addComment"]["id"], a["addComment"]["id"]);
     let (count, comments) = timeline(&app, &photo["id"]).await;
     assert_eq!((count, comments.len()), (1, 1));
@@ -130,7 +131,10 @@ async fn concurrent_commenters_lose_nothing(app: TestApp) {
     let stored: Vec<&str> = comments.iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(count, 1000);
     assert_eq!(stored.len(), 1000);
-    assert_eq!(stored.iter().collect::<HashSet<_>>(), acknowledged.iter().map(String::as_str).collect::<HashSet<_>>().iter().collect());
+    assert_eq!(
+        stored.iter().collect::<HashSet<_>>(),
+        acknowledged.iter().map(String::as_str).collect::<HashSet<_>>().iter().collect()
+    );
     let times: Vec<&str> = comments.iter().map(|c| c["createdAt"].as_str().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "a timeline");
 }
@@ -159,7 +163,8 @@ async fn subscribers_get_new_comments_and_photos_live(app: TestApp) {
     let query = "subscription($id: ID) { commentAdded(photoId: $id) { id body authorIp createdAt photoId } }";
     let mut one_photo = Subscription::start(&app.address, query, json!({ "id": photo["id"] })).await;
     let mut all_photos = Subscription::start(&app.address, query, json!({ "id": null })).await;
-    let mut photos = Subscription::start(&app.address, "subscription { photoAdded { id name uploaderIp } }", json!({})).await;
+    let mut photos =
+        Subscription::start(&app.address, "subscription { photoAdded { id name uploaderIp } }", json!({})).await;
 
     let on_other = app.add_comment(&other["id"], "elsewhere").await;
     let on_photo = app.add_comment(&photo["id"], "live!").await;

@@ -54,7 +54,8 @@ async fn comments_posted_through_one_instance_reach_subscribers_on_the_others() 
     // The in-process app creates the table and bucket; three processes then share them.
     let setup = TestApp::spawn(Mode::Aws, &[]).await;
     let (table, bucket) = (&setup.table, &setup.bucket);
-    let (a, b, c) = tokio::join!(start_instance(table, bucket), start_instance(table, bucket), start_instance(table, bucket));
+    let (a, b, c) =
+        tokio::join!(start_instance(table, bucket), start_instance(table, bucket), start_instance(table, bucket));
     let photo = setup.upload_photo("shared").await;
 
     let query = "subscription($id: ID) { commentAdded(photoId: $id) { id body } }";

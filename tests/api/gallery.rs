@@ -41,7 +41,8 @@ async fn pages_walk_every_photo_newest_first_without_gaps(app: TestApp) {
     assert_eq!(app.table_calls() - calls, 1, "a gallery page is one query");
 
     // Photos looked up one by one in a request are read in one batch (DataLoader + BatchGetItem).
-    let lookups: Vec<String> = uploaded.iter().take(5).enumerate().map(|(i, id)| format!("p{i}: photo(id: \"{id}\") {{ name }}")).collect();
+    let lookups: Vec<String> =
+        uploaded.iter().take(5).enumerate().map(|(i, id)| format!("p{i}: photo(id: \"{id}\") {{ name }}")).collect();
     let calls = app.table_calls();
     let data = app.data(&format!("{{ {} }}", lookups.join(" ")), json!({})).await;
     assert_eq!(data["p4"]["name"], "photo 4");
@@ -50,14 +51,22 @@ async fn pages_walk_every_photo_newest_first_without_gaps(app: TestApp) {
 
 async fn bad_paging_arguments_are_refused(app: TestApp) {
     app.upload_photo("only").await;
-    for (first, after) in [(0, None), (101, None), (-1, None), (20, Some("garbage")), (20, Some("cDE6bm90LWEtdGltZSN4"))] {
-        let code = app.error_code("query($f: Int!, $a: String) { photos(first: $f, after: $a) { nodes { id } } }", json!({ "f": first, "a": after })).await;
+    for (first, after) in
+        [(0, None), (101, None), (-1, None), (20, Some("garbage")), (20, Some("cDE6bm90LWEtdGltZSN4"))]
+    {
+        let code = app
+            .error_code(
+                "query($f: Int!, $a: String) { photos(first: $f, after: $a) { nodes { id } } }",
+                json!({ "f": first, "a": after }),
+            )
+            .await;
         assert_eq!(code, "BAD_USER_INPUT", "first {first}, after {after:?}");
     }
 }
 
 async fn unknown_photo_is_null(app: TestApp) {
-    let data = app.data("query($id: ID!) { photo(id: $id) { id } }", json!({ "id": uuid::Uuid::new_v4().to_string() })).await;
+    let data =
+        app.data("query($id: ID!) { photo(id: $id) { id } }", json!({ "id": uuid::Uuid::new_v4().to_string() })).await;
     assert!(data["photo"].is_null());
     assert_eq!(app.error_code("{ photo(id: \"nope\") { id } }", json!({})).await, "BAD_USER_INPUT");
 }

@@ -169,14 +169,20 @@ impl TestApp {
 
     /// POST `bytes` as a browser form would: the ticket's fields in order (after `overrides` replace some
     /// values), then the file.
-    pub async fn post_file(&self, ticket: &Value, bytes: &[u8], file_content_type: &str, overrides: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_file(
+        &self,
+        ticket: &Value,
+        bytes: &[u8],
+        file_content_type: &str,
+        overrides: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut form = reqwest::multipart::Form::new();
         for field in ticket["fields"].as_array().expect("fields") {
             let name = field["name"].as_str().expect("field name").to_string();
-            let value = overrides.iter().find(|(n, _)| *n == name).map_or_else(
-                || field["value"].as_str().expect("field value").to_string(),
-                |(_, v)| v.to_string(),
-            );
+            let value = overrides
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or_else(|| field["value"].as_str().expect("field value").to_string(), |(_, v)| v.to_string());
             form = form.text(name, value);
         }
         let part = reqwest::multipart::Part::bytes(bytes.to_vec())
@@ -189,14 +195,20 @@ impl TestApp {
     }
 
     pub async fn complete_upload(&self, upload_id: &str) -> Value {
-        self.graphql(&format!("mutation {{ completeUpload(uploadId: {upload_id:?}) {{ {PHOTO_FIELDS} }} }}"), json!({})).await
+        self.graphql(&format!("mutation {{ completeUpload(uploadId: {upload_id:?}) {{ {PHOTO_FIELDS} }} }}"), json!({}))
+            .await
     }
 
     /// The whole upload flow for a JPEG named `name`; the recorded photo.
     pub async fn upload_photo(&self, name: &str) -> Value {
         let ticket = self.create_upload("photo.jpg", "image/jpeg", Some(name)).await;
         let posted = self.post_file(&ticket, JPEG, "image/jpeg", &[]).await;
-        assert!(posted.status().is_success(), "upload refused: {} {}", posted.status(), posted.text().await.unwrap_or_default());
+        assert!(
+            posted.status().is_success(),
+            "upload refused: {} {}",
+            posted.status(),
+            posted.text().await.unwrap_or_default()
+        );
         let body = self.complete_upload(ticket["uploadId"].as_str().expect("uploadId")).await;
         assert!(body.get("errors").is_none(), "completeUpload failed: {body}");
         body["data"]["completeUpload"].clone()

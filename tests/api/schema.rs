@@ -9,5 +9,8 @@ fn checked_in_schema_matches_the_code() {
         std::fs::write(&path, &sdl).expect("write schema.graphql");
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(checked_in == sdl, "schema.graphql differs from the code: run `UPDATE_SCHEMA=1 cargo test schema` and review the diff");
+    assert!(
+        checked_in == sdl,
+        "schema.graphql differs from the code: run `UPDATE_SCHEMA=1 cargo test schema` and review the diff"
+    );
 }

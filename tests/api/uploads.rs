@@ -44,7 +44,9 @@ async fn an_uploaded_photo_is_recorded_with_its_details_and_viewable(app: TestAp
     assert_eq!(gallery["photos"]["nodes"][0]["id"], photo["id"]);
     let query = format!("query($id: ID!) {{ photo(id: $id) {{ {PHOTO_FIELDS} }} }}");
     let fetched = app.data(&query, json!({ "id": photo["id"] })).await["photo"].clone();
-    for field in ["id", "name", "description", "contentType", "sizeBytes", "width", "height", "uploadedAt", "uploaderIp"] {
+    for field in
+        ["id", "name", "description", "contentType", "sizeBytes", "width", "height", "uploadedAt", "uploaderIp"]
+    {
         assert_eq!(fetched[field], photo[field], "{field}");
     }
 

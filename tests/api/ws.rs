@@ -29,7 +29,8 @@ impl Subscription {
         let mut subscription = Self { socket };
         let ack = subscription.message(Duration::from_secs(5)).await.expect("connection_ack");
         assert_eq!(ack["type"], "connection_ack");
-        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        let subscribe =
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
         subscription.socket.send(Message::text(subscribe.to_string())).await.unwrap();
         tokio::time::sleep(SETTLE).await;
         subscription
