@@ -128,6 +128,7 @@ impl Application {
                 max_upload_bytes: config.max_upload_bytes,
                 upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
                 view_url: Duration::from_secs(config.view_url_seconds),
+                ws_ping: Duration::from_secs(config.ws_ping_seconds),
             },
         });
         let schema = crate::graphql::build_schema(state.clone());

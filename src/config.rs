@@ -79,6 +79,10 @@ pub struct Config {
     /// 5-minute windows so browsers can cache them).
     #[arg(long, env = "PHOTOSHARE_VIEW_URL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(600..=604_800))]
     pub view_url_seconds: u64,
+    /// Seconds between WebSocket pings to subscribers: keeps quiet subscriptions open through load balancers
+    /// (an ALB closes connections idle for 60 s by default).
+    #[arg(long, env = "PHOTOSHARE_WS_PING_SECONDS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ws_ping_seconds: u64,
     /// Log format.
     #[arg(long, env = "PHOTOSHARE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -14,6 +14,8 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     pub upload_ticket: Duration,
     pub view_url: Duration,
+    /// Between WebSocket pings to subscribers.
+    pub ws_ping: Duration,
 }
 
 pub struct AppState {

@@ -1,5 +1,6 @@
 //! GraphQL subscriptions over WebSocket (`graphql-transport-ws`, and the legacy `graphql-ws`). The server
-//! pings every `PING_INTERVAL`, well under an ALB's 60-second idle timeout, so quiet subscriptions stay open.
+//! sends a ping frame every `--ws-ping-seconds` (25), well under an ALB's 60-second idle timeout, so quiet
+//! subscriptions stay open.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -15,8 +16,6 @@ use futures_util::{SinkExt, StreamExt};
 use super::{Shared, peer_ip};
 use crate::graphql::{self, PhotoSchema};
 
-pub const PING_INTERVAL: Duration = Duration::from_secs(25);
-
 pub(super) async fn graphql_ws(
     State(shared): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -31,10 +30,19 @@ pub(super) async fn graphql_ws(
         return (StatusCode::BAD_REQUEST, "offer the graphql-transport-ws subprotocol").into_response();
     };
     let data = graphql::request_data(&shared.state, peer_ip(peer));
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| serve(socket, shared.schema, protocol, data))
+    let ping_every = shared.state.limits.ws_ping;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, shared.schema, protocol, data, ping_every))
 }
 
-async fn serve(socket: WebSocket, schema: PhotoSchema, protocol: WebSocketProtocols, data: async_graphql::Data) {
+async fn serve(
+    socket: WebSocket,
+    schema: PhotoSchema,
+    protocol: WebSocketProtocols,
+    data: async_graphql::Data,
+    ping_every: Duration,
+) {
     let (mut sink, incoming) = socket.split();
     let incoming = incoming.take_while(|message| std::future::ready(message.is_ok())).filter_map(|message| {
         std::future::ready(match message {
@@ -43,7 +51,7 @@ async fn serve(socket: WebSocket, schema: PhotoSchema, protocol: WebSocketProtoc
         })
     });
     let mut outgoing = async_graphql::http::WebSocket::new(schema, incoming, protocol).connection_data(data);
-    let mut ping = tokio::time::interval(PING_INTERVAL);
+    let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
     loop {
         let message = tokio::select! {

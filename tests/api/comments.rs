@@ -19,6 +19,7 @@ both_modes!(
     a_gallery_with_comments_costs_a_bounded_number_of_calls,
     subscribers_get_new_comments_and_photos_live,
     a_resumed_subscription_misses_nothing,
+    quiet_subscriptions_are_kept_alive_with_pings,
 );
 
 const TIMELINE: &str = "query($id: ID!, $first: Int, $after: String) { photo(id: $id) { commentCount
@@ -209,4 +210,12 @@ async fn a_resumed_subscription_misses_nothing(app: TestApp) {
     }
     missed.push(later["id"].clone());
     assert_eq!(got, missed, "the missed comments in order, then live ones, none twice");
+}
+
+async fn quiet_subscriptions_are_kept_alive_with_pings(app: TestApp) {
+    let pinging = TestApp::spawn(app.mode, &["--ws-ping-seconds", "1"]).await;
+    let mut quiet = Subscription::start(&pinging.address, "subscription { photoAdded { id } }", json!({})).await;
+    assert!(quiet.ping(Duration::from_secs(3)).await, "a ping within the interval");
+    let mut default = Subscription::start(&app.address, "subscription { photoAdded { id } }", json!({})).await;
+    assert!(!default.ping(Duration::from_secs(2)).await, "the default interval is longer");
 }

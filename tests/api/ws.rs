@@ -68,6 +68,17 @@ impl Subscription {
         }
     }
 
+    /// Wait for a WebSocket ping frame from the server, skipping anything else; false on timeout.
+    pub async fn ping(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, self.socket.next()).await {
+            if matches!(frame, Message::Ping(_)) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The next message whatever it is (to check errors).
     pub async fn raw(&mut self, timeout: Duration) -> Option<Value> {
         self.message(timeout).await
