@@ -11,6 +11,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod image;
+pub mod search;
 pub mod state;
 pub mod table;
 pub mod telemetry;

@@ -8,6 +8,8 @@
 //! | comment        | `PHOTO#<id>`     | `C#<createdAt>#<commentId>` |  |                |
 //! | comment retry  | `PHOTO#<id>`     | `REQ#<clientId>` (the comment's sk; TTL 1 day) | |   |
 //! | event          | `EV#<minute>`    | `<at>#<entity id>` (kind, payload; TTL 1 day) |  |    |
+//! | name token     | `W#<token>`      | `<uploadedAt>#<id>` (the name's words) |  |            |
+//! | token count    | `W#<token>`      | `#COUNT` (photos with the token)       |  |            |
 //!
 //! Comments live in their photo's partition, so a timeline page is one query on one partition, and the comment,
 //! its retry record and the photo's `commentCount` commit in one transaction. Events are the feed every
@@ -46,6 +48,25 @@ pub fn comment(photo_id: Uuid, created_at: DateTime<Utc>, comment_id: Uuid) -> K
 /// The record that makes a comment with a client-supplied id idempotent.
 pub fn comment_request(photo_id: Uuid, client_id: &str) -> Key {
     Key::new(format!("PHOTO#{photo_id}"), format!("REQ#{client_id}"))
+}
+
+/// A name token's entry for a photo, in the token's partition sorted like the gallery.
+pub fn name_token(token: &str, uploaded_at: DateTime<Utc>, id: Uuid) -> Key {
+    Key::new(format!("W#{token}"), photo_feed_sk(uploaded_at, id))
+}
+
+/// How many photos a name token has: `#` sorts before every time, so queries from a time never see it.
+pub fn name_token_count(token: &str) -> Key {
+    Key::new(format!("W#{token}"), "#COUNT")
+}
+
+/// The lowest sort key of a feed entry (times start with a digit).
+pub const FEED_FROM: &str = "0";
+
+/// The sort key range `from..=to` of feed entries (`<time>#<id>`), either end open.
+pub fn feed_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> (String, Option<String>) {
+    // `#` and the id's characters all sort before `~`.
+    (from.map_or_else(|| FEED_FROM.to_string(), time), to.map(|to| format!("{}#~", time(to))))
 }
 
 /// The partition of the events of the minute of `at`.
@@ -156,6 +177,10 @@ mod tests {
         assert_eq!(comment.sk, "C#2026-11-28T10:11:12.500000Z#0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10");
         assert!(COMMENTS_FROM < comment.sk.as_str() && comment.sk.as_str() < COMMENTS_TO);
         assert_eq!(event(at, id).pk, "EV#2026-11-28T10:11");
+        let (from, to) = feed_range(Some(at), Some(at));
+        let entry = name_token("sun", at, id);
+        assert!(from <= entry.sk && Some(&entry.sk) <= to.as_ref(), "a day range includes its ends");
+        assert!(name_token_count("sun").sk < from && name_token_count("sun").sk.as_str() < FEED_FROM);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod comments;
 mod events;
 pub mod keys;
 mod photos;
+mod search;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::table::{Item, ItemExt, Table, Value};
 pub use comments::{Comment, NewComment};
 pub use events::Event;
 pub use photos::{Photo, Upload};
+pub use search::PhotoFilter;
 
 /// One page of a listing, in order, and whether more follow.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::keys::{self, PhotoCursor};
-use super::{Catalog, Event, Page, parse_id, parse_time, s};
-use crate::table::{GSI1_PK, GSI1_SK, Index, Item, ItemExt, PK, Query, SK, TTL, TableError, TableResult, Value, Write};
+use super::{Catalog, Event, parse_id, parse_time, s};
+use crate::table::{GSI1_PK, GSI1_SK, Item, ItemExt, PK, SK, TTL, TableError, TableResult, Value, Write};
 
 /// How long after its ticket expires a pending upload record stays before DynamoDB's TTL removes it.
 const UPLOAD_RECORD_GRACE: chrono::Duration = chrono::Duration::days(1);
@@ -133,10 +133,12 @@ impl Catalog {
         Ok(item.as_ref().map(Upload::from_item).transpose()?)
     }
 
-    /// Record `photo`, retire its upload and announce it on the event feed, in one transaction. If the photo
+    /// Index the photo's name, then record it, retire its upload and announce it on the event feed, in one
+    /// transaction. If the photo
     /// was recorded already (a retried or concurrent completion), the stored photo is returned with `false`
     /// and nothing is written.
     pub async fn record_photo(&self, photo: &Photo) -> TableResult<(Photo, bool)> {
+        self.index_name(photo).await?;
         let writes = vec![
             Write::PutIfAbsent(photo.to_item()),
             Write::Delete(keys::upload(photo.id)),
@@ -169,31 +171,5 @@ impl Catalog {
             .map(|item| Photo::from_item(item).map(|p| (p.id, p)))
             .collect::<anyhow::Result<_>>()
             .map_err(Into::into)
-    }
-
-    /// Photos newest first, `first` of them after `after`: one query reading `first + 1` items.
-    pub async fn list_photos(&self, first: usize, after: Option<PhotoCursor>) -> TableResult<Page<Photo>> {
-        let start_after = after.map(|cursor| {
-            let key = keys::photo(cursor.id);
-            Item::from([
-                (PK.into(), Value::S(key.pk)),
-                (SK.into(), Value::S(key.sk)),
-                (GSI1_PK.into(), s(keys::PHOTO_FEED)),
-                (GSI1_SK.into(), Value::S(cursor.feed_sk())),
-            ])
-        });
-        let query = Query {
-            index: Index::Gsi1,
-            pk: keys::PHOTO_FEED.into(),
-            sk_from: None,
-            sk_to: None,
-            descending: true,
-            limit: first + 1,
-            start_after,
-        };
-        let items = self.table.query(&query).await?;
-        let has_next = items.len() > first;
-        let photos = items.iter().take(first).map(Photo::from_item).collect::<anyhow::Result<_>>()?;
-        Ok(Page { items: photos, has_next })
     }
 }

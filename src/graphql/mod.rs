@@ -77,3 +77,15 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
     uuid::Uuid::try_parse(id.as_str())
         .map_err(|_| ApiError::bad_input(format!("{argument} must be an id this API gave out, not {:?}", id.as_str())))
 }
+
+/// Errors async-graphql raises itself (syntax, validation, input values it cannot parse) are the client's to
+/// fix: give them the `BAD_USER_INPUT` code, so every error a client sees has one.
+pub fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
+}

@@ -1,7 +1,7 @@
 //! Reading photos: the gallery (newest first, Relay paging), one photo, and the `Photo` type.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::comments::Comment;
@@ -11,6 +11,7 @@ use crate::catalog::{
     keys::{CommentCursor, PhotoCursor},
 };
 use crate::error::ApiError;
+use crate::search::{self, QueryError};
 
 /// Most items a page may ask for.
 pub const MAX_PAGE: i32 = 100;
@@ -24,6 +25,41 @@ pub fn page_size(argument: &str, first: i32) -> Result<usize, ApiError> {
         return Err(ApiError::bad_input(format!("{argument} must be between 1 and {MAX_PAGE}, not {first}")));
     }
     Ok(first as usize)
+}
+
+/// What to look for; every part is optional and all parts must hold.
+#[derive(InputObject)]
+pub struct PhotoFilter {
+    /// Words; case- and accent-insensitive; every word must match a word of the photo's name, or the start of
+    /// one (2 characters or more). At most 8 words and 200 characters; empty means no name filter.
+    name: Option<String>,
+    /// Uploaded at or after this time (any RFC 3339 offset).
+    uploaded_from: Option<DateTime<Utc>>,
+    /// Uploaded at or before this time (any RFC 3339 offset).
+    uploaded_to: Option<DateTime<Utc>>,
+}
+
+impl PhotoFilter {
+    fn parse(self) -> Result<catalog::PhotoFilter, ApiError> {
+        let words = match self.name.as_deref().map(search::parse_query).transpose() {
+            Ok(words) => words.flatten(),
+            Err(QueryError::TooLong) => {
+                return Err(ApiError::bad_input(format!(
+                    "filter.name must be at most {} characters",
+                    search::MAX_QUERY_CHARS
+                )));
+            }
+            Err(QueryError::TooManyWords) => {
+                return Err(ApiError::bad_input(format!("filter.name may have at most {} words", search::MAX_QUERY_WORDS)));
+            }
+        };
+        if let (Some(from), Some(to)) = (self.uploaded_from, self.uploaded_to)
+            && from > to
+        {
+            return Err(ApiError::bad_input("filter.uploadedFrom must not be later than filter.uploadedTo"));
+        }
+        Ok(catalog::PhotoFilter { words, uploaded_from: self.uploaded_from, uploaded_to: self.uploaded_to })
+    }
 }
 
 /// A photo someone uploaded.
@@ -110,19 +146,21 @@ pub struct PhotoQuery;
 
 #[Object]
 impl PhotoQuery {
-    /// Photos, newest first.
+    /// Photos, newest first. Filters combine with AND.
     async fn photos(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
+        filter: Option<PhotoFilter>,
     ) -> Result<Connection<String, Photo>> {
         let first = page_size("first", first.unwrap_or(20))?;
         let after = after
             .map(|cursor| PhotoCursor::decode(&cursor))
             .transpose()
             .map_err(|e| ApiError::bad_input(format!("after: {e}")))?;
-        let page = state(ctx)?.catalog.list_photos(first, after).await.map_err(ApiError::from)?;
+        let filter = filter.map(PhotoFilter::parse).transpose()?.unwrap_or_default();
+        let page = state(ctx)?.catalog.search_photos(&filter, first, after).await.map_err(ApiError::from)?;
         photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
         let mut connection = Connection::new(after.is_some(), page.has_next);
         connection.edges.extend(page.items.into_iter().map(|photo| Edge::new(photo.cursor().encode(), Photo(photo))));

@@ -64,7 +64,7 @@ async fn graphql_handler(
 ) -> GraphQLResponse {
     let mut request = request.into_inner();
     request.data = graphql::request_data(&shared.state, peer_ip(peer));
-    shared.schema.execute(request).await.into()
+    graphql::with_codes(shared.schema.execute(request).await).into()
 }
 
 async fn graphiql() -> Html<&'static str> {

@@ -8,14 +8,16 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
+    KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TableStatus, TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 
 use super::*;
 
 /// BatchGetItem takes at most this many keys per call.
 const BATCH_GET_MAX: usize = 100;
+/// BatchWriteItem takes at most this many items per call.
+const BATCH_WRITE_MAX: usize = 25;
 
 pub struct DynamoTable {
     client: Client,
@@ -303,6 +305,51 @@ impl Table for DynamoTable {
                 }
             }
         }
+    }
+
+    async fn put_many(&self, items: Vec<Item>) -> TableResult<()> {
+        for chunk in items.chunks(BATCH_WRITE_MAX) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder().set_item(Some(to_attrs(item))).build().map_err(internal)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<TableResult<_>>()?;
+            let mut backoff = Duration::from_millis(20);
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.name, std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                self.stats.record(0);
+                // Items DynamoDB left unprocessed (throttling) are sent again after a short pause.
+                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.name)).unwrap_or_default();
+                if !pending.is_empty() {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key_attrs(key)))
+            .update_expression("ADD #attr :by")
+            .expression_attribute_names("#attr", attr)
+            .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        self.stats.record(0);
+        Ok(())
     }
 
     fn stats(&self) -> &TableStats {

@@ -243,6 +243,32 @@ impl Table for EmbeddedTable {
         Ok(())
     }
 
+    async fn put_many(&self, items: Vec<Item>) -> TableResult<()> {
+        self.transact(items.into_iter().map(Write::Put).collect()).await
+    }
+
+    async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()> {
+        let (key, attr) = (key.clone(), attr.to_string());
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(internal)?;
+            {
+                let mut items = txn.open_table(ITEMS).map_err(internal)?;
+                let raw = item_key(&key)?;
+                let existing = items.get(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
+                let mut item = existing.unwrap_or_else(|| {
+                    Item::from([(PK.to_string(), Value::S(key.pk.clone())), (SK.to_string(), Value::S(key.sk.clone()))])
+                });
+                let current = item.opt_number(&attr).unwrap_or(0);
+                item.insert(attr, Value::N(current + by));
+                items.insert(raw.as_str(), encode(&item)?.as_slice()).map_err(internal)?;
+            }
+            txn.commit().map_err(internal)
+        })
+        .await?;
+        self.stats.record(0);
+        Ok(())
+    }
+
     fn stats(&self) -> &TableStats {
         &self.stats
     }

@@ -110,6 +110,10 @@ pub trait Table: Send + Sync + 'static {
     async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>>;
     async fn query(&self, query: &Query) -> TableResult<Vec<Item>>;
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()>;
+    /// Store many items, replacing any with the same keys; not atomic as a whole (BatchWriteItem).
+    async fn put_many(&self, items: Vec<Item>) -> TableResult<()>;
+    /// Add `by` to the number `attr` of the item at `key`, creating the item (and attribute) if absent.
+    async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()>;
     /// Calls and items read so far, for tests and metrics.
     fn stats(&self) -> &TableStats;
 }

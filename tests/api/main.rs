@@ -9,4 +9,5 @@ mod fanout;
 mod gallery;
 mod http;
 mod schema;
+mod search;
 mod uploads;

@@ -1,0 +1,160 @@
+//! Finding photos by name words and upload time, on keys and indexes only. A time range bounds the sort key
+//! of the `gsi1` feed; a name picks the partition of its rarest word's token (by the token counts) and checks
+//! the other words on each entry, so a page reads about what it returns plus what that word's partition holds
+//! beyond the other words' matches.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
+use uuid::Uuid;
+
+use super::keys::{self, PhotoCursor};
+use super::{Catalog, Page, Photo, s};
+use crate::search;
+use crate::table::{GSI1_PK, GSI1_SK, Index, Item, ItemExt, PK, Query, SK, TableResult, Value};
+
+/// A validated search: every part optional, all parts must hold.
+#[derive(Debug, Clone, Default)]
+pub struct PhotoFilter {
+    /// Normalised query words (see `search::words`).
+    pub words: Option<Vec<String>>,
+    pub uploaded_from: Option<DateTime<Utc>>,
+    pub uploaded_to: Option<DateTime<Utc>>,
+}
+
+impl Catalog {
+    /// Index the photo's name: one entry per token, and the tokens' counts. Written before the photo itself,
+    /// so a recorded photo is always findable; entries of a photo that never got recorded are skipped on read.
+    pub(super) async fn index_name(&self, photo: &Photo) -> TableResult<()> {
+        let words = search::words(&photo.name);
+        let tokens = search::tokens(&words);
+        let joined = words.join(" ");
+        let entries = tokens
+            .iter()
+            .map(|token| {
+                let key = keys::name_token(token, photo.uploaded_at, photo.id);
+                Item::from([
+                    (PK.into(), Value::S(key.pk)),
+                    (SK.into(), Value::S(key.sk)),
+                    ("id".into(), Value::S(photo.id.to_string())),
+                    ("words".into(), s(&joined)),
+                ])
+            })
+            .collect();
+        self.table.put_many(entries).await?;
+        let count_keys: Vec<_> = tokens.iter().map(|token| keys::name_token_count(token)).collect();
+        try_join_all(count_keys.iter().map(|key| self.table.add(key, "count", 1))).await?;
+        Ok(())
+    }
+
+    /// Photos matching `filter`, newest first, `first` of them after `after`.
+    pub async fn search_photos(
+        &self,
+        filter: &PhotoFilter,
+        first: usize,
+        after: Option<PhotoCursor>,
+    ) -> TableResult<Page<Photo>> {
+        match &filter.words {
+            None => self.photos_in_range(filter, first, after).await,
+            Some(words) => self.photos_by_name(words, filter, first, after).await,
+        }
+    }
+
+    /// One query on the feed index, bounded by the time range: `first + 1` items read.
+    async fn photos_in_range(&self, filter: &PhotoFilter, first: usize, after: Option<PhotoCursor>) -> TableResult<Page<Photo>> {
+        let (sk_from, sk_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
+        let start_after = after.map(|cursor| {
+            let key = keys::photo(cursor.id);
+            Item::from([
+                (PK.into(), Value::S(key.pk)),
+                (SK.into(), Value::S(key.sk)),
+                (GSI1_PK.into(), s(keys::PHOTO_FEED)),
+                (GSI1_SK.into(), Value::S(cursor.feed_sk())),
+            ])
+        });
+        let query = Query {
+            index: Index::Gsi1,
+            pk: keys::PHOTO_FEED.into(),
+            sk_from: Some(sk_from),
+            sk_to,
+            descending: true,
+            limit: first + 1,
+            start_after,
+        };
+        let items = self.table.query(&query).await?;
+        let has_next = items.len() > first;
+        let photos = items.iter().take(first).map(Photo::from_item).collect::<anyhow::Result<_>>()?;
+        Ok(Page { items: photos, has_next })
+    }
+
+    async fn photos_by_name(
+        &self,
+        words: &[String],
+        filter: &PhotoFilter,
+        first: usize,
+        after: Option<PhotoCursor>,
+    ) -> TableResult<Page<Photo>> {
+        // The rarest lookup token; a token no photo has means no match at all.
+        let lookups: Vec<String> = words.iter().map(|w| search::lookup_token(w)).collect();
+        let count_keys: Vec<_> = lookups.iter().map(|t| keys::name_token_count(t)).collect();
+        let counts: HashMap<String, i64> = self
+            .table
+            .batch_get(&count_keys)
+            .await?
+            .iter()
+            .filter_map(|item| Some((item.opt_string(PK)?.to_string(), item.opt_number("count")?)))
+            .collect();
+        let rarest = lookups
+            .iter()
+            .map(|token| (counts.get(&keys::name_token_count(token).pk).copied().unwrap_or(0), token))
+            .min();
+        let Some((count, token)) = rarest.filter(|(count, _)| *count > 0) else {
+            return Ok(Page { items: Vec::new(), has_next: false });
+        };
+        tracing::debug!(token, count, "name search partition");
+
+        let (sk_from, sk_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
+        let partition = keys::name_token_count(token).pk;
+        let mut start_after = after.map(|cursor| {
+            Item::from([(PK.into(), Value::S(partition.clone())), (SK.into(), Value::S(cursor.feed_sk()))])
+        });
+        let mut found: Vec<Photo> = Vec::new();
+        loop {
+            let query = Query {
+                index: Index::Table,
+                pk: partition.clone(),
+                sk_from: Some(sk_from.clone()),
+                sk_to: sk_to.clone(),
+                descending: true,
+                limit: first + 1 - found.len(),
+                start_after: start_after.take(),
+            };
+            let entries = self.table.query(&query).await?;
+            let exhausted = entries.len() < query.limit;
+            let mut candidates: Vec<(Uuid, String)> = Vec::new();
+            for entry in &entries {
+                let name_words: Vec<String> = entry.string("words")?.split(' ').map(str::to_string).collect();
+                if search::matches(words, &name_words) {
+                    candidates.push((Uuid::try_parse(entry.string("id")?).map_err(anyhow::Error::from)?, entry.string(SK)?.to_string()));
+                }
+            }
+            if !candidates.is_empty() {
+                let ids: Vec<Uuid> = candidates.iter().map(|(id, _)| *id).collect();
+                let mut photos = self.photos(&ids).await?;
+                for (id, sk) in candidates {
+                    // An entry whose photo was not recorded at this time is left from an unfinished upload.
+                    if let Some(photo) = photos.remove(&id).filter(|p| p.cursor().feed_sk() == sk) {
+                        found.push(photo);
+                    }
+                }
+            }
+            if found.len() > first || exhausted {
+                let has_next = found.len() > first;
+                found.truncate(first);
+                return Ok(Page { items: found, has_next });
+            }
+            start_after = entries.last().cloned();
+        }
+    }
+}

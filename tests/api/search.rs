@@ -1,0 +1,148 @@
+//! Search by name words and upload time: the semantics, paging while photos arrive, and the cost bound.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::{Value, json};
+
+use crate::both_modes;
+use crate::helpers::TestApp;
+
+both_modes!(
+    names_match_words_and_prefixes_in_any_case_accent_or_script,
+    time_ranges_are_inclusive_in_any_offset_and_combine_with_names,
+    bad_filters_are_refused,
+    a_filtered_walk_stays_exact_while_photos_arrive,
+    search_cost_follows_the_results_not_the_table,
+);
+
+const SEARCH: &str = "query($filter: PhotoFilter, $first: Int, $after: String) {
+    photos(first: $first, after: $after, filter: $filter) { nodes { id name uploadedAt } pageInfo { hasNextPage endCursor } } }";
+
+async fn names(app: &TestApp, filter: Value) -> Vec<String> {
+    let data = app.data(SEARCH, json!({ "filter": filter, "first": 100 })).await;
+    data["photos"]["nodes"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect()
+}
+
+async fn names_matching(app: &TestApp, name: &str) -> HashSet<String> {
+    names(app, json!({ "name": name })).await.into_iter().collect()
+}
+
+fn set(names: &[&str]) -> HashSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+async fn names_match_words_and_prefixes_in_any_case_accent_or_script(app: TestApp) {
+    for name in ["Sunset at the pier", "Café Crème", "Straße in Köln", "海边日落", "Sunrise, harbour", "Pier 39"] {
+        app.upload_photo(name).await;
+    }
+    let cases: [(&str, &[&str]); 14] = [
+        ("sun", &["Sunset at the pier", "Sunrise, harbour"]),
+        ("pier sun", &["Sunset at the pier"]),
+        ("SUNSET", &["Sunset at the pier"]),
+        ("set", &[]),
+        ("cafe creme", &["Café Crème"]),
+        ("CAFÉ", &["Café Crème"]),
+        ("strasse", &["Straße in Köln"]),
+        ("koln", &["Straße in Köln"]),
+        ("日落", &["海边日落"]),
+        ("海", &["海边日落"]),
+        ("harbour,sunrise", &["Sunrise, harbour"]),
+        ("pi", &["Sunset at the pier", "Pier 39"]),
+        ("p", &[]),
+        ("nothing like it", &[]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(names_matching(&app, query).await, set(expected), "name filter {query:?}");
+    }
+    let all = names(&app, json!({ "name": "   " })).await;
+    assert_eq!(all.len(), 6, "a blank name means no name filter");
+    let newest_first = names(&app, json!({ "name": "sun" })).await;
+    assert_eq!(newest_first, ["Sunrise, harbour", "Sunset at the pier"]);
+}
+
+async fn time_ranges_are_inclusive_in_any_offset_and_combine_with_names(app: TestApp) {
+    let mut uploaded = Vec::new();
+    for name in ["morning pier", "noon pier", "noon beach", "evening pier"] {
+        uploaded.push(app.upload_photo(name).await);
+    }
+    let at = |i: usize| uploaded[i]["uploadedAt"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let plus8 = FixedOffset::east_opt(8 * 3600).unwrap();
+    // Exactly the middle two, given in +08:00: both ends inclusive.
+    let range = json!({ "uploadedFrom": at(1).with_timezone(&plus8).to_rfc3339(), "uploadedTo": at(2).with_timezone(&plus8).to_rfc3339() });
+    assert_eq!(names(&app, range.clone()).await, ["noon beach", "noon pier"]);
+    let mut with_name = range.clone();
+    with_name["name"] = json!("pier");
+    assert_eq!(names(&app, with_name).await, ["noon pier"]);
+    assert_eq!(names(&app, json!({ "uploadedFrom": at(3).to_rfc3339() })).await, ["evening pier"]);
+    assert_eq!(names(&app, json!({ "uploadedTo": at(0).to_rfc3339(), "name": "pier" })).await, ["morning pier"]);
+    let today = Utc::now().date_naive();
+    let day = json!({ "uploadedFrom": format!("{today}T00:00:00Z"), "uploadedTo": format!("{today}T23:59:59.999999Z"), "name": "pier" });
+    assert_eq!(names(&app, day).await.len(), 3, "today's range");
+    let empty = json!({ "uploadedFrom": "2001-01-01T00:00:00+08:00", "uploadedTo": "2001-01-31T23:59:59+08:00" });
+    assert!(names(&app, empty).await.is_empty(), "no match is an empty connection, never all photos");
+}
+
+async fn bad_filters_are_refused(app: TestApp) {
+    let cases = [
+        json!({ "uploadedFrom": "2026-02-01T00:00:00Z", "uploadedTo": "2026-01-01T00:00:00Z" }),
+        json!({ "name": "x".repeat(201) }),
+        json!({ "name": "one two three four five six seven eight nine" }),
+    ];
+    let calls = app.table_calls();
+    for filter in cases {
+        assert_eq!(app.error_code(SEARCH, json!({ "filter": filter })).await, "BAD_USER_INPUT", "{filter}");
+    }
+    assert_eq!(app.table_calls(), calls, "refused searches cost no backend calls");
+    let body = app.graphql(SEARCH, json!({ "filter": { "uploadedFrom": "yesterday" } })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("DateTime"), "{body}");
+}
+
+async fn a_filtered_walk_stays_exact_while_photos_arrive(app: TestApp) {
+    let mut expected = Vec::new();
+    for i in 0..25 {
+        expected.push(app.upload_photo(&format!("walk {i}")).await["id"].as_str().unwrap().to_string());
+        app.upload_photo(&format!("other {i}")).await;
+    }
+    expected.reverse();
+    let (mut seen, mut after) = (Vec::new(), None::<String>);
+    for page in 0.. {
+        let data = app.data(SEARCH, json!({ "filter": { "name": "walk" }, "first": 10, "after": after })).await;
+        seen.extend(data["photos"]["nodes"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
+        // New matching photos arrive between pages; they are newer than the walk's position.
+        app.upload_photo(&format!("walk late {page}")).await;
+        if !data["photos"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = data["photos"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, expected, "every match once, newest first, none skipped");
+}
+
+async fn search_cost_follows_the_results_not_the_table(app: TestApp) {
+    let stats = || {
+        let stats = app.state.catalog.table().stats();
+        (stats.calls(), stats.items_read())
+    };
+    for i in 0..40 {
+        let name = if i % 13 == 0 { format!("zebra crossing {i}") } else { format!("street crossing {i}") };
+        app.upload_photo(&name).await;
+    }
+    let cost = |before: (u64, u64), after: (u64, u64)| (after.0 - before.0, after.1 - before.1);
+    // (filter, photos returned, most calls, most items read) with pages of 20.
+    let cases = [
+        (json!({ "name": "zebra" }), 4, 3, 2 * (4 + 20) + 8),
+        (json!({ "name": "crossing zebra" }), 4, 3, 2 * (4 + 20) + 8),
+        (json!({ "name": "unicorn" }), 0, 1, 8),
+        (json!({ "uploadedFrom": "2020-01-01T00:00:00Z" }), 20, 1, 21),
+        (json!({ "name": "street", "uploadedFrom": "2020-01-01T00:00:00Z" }), 20, 3, 2 * (20 + 20) + 8),
+    ];
+    for (filter, returned, max_calls, max_items) in cases {
+        let before = stats();
+        let data = app.data(SEARCH, json!({ "filter": filter, "first": 20 })).await;
+        let (calls, items) = cost(before, stats());
+        assert_eq!(data["photos"]["nodes"].as_array().unwrap().len(), returned, "{filter}");
+        assert!(calls <= max_calls && items <= max_items, "{filter}: {calls} calls, {items} items read");
+    }
+}
