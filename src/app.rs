@@ -130,6 +130,7 @@ impl Application {
                 view_url: Duration::from_secs(config.view_url_seconds),
                 ws_ping: Duration::from_secs(config.ws_ping_seconds),
             },
+            public_url: public_url.clone(),
         });
         let schema = crate::graphql::build_schema(state.clone());
         let router = crate::http::router(schema, state.clone(), backends.object_store);

@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod http;
 pub mod image;
 pub mod search;
+pub mod shares;
 pub mod state;
 pub mod table;
 pub mod telemetry;

@@ -151,7 +151,10 @@ mod tests {
     #[test]
     fn queries_are_bounded() {
         assert_eq!(parse_query("   "), Ok(None));
-        assert_eq!(parse_query("a b c d e f g h"), Ok(Some(["a", "b", "c", "d", "e", "f", "g", "h"].map(String::from).to_vec())));
+        assert_eq!(
+            parse_query("a b c d e f g h"),
+            Ok(Some(["a", "b", "c", "d", "e", "f", "g", "h"].map(String::from).to_vec()))
+        );
         assert_eq!(parse_query("a b c d e f g h i"), Err(QueryError::TooManyWords));
         assert_eq!(parse_query(&"x".repeat(201)), Err(QueryError::TooLong));
         assert_eq!(parse_query("sun Sun SUN"), Ok(Some(vec!["sun".to_string()])));

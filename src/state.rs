@@ -24,4 +24,6 @@ pub struct AppState {
     pub events: Arc<EventHub>,
     pub blobs: BlobStore,
     pub limits: Limits,
+    /// Where clients reach this service (for links it hands out).
+    pub public_url: String,
 }

@@ -116,7 +116,13 @@ boto3.client("s3", endpoint_url=os.environ["PHOTOSHARE_TEST_S3_ENDPOINT"]).list_
 took "SeaweedFS ready (:$S3)"
 
 # --- 3. tests ------------------------------------------------------------------
+# `--exec CMD...` runs CMD with the stand-ins up instead of the tests (benchmarks, experiments).
 rc=0
-cargo test "$@" || rc=$?
-took "cargo test (exit $rc)"
+if [[ ${1:-} == --exec ]]; then
+  shift
+  "$@" || rc=$?
+else
+  cargo test "$@" || rc=$?
+fi
+took "run (exit $rc)"
 exit "$rc"

@@ -144,6 +144,11 @@ impl BlobStore {
         Ok(UploadForm { url: self.bucket_url(key).await?, fields })
     }
 
+    /// When the credentials that sign links expire, if they are temporary.
+    pub async fn credentials_expiry(&self) -> BlobResult<Option<DateTime<Utc>>> {
+        Ok(self.credentials.get().await?.expiry().map(DateTime::<Utc>::from))
+    }
+
     /// The bucket's URL as S3 addressing resolves it here (virtual-hosted or path-style, custom endpoint):
     /// read off a presigned request for `key`, so it always agrees with the SDK's own endpoint resolution.
     async fn bucket_url(&self, key: &str) -> BlobResult<String> {

@@ -8,6 +8,7 @@
 //! | comment        | `PHOTO#<id>`     | `C#<createdAt>#<commentId>` |  |                |
 //! | comment retry  | `PHOTO#<id>`     | `REQ#<clientId>` (the comment's sk; TTL 1 day) | |   |
 //! | event          | `EV#<minute>`    | `<at>#<entity id>` (kind, payload; TTL 1 day) |  |    |
+//! | share link     | `SHARE#<sha256>` | `META` (photo, expiry, revoked, opens; TTL) | |          |
 //! | name token     | `W#<token>`      | `<uploadedAt>#<id>` (the name's words) |  |            |
 //! | token count    | `W#<token>`      | `#COUNT` (photos with the token)       |  |            |
 //!
@@ -67,6 +68,11 @@ pub const FEED_FROM: &str = "0";
 pub fn feed_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> (String, Option<String>) {
     // `#` and the id's characters all sort before `~`.
     (from.map_or_else(|| FEED_FROM.to_string(), time), to.map(|to| format!("{}#~", time(to))))
+}
+
+/// A share link, by the SHA-256 of its token (hex): the table never holds a usable token.
+pub fn share(token_hash: &str) -> Key {
+    Key::new(format!("SHARE#{token_hash}"), META)
 }
 
 /// The partition of the events of the minute of `at`.

@@ -6,6 +6,7 @@ mod events;
 pub mod keys;
 mod photos;
 mod search;
+mod shares;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub use comments::{Comment, NewComment};
 pub use events::Event;
 pub use photos::{Photo, Upload};
 pub use search::PhotoFilter;
+pub use shares::Share;
 
 /// One page of a listing, in order, and whether more follow.
 #[derive(Debug, Clone)]

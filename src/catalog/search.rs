@@ -23,6 +23,17 @@ pub struct PhotoFilter {
     pub uploaded_to: Option<DateTime<Utc>>,
 }
 
+/// The entry of `photo` in `token`'s partition, carrying the name's words for checking the other query words.
+fn token_entry(token: &str, photo: &Photo, words: &str) -> Item {
+    let key = keys::name_token(token, photo.uploaded_at, photo.id);
+    Item::from([
+        (PK.into(), Value::S(key.pk)),
+        (SK.into(), Value::S(key.sk)),
+        ("id".into(), Value::S(photo.id.to_string())),
+        ("words".into(), s(words)),
+    ])
+}
+
 impl Catalog {
     /// Index the photo's name: one entry per token, and the tokens' counts. Written before the photo itself,
     /// so a recorded photo is always findable; entries of a photo that never got recorded are skipped on read.
@@ -30,22 +41,36 @@ impl Catalog {
         let words = search::words(&photo.name);
         let tokens = search::tokens(&words);
         let joined = words.join(" ");
-        let entries = tokens
-            .iter()
-            .map(|token| {
-                let key = keys::name_token(token, photo.uploaded_at, photo.id);
-                Item::from([
-                    (PK.into(), Value::S(key.pk)),
-                    (SK.into(), Value::S(key.sk)),
-                    ("id".into(), Value::S(photo.id.to_string())),
-                    ("words".into(), s(&joined)),
-                ])
-            })
-            .collect();
+        let entries = tokens.iter().map(|token| token_entry(token, photo, &joined)).collect();
         self.table.put_many(entries).await?;
         let count_keys: Vec<_> = tokens.iter().map(|token| keys::name_token_count(token)).collect();
         try_join_all(count_keys.iter().map(|key| self.table.add(key, "count", 1))).await?;
         Ok(())
+    }
+
+    /// Bulk-load recorded photos with their name index (imports and benchmarks): batched writes, no events, no
+    /// per-photo transaction. Token counts are set to this batch's totals, so load into an empty table.
+    pub async fn load_photos(&self, photos: &[Photo]) -> TableResult<()> {
+        let mut items = Vec::new();
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        for photo in photos {
+            items.push(photo.to_item());
+            let words = search::words(&photo.name);
+            let joined = words.join(" ");
+            for token in search::tokens(&words) {
+                items.push(token_entry(&token, photo, &joined));
+                *counts.entry(token).or_default() += 1;
+            }
+        }
+        for (token, count) in counts {
+            let key = keys::name_token_count(&token);
+            items.push(Item::from([
+                (PK.into(), Value::S(key.pk)),
+                (SK.into(), Value::S(key.sk)),
+                ("count".into(), Value::N(count)),
+            ]));
+        }
+        self.table.put_many(items).await
     }
 
     /// Photos matching `filter`, newest first, `first` of them after `after`.
@@ -62,7 +87,12 @@ impl Catalog {
     }
 
     /// One query on the feed index, bounded by the time range: `first + 1` items read.
-    async fn photos_in_range(&self, filter: &PhotoFilter, first: usize, after: Option<PhotoCursor>) -> TableResult<Page<Photo>> {
+    async fn photos_in_range(
+        &self,
+        filter: &PhotoFilter,
+        first: usize,
+        after: Option<PhotoCursor>,
+    ) -> TableResult<Page<Photo>> {
         let (sk_from, sk_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
         let start_after = after.map(|cursor| {
             let key = keys::photo(cursor.id);
@@ -136,7 +166,10 @@ impl Catalog {
             for entry in &entries {
                 let name_words: Vec<String> = entry.string("words")?.split(' ').map(str::to_string).collect();
                 if search::matches(words, &name_words) {
-                    candidates.push((Uuid::try_parse(entry.string("id")?).map_err(anyhow::Error::from)?, entry.string(SK)?.to_string()));
+                    candidates.push((
+                        Uuid::try_parse(entry.string("id")?).map_err(anyhow::Error::from)?,
+                        entry.string(SK)?.to_string(),
+                    ));
                 }
             }
             if !candidates.is_empty() {

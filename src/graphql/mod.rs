@@ -4,6 +4,7 @@
 mod comments;
 mod loaders;
 mod photos;
+mod shares;
 mod subscriptions;
 mod uploads;
 
@@ -18,10 +19,10 @@ use crate::state::AppState;
 pub use loaders::PhotoLoader;
 
 #[derive(MergedObject, Default)]
-pub struct Query(photos::PhotoQuery);
+pub struct Query(photos::PhotoQuery, shares::ShareQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(uploads::UploadMutation, comments::CommentMutation);
+pub struct Mutation(uploads::UploadMutation, comments::CommentMutation, shares::ShareMutation);
 
 pub use subscriptions::Subscription;
 

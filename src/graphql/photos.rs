@@ -50,7 +50,10 @@ impl PhotoFilter {
                 )));
             }
             Err(QueryError::TooManyWords) => {
-                return Err(ApiError::bad_input(format!("filter.name may have at most {} words", search::MAX_QUERY_WORDS)));
+                return Err(ApiError::bad_input(format!(
+                    "filter.name may have at most {} words",
+                    search::MAX_QUERY_WORDS
+                )));
             }
         };
         if let (Some(from), Some(to)) = (self.uploaded_from, self.uploaded_to)

@@ -16,6 +16,7 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::graphql::{self, PhotoSchema};
 use crate::state::AppState;
 
+mod share;
 mod ws;
 
 /// What the handlers share.
@@ -33,6 +34,7 @@ pub fn router(schema: PhotoSchema, state: Arc<AppState>, object_store: Option<s3
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/s/{token}", get(share::open_share))
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .with_state(Shared { schema, state });
     let router = match object_store {

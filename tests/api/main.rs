@@ -10,4 +10,5 @@ mod gallery;
 mod http;
 mod schema;
 mod search;
+mod shares;
 mod uploads;

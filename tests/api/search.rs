@@ -33,7 +33,8 @@ fn set(names: &[&str]) -> HashSet<String> {
 }
 
 async fn names_match_words_and_prefixes_in_any_case_accent_or_script(app: TestApp) {
-    for name in ["Sunset at the pier", "Café Crème", "Straße in Köln", "海边日落", "Sunrise, harbour", "Pier 39"] {
+    for name in ["Sunset at the pier", "Café Crème", "Straße in Köln", "海边日落", "Sunrise, harbour", "Pier 39"]
+    {
         app.upload_photo(name).await;
     }
     let cases: [(&str, &[&str]); 14] = [

@@ -1,0 +1,102 @@
+//! Sharing: a link that opens the photo for a limited time, and a revocable service link beside it.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::photos::Photo;
+use super::{parse_id, photo_loader, state};
+use crate::error::ApiError;
+use crate::shares;
+
+/// A way to open one photo until `expiresAt`.
+pub struct ShareLink {
+    new: shares::NewShare,
+    public_url: String,
+}
+
+#[Object]
+impl ShareLink {
+    /// A presigned GET of the photo: storage itself refuses it after `expiresAt`.
+    async fn url(&self) -> &str {
+        &self.new.url
+    }
+    /// The true end of validity (earlier than asked if the service's own credentials expire sooner).
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.new.expires_at
+    }
+    async fn photo(&self) -> Photo {
+        Photo(self.new.photo.clone())
+    }
+    /// The link's secret token: it opens, audits and revokes the service link. Shown once; not stored.
+    async fn token(&self) -> &str {
+        &self.new.token
+    }
+    /// A short service link that redirects to a fresh presigned GET while the share is valid, and answers
+    /// 410 Gone after `expiresAt` or `revokeShareLink`.
+    async fn service_url(&self) -> String {
+        format!("{}/s/{}", self.public_url.trim_end_matches('/'), self.new.token)
+    }
+}
+
+/// What the service knows of a share link.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct ShareLinkStatus {
+    #[graphql(skip)]
+    photo_id: uuid::Uuid,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked: bool,
+    /// How many times the service link was opened.
+    opens: i64,
+}
+
+#[async_graphql::ComplexObject]
+impl ShareLinkStatus {
+    async fn photo(&self, ctx: &Context<'_>) -> Result<Option<Photo>> {
+        Ok(photo_loader(ctx)?.load_one(self.photo_id).await.map_err(ApiError::from)?.map(Photo))
+    }
+}
+
+#[derive(Default)]
+pub struct ShareQuery;
+
+#[Object]
+impl ShareQuery {
+    /// The state of a share link, by its token (auditing).
+    async fn share_link(&self, ctx: &Context<'_>, token: String) -> Result<Option<ShareLinkStatus>> {
+        let share = shares::status(state(ctx)?, &token).await?;
+        Ok(share.map(|s| ShareLinkStatus {
+            photo_id: s.photo_id,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            revoked: s.revoked,
+            opens: s.opens,
+        }))
+    }
+}
+
+#[derive(Default)]
+pub struct ShareMutation;
+
+#[Object]
+impl ShareMutation {
+    /// A presigned GET link; the photo can't be opened with it after expiresAt.
+    async fn create_share_link(
+        &self,
+        ctx: &Context<'_>,
+        photo_id: ID,
+        #[graphql(default = 60)] expires_in_seconds: Option<i32>,
+    ) -> Result<ShareLink> {
+        let photo_id = parse_id("photoId", &photo_id)?;
+        let state = state(ctx)?;
+        let new = shares::create(state, photo_id, i64::from(expires_in_seconds.unwrap_or(60))).await?;
+        Ok(ShareLink { new, public_url: state.public_url.clone() })
+    }
+
+    /// End a share link's service link now (its presigned `url` still runs to its expiry: storage alone
+    /// decides that one). False if there is no link with this token.
+    async fn revoke_share_link(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
+        Ok(shares::revoke(state(ctx)?, &token).await?)
+    }
+}

@@ -1,0 +1,31 @@
+//! `GET /s/<token>`: a share's service link. 302 to a fresh presigned GET while the share is valid, 410 Gone
+//! once it expired or was revoked, 404 for a token the service never gave out.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::Shared;
+use crate::error::ApiError;
+use crate::shares::{self, Open};
+
+pub(super) async fn open_share(State(shared): State<Shared>, Path(token): Path<String>) -> Response {
+    let no_store = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    match shares::open(&shared.state, &token).await {
+        Ok(Open::Redirect(url)) => match HeaderValue::from_str(&url) {
+            Ok(location) => (StatusCode::FOUND, [no_store, (header::LOCATION, location)]).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        Ok(Open::Gone) => (StatusCode::GONE, [no_store], "this share link has expired or was revoked").into_response(),
+        Ok(Open::NotFound) => (StatusCode::NOT_FOUND, [no_store], "no such share link").into_response(),
+        Err(error) => {
+            let status = match error {
+                ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            // Logs the cause (the conversion does) without the token.
+            let _ = async_graphql::Error::from(error);
+            (status, "the share link cannot be opened right now; retry shortly").into_response()
+        }
+    }
+}

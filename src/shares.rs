@@ -1,0 +1,127 @@
+//! Share links. A link is two things: a presigned GET of the photo's object, valid for the asked time (what
+//! storage enforces on its own), and a service link `/s/<token>` that redirects to a fresh presigned GET while
+//! the share is valid, so it can be revoked and its opens counted. Tokens are 256 random bits; only their
+//! SHA-256 is stored, and logs show a short prefix.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SubsecRound, Utc};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::catalog::{Photo, Share};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// SigV4 presigned URLs live at most 7 days.
+pub const MAX_SECONDS: i64 = 604_800;
+
+/// A new share, as handed to the client.
+pub struct NewShare {
+    pub token: String,
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+    pub photo: Photo,
+}
+
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What may appear in logs of a token.
+pub fn token_for_logs(token: &str) -> String {
+    format!("{}…", token.chars().take(6).collect::<String>())
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn file_name(photo: &Photo) -> String {
+    format!("{}.{}", photo.name, if photo.content_type == "image/png" { "png" } else { "jpg" })
+}
+
+/// A presigned GET of the photo valid from now until `until`.
+async fn presign(state: &AppState, photo: &Photo, until: DateTime<Utc>) -> ApiResult<String> {
+    let now = Utc::now();
+    let seconds = (until - now).num_seconds().max(1) as u64;
+    let url = state
+        .blobs
+        .view_url(&photo.object_key, &photo.content_type, &file_name(photo), now, Duration::from_secs(seconds))
+        .await?;
+    Ok(url)
+}
+
+pub async fn create(state: &AppState, photo_id: Uuid, expires_in_seconds: i64) -> ApiResult<NewShare> {
+    if !(1..=MAX_SECONDS).contains(&expires_in_seconds) {
+        return Err(ApiError::bad_input(format!(
+            "expiresInSeconds must be between 1 and {MAX_SECONDS} (7 days, S3's limit), not {expires_in_seconds}"
+        )));
+    }
+    let photo = state
+        .catalog
+        .photo(photo_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no photo with id {photo_id}")))?;
+    let now = Utc::now().trunc_subsecs(0);
+    let mut expires_at = now + chrono::Duration::seconds(expires_in_seconds);
+    // A link signed with temporary credentials dies with them: promise no more than they allow.
+    if let Some(credentials_expire) = state.blobs.credentials_expiry().await? {
+        expires_at = expires_at.min(credentials_expire);
+    }
+    let url = presign(state, &photo, expires_at).await?;
+    let token = new_token();
+    let share =
+        Share { token_hash: hash_token(&token), photo_id, created_at: now, expires_at, revoked: false, opens: 0 };
+    state.catalog.put_share(&share).await?;
+    tracing::info!(token = %token_for_logs(&token), %photo_id, %expires_at, "share link created");
+    Ok(NewShare { token, url, expires_at, photo })
+}
+
+/// Where the service link sends a browser now.
+pub enum Open {
+    Redirect(String),
+    /// Expired or revoked.
+    Gone,
+    NotFound,
+}
+
+pub async fn open(state: &AppState, token: &str) -> ApiResult<Open> {
+    let hash = hash_token(token);
+    let Some(share) = state.catalog.share(&hash).await? else { return Ok(Open::NotFound) };
+    if !share.is_open(Utc::now()) {
+        return Ok(Open::Gone);
+    }
+    let Some(photo) = state.catalog.photo(share.photo_id).await? else { return Ok(Open::Gone) };
+    state.catalog.count_share_open(&hash).await?;
+    Ok(Open::Redirect(presign(state, &photo, share.expires_at).await?))
+}
+
+pub async fn revoke(state: &AppState, token: &str) -> ApiResult<bool> {
+    let revoked = state.catalog.revoke_share(&hash_token(token)).await?;
+    tracing::info!(token = %token_for_logs(token), revoked, "share link revoked");
+    Ok(revoked)
+}
+
+pub async fn status(state: &AppState, token: &str) -> ApiResult<Option<Share>> {
+    Ok(state.catalog.share(&hash_token(token)).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_hashed() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32, "256 bits");
+        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(token_for_logs(&a).chars().count(), 7);
+    }
+}

@@ -1,0 +1,109 @@
+//! Share links: a presigned GET that storage refuses after expiry, and the revocable service link.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::both_modes;
+use crate::helpers::{JPEG, TestApp};
+
+both_modes!(
+    a_share_link_opens_the_photo_until_it_expires,
+    the_service_link_redirects_until_expiry_or_revocation,
+    bad_share_requests_are_refused,
+);
+
+const CREATE: &str = "mutation($id: ID!, $seconds: Int) { createShareLink(photoId: $id, expiresInSeconds: $seconds) {
+    url expiresAt token serviceUrl photo { id name } } }";
+
+async fn share(app: &TestApp, photo: &Value, seconds: Option<i64>) -> Value {
+    app.data(CREATE, json!({ "id": photo["id"], "seconds": seconds })).await["createShareLink"].clone()
+}
+
+async fn a_share_link_opens_the_photo_until_it_expires(app: TestApp) {
+    let photo = app.upload_photo("Sunset at the pier").await;
+    let before = Utc::now();
+    let link = share(&app, &photo, None).await;
+    let expires_at: DateTime<Utc> = link["expiresAt"].as_str().unwrap().parse().unwrap();
+    let lifetime = (expires_at - before).num_seconds();
+    assert!((58..=60).contains(&lifetime), "one minute by default, not {lifetime} s");
+    assert_eq!(link["photo"]["id"], photo["id"]);
+
+    let opened = app.client.get(link["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.headers()["content-type"], "image/jpeg");
+    let disposition = opened.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.starts_with("inline; filename=\"Sunset at the pier.jpg\""), "{disposition}");
+    assert_eq!(opened.bytes().await.unwrap().as_ref(), JPEG);
+
+    let url = link["url"].as_str().unwrap();
+    let tampered = match url.find("X-Amz-Signature=") {
+        Some(at) => {
+            let at = at + "X-Amz-Signature=".len();
+            let flipped = if &url[at..at + 1] == "0" { "1" } else { "0" };
+            format!("{}{flipped}{}", &url[..at], &url[at + 1..])
+        }
+        None => panic!("not a SigV4 presigned URL: {url}"),
+    };
+    assert_eq!(app.client.get(tampered).send().await.unwrap().status(), 403, "a tampered signature is refused");
+
+    let short = share(&app, &photo, Some(2)).await;
+    assert_eq!(app.client.get(short["url"].as_str().unwrap()).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let late = app.client.get(short["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(late.status(), 403, "storage refuses an expired link");
+}
+
+async fn the_service_link_redirects_until_expiry_or_revocation(app: TestApp) {
+    let photo = app.upload_photo("pier").await;
+    let link = share(&app, &photo, Some(30)).await;
+    let service_url = link["serviceUrl"].as_str().unwrap();
+    assert!(service_url.starts_with(&format!("{}/s/", app.address)), "{service_url}");
+    assert!(link["token"].as_str().unwrap().len() >= 43, "at least 256 bits");
+
+    for _ in 0..2 {
+        let redirect = app.client.get(service_url).send().await.unwrap();
+        assert_eq!(redirect.status(), 302);
+        let location = redirect.headers()["location"].to_str().unwrap().to_string();
+        let photo_bytes = app.client.get(location).send().await.unwrap();
+        assert_eq!(photo_bytes.status(), 200);
+        assert_eq!(photo_bytes.bytes().await.unwrap().as_ref(), JPEG);
+    }
+    let status = "query($t: String!) { shareLink(token: $t) { opens revoked expiresAt photo { id } } }";
+    let audit = app.data(status, json!({ "t": link["token"] })).await["shareLink"].clone();
+    assert_eq!((audit["opens"].as_i64(), audit["revoked"].as_bool()), (Some(2), Some(false)));
+    assert_eq!(audit["photo"]["id"], photo["id"]);
+
+    let revoke = "mutation($t: String!) { revokeShareLink(token: $t) }";
+    assert_eq!(app.data(revoke, json!({ "t": link["token"] })).await["revokeShareLink"], true);
+    assert_eq!(app.client.get(service_url).send().await.unwrap().status(), 410, "revoked");
+    let audit = app.data(status, json!({ "t": link["token"] })).await["shareLink"].clone();
+    assert_eq!((audit["opens"].as_i64(), audit["revoked"].as_bool()), (Some(2), Some(true)));
+
+    let brief = share(&app, &photo, Some(2)).await;
+    assert_eq!(app.client.get(brief["serviceUrl"].as_str().unwrap()).send().await.unwrap().status(), 302);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(app.client.get(brief["serviceUrl"].as_str().unwrap()).send().await.unwrap().status(), 410, "expired");
+
+    let unknown = format!("{}/s/{}", app.address, "A".repeat(43));
+    assert_eq!(app.client.get(unknown).send().await.unwrap().status(), 404);
+    assert_eq!(app.data(revoke, json!({ "t": "nope" })).await["revokeShareLink"], false);
+    assert!(app.data(status, json!({ "t": "nope" })).await["shareLink"].is_null());
+}
+
+async fn bad_share_requests_are_refused(app: TestApp) {
+    let photo = app.upload_photo("pier").await;
+    let cases = [
+        (json!({ "id": photo["id"], "seconds": 0 }), "BAD_USER_INPUT"),
+        (json!({ "id": photo["id"], "seconds": 604_801 }), "BAD_USER_INPUT"),
+        (json!({ "id": "not-an-id", "seconds": 60 }), "BAD_USER_INPUT"),
+        (json!({ "id": uuid::Uuid::new_v4().to_string(), "seconds": 60 }), "NOT_FOUND"),
+    ];
+    for (variables, code) in cases {
+        assert_eq!(app.error_code(CREATE, variables.clone()).await, code, "{variables}");
+    }
+    // Seven days is the longest S3 allows, and fine.
+    let week = share(&app, &photo, Some(604_800)).await;
+    assert_eq!(app.client.get(week["url"].as_str().unwrap()).send().await.unwrap().status(), 200);
+}
