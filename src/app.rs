@@ -15,6 +15,7 @@ use crate::blob::{BlobStore, embedded};
 use crate::catalog::Catalog;
 use crate::config::{Config, StoreKind};
 use crate::events::EventHub;
+use crate::graphql::RateLimiter;
 use crate::state::{AppState, Limits};
 use crate::table::{Table, dynamo::DynamoTable, embedded::EmbeddedTable};
 
@@ -129,8 +130,11 @@ impl Application {
                 upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
                 view_url: Duration::from_secs(config.view_url_seconds),
                 ws_ping: Duration::from_secs(config.ws_ping_seconds),
+                introspection: config.introspection,
+                field_suggestions: config.field_suggestions,
             },
             public_url: public_url.clone(),
+            rate_limiter: RateLimiter::new(config.mutations_per_minute, config.mutation_burst),
         });
         let schema = crate::graphql::build_schema(state.clone());
         let router = crate::http::router(schema, state.clone(), backends.object_store);

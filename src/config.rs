@@ -83,6 +83,18 @@ pub struct Config {
     /// (an ALB closes connections idle for 60 s by default).
     #[arg(long, env = "PHOTOSHARE_WS_PING_SECONDS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_seconds: u64,
+    /// Mutations a client address may make per minute on one instance, on average (0: no limit).
+    #[arg(long, env = "PHOTOSHARE_MUTATIONS_PER_MINUTE", default_value_t = 120)]
+    pub mutations_per_minute: u32,
+    /// Mutations a client address may make at once before the per-minute rate applies.
+    #[arg(long, env = "PHOTOSHARE_MUTATION_BURST", default_value_t = 30)]
+    pub mutation_burst: u32,
+    /// Answer introspection queries (GraphiQL needs them; production may turn them off).
+    #[arg(long, env = "PHOTOSHARE_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+    /// Suggest field names in validation errors ("did you mean …?").
+    #[arg(long, env = "PHOTOSHARE_FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub field_suggestions: bool,
     /// Log format.
     #[arg(long, env = "PHOTOSHARE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::blob::BlobStore;
 use crate::catalog::Catalog;
 use crate::events::EventHub;
+use crate::graphql::RateLimiter;
 
 /// Limits and lifetimes from the configuration.
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct Limits {
     pub view_url: Duration,
     /// Between WebSocket pings to subscribers.
     pub ws_ping: Duration,
+    pub introspection: bool,
+    pub field_suggestions: bool,
 }
 
 pub struct AppState {
@@ -26,4 +29,6 @@ pub struct AppState {
     pub limits: Limits,
     /// Where clients reach this service (for links it hands out).
     pub public_url: String,
+    /// Mutations per client address.
+    pub rate_limiter: RateLimiter,
 }

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
+use super::rate_limit::MutationLimit;
 use super::{client_ip, parse_id, photo_loader, state};
 use crate::catalog::{self, Event, NewComment};
 use crate::error::ApiError;
@@ -86,6 +87,7 @@ pub struct CommentMutation;
 #[Object]
 impl CommentMutation {
     /// Comment on a photo. Everyone sees it in the photo's timeline and subscribers get it at once.
+    #[graphql(guard = "MutationLimit")]
     async fn add_comment(&self, ctx: &Context<'_>, input: AddCommentInput) -> Result<Comment> {
         let new = NewComment {
             photo_id: parse_id("photoId", &input.photo_id)?,

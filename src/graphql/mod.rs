@@ -2,8 +2,10 @@
 //! Roots are merged from one module per area.
 
 mod comments;
+mod limits;
 mod loaders;
 mod photos;
+mod rate_limit;
 mod shares;
 mod subscriptions;
 mod uploads;
@@ -17,6 +19,7 @@ use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use crate::error::ApiError;
 use crate::state::AppState;
 pub use loaders::PhotoLoader;
+pub use rate_limit::RateLimiter;
 
 #[derive(MergedObject, Default)]
 pub struct Query(photos::PhotoQuery, shares::ShareQuery);
@@ -32,13 +35,23 @@ pub type PhotoSchema = Schema<Query, Mutation, Subscription>;
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-/// The schema without backends: enough for its SDL.
+/// The schema without backends: enough for its SDL. Limits apply to every request, before execution.
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
+        .limit_depth(limits::MAX_DEPTH)
+        .limit_complexity(limits::MAX_COMPLEXITY)
+        .extension(limits::AliasLimit)
 }
 
 pub fn build_schema(state: Arc<AppState>) -> PhotoSchema {
-    schema_builder().data(state).finish()
+    let mut builder = schema_builder();
+    if !state.limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !state.limits.field_suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.data(state).finish()
 }
 
 /// The SDL clients depend on (checked in as `schema.graphql`).

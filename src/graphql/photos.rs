@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::comments::Comment;
-use super::{parse_id, photo_loader, state};
+use super::{limits, parse_id, photo_loader, state};
 use crate::catalog::{
     self,
     keys::{CommentCursor, PhotoCursor},
@@ -121,6 +121,7 @@ impl Photo {
         self.0.comment_count
     }
     /// The comments, oldest first: a timeline.
+    #[graphql(complexity = "limits::paged(first, 50, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -150,6 +151,7 @@ pub struct PhotoQuery;
 #[Object]
 impl PhotoQuery {
     /// Photos, newest first. Filters combine with AND.
+    #[graphql(complexity = "limits::paged(first, 20, child_complexity)")]
     async fn photos(
         &self,
         ctx: &Context<'_>,

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
+use super::rate_limit::MutationLimit;
 use super::{parse_id, photo_loader, state};
 use crate::error::ApiError;
 use crate::shares;
@@ -82,6 +83,7 @@ pub struct ShareMutation;
 #[Object]
 impl ShareMutation {
     /// A presigned GET link; the photo can't be opened with it after expiresAt.
+    #[graphql(guard = "MutationLimit")]
     async fn create_share_link(
         &self,
         ctx: &Context<'_>,
@@ -96,6 +98,7 @@ impl ShareMutation {
 
     /// End a share link's service link now (its presigned `url` still runs to its expiry: storage alone
     /// decides that one). False if there is no link with this token.
+    #[graphql(guard = "MutationLimit")]
     async fn revoke_share_link(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
         Ok(shares::revoke(state(ctx)?, &token).await?)
     }

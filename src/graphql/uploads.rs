@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
+use super::rate_limit::MutationLimit;
 use super::{client_ip, parse_id, state};
 use crate::uploads::{self, NewUpload};
 
@@ -44,6 +45,7 @@ pub struct UploadMutation;
 #[Object]
 impl UploadMutation {
     /// Step 1 of an upload: a presigned POST the client sends the file to, straight to S3.
+    #[graphql(guard = "MutationLimit")]
     async fn create_upload(&self, ctx: &Context<'_>, input: CreateUploadInput) -> Result<UploadTicket> {
         let request = NewUpload::parse(
             &input.file_name,
@@ -62,6 +64,7 @@ impl UploadMutation {
     }
 
     /// Step 2: the service checks the object and records the photo.
+    #[graphql(guard = "MutationLimit")]
     async fn complete_upload(&self, ctx: &Context<'_>, upload_id: ID) -> Result<Photo> {
         let id = parse_id("uploadId", &upload_id)?;
         Ok(Photo(uploads::complete(state(ctx)?, id).await?))

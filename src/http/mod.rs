@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -29,7 +29,8 @@ struct Shared {
 /// The router. `object_store` serves every path no route claims (embedded mode's S3 endpoint).
 pub fn router(schema: PhotoSchema, state: Arc<AppState>, object_store: Option<s3s::service::S3Service>) -> Router {
     let router = Router::new()
-        .route("/graphql", post(graphql_handler).get(graphql_handler))
+        // The API needs no large bodies (photos go straight to storage).
+        .route("/graphql", post(graphql_handler).get(graphql_handler).layer(DefaultBodyLimit::max(1024 * 1024)))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))

@@ -78,6 +78,10 @@ impl TestApp {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let (table, bucket) = (format!("photoshare-{unique}"), format!("ps-{unique}"));
         let mut args: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
+        if !extra.contains(&"--mutations-per-minute") {
+            // Tests hammer from one address: the rate limit has a test of its own.
+            args.extend(["--mutations-per-minute".into(), "0".into()]);
+        }
         let data_dir = match mode {
             Mode::Embedded => {
                 let dir = std::env::temp_dir().join(format!("photoshare-test-{unique}"));

@@ -8,6 +8,7 @@ mod comments;
 mod fanout;
 mod gallery;
 mod http;
+mod limits;
 mod schema;
 mod search;
 mod shares;

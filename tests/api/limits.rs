@@ -1,0 +1,94 @@
+//! Abusive requests: too deep, too complex, too many aliases, batched, too large, too many mutations. Each is
+//! refused with a coded error (or an HTTP status for what is not GraphQL) and costs no backend call.
+
+use serde_json::json;
+
+use crate::both_modes;
+use crate::helpers::TestApp;
+
+both_modes!(over_limit_queries_are_refused_before_any_backend_call, mutations_are_rate_limited_per_address);
+
+/// GraphiQL's own introspection query (graphql-js `getIntrospectionQuery`), about 15 levels deep.
+const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name }
+  subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
+fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description
+  args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue }
+  interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef } }
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+
+async fn over_limit_queries_are_refused_before_any_backend_call(app: TestApp) {
+    let deep =
+        format!("{{ photos {{ nodes {{ {} id {} }} }} }}", "comments { nodes { photo { ".repeat(5), "} } } ".repeat(5));
+    let complex = "{ photos(first: 100) { nodes { id comments(first: 100) { nodes { id body } } } } }";
+    let aliases = format!(
+        "{{ {} }}",
+        (0..31).map(|i| format!("a{i}: photos(first: 1) {{ nodes {{ id }} }}")).collect::<Vec<_>>().join(" ")
+    );
+    let calls = app.table_calls();
+    for (what, query) in [("depth", deep.as_str()), ("complexity", complex), ("aliases", aliases.as_str())] {
+        let body = app.graphql(query, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{what}: {body}");
+        assert!(body["data"].is_null(), "{what}: nothing executed");
+    }
+    assert_eq!(app.table_calls(), calls, "refused queries cost no backend calls");
+
+    let url = format!("{}/graphql", app.address);
+    let batch = app
+        .client
+        .post(&url)
+        .json(&json!([{ "query": "{ photos { nodes { id } } }" }, { "query": "{ __typename }" }]))
+        .send()
+        .await
+        .unwrap();
+    assert!(batch.status().is_client_error(), "batched requests are off: {}", batch.status());
+    let huge = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 1024 * 1024 + 1])
+        .send()
+        .await
+        .unwrap();
+    assert!(huge.status().is_client_error(), "bodies over 1 MiB: {}", huge.status());
+    assert_eq!(app.table_calls(), calls);
+
+    // Within the limits: GraphiQL's introspection, and a normal gallery page with comments.
+    let schema = app.data(INTROSPECTION, json!({})).await;
+    assert!(schema["__schema"]["types"].as_array().unwrap().len() > 10);
+    app.data(
+        "{ photos(first: 20) { nodes { id url commentCount comments(first: 3) { nodes { body } } } } }",
+        json!({}),
+    )
+    .await;
+
+    let closed = TestApp::spawn(app.mode, &["--introspection", "false", "--field-suggestions", "false"]).await;
+    let body = closed.graphql(INTROSPECTION, json!({})).await;
+    assert!(body.get("errors").is_some() || body["data"]["__schema"].is_null(), "introspection off: {body}");
+    let typo = closed.graphql("{ photoz { nodes { id } } }", json!({})).await;
+    assert!(!typo["errors"][0]["message"].as_str().unwrap().contains("Did you mean"), "{typo}");
+}
+
+async fn mutations_are_rate_limited_per_address(app: TestApp) {
+    let limited = TestApp::spawn(app.mode, &["--mutations-per-minute", "60", "--mutation-burst", "3"]).await;
+    let query = "mutation($input: AddCommentInput!) { addComment(input: $input) { id } }";
+    let photo = limited.upload_photo("pier").await; // createUpload + completeUpload: two of the three
+    let ok = limited.graphql(query, json!({ "input": { "photoId": photo["id"], "body": "third" } })).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+    let refused = limited.graphql(query, json!({ "input": { "photoId": photo["id"], "body": "fourth" } })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{refused}");
+    let retry_after = refused["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let (count, _) =
+        (limited.data("query($id: ID!) { photo(id: $id) { commentCount } }", json!({ "id": photo["id"] })).await, ());
+    assert_eq!(count["photo"]["commentCount"], 1, "the refused comment was not written");
+    // Queries are not limited.
+    for _ in 0..5 {
+        limited.data("{ photos { nodes { id } } }", json!({})).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let later = limited.graphql(query, json!({ "input": { "photoId": photo["id"], "body": "after waiting" } })).await;
+    assert!(later.get("errors").is_none(), "the bucket refills: {later}");
+}
