@@ -8,9 +8,13 @@ export function formatDateTime(iso) {
   return new Intl.DateTimeFormat(undefined, DATE_TIME).format(new Date(iso));
 }
 
-/** "28 Nov 2026, 19:24:36 GMT+1": with the zone, where a time stands alone. */
-export function formatDateTimeZone(iso) {
-  return new Intl.DateTimeFormat(undefined, { ...DATE_TIME, timeZoneName: 'short' }).format(new Date(iso));
+/** ["28 Nov 2026", "19:24:36 GMT+1"]: date, and time with the zone, where a time stands alone. */
+export function formatDateAndTimeZone(iso) {
+  const { year, month, day, ...time } = DATE_TIME;
+  return [
+    new Intl.DateTimeFormat(undefined, { year, month, day }).format(new Date(iso)),
+    new Intl.DateTimeFormat(undefined, { ...time, timeZoneName: 'short' }).format(new Date(iso)),
+  ];
 }
 
 /** "28 Nov 2026, 19:24" for gallery captions. */

@@ -97,7 +97,7 @@ export class LiveClient {
       case 'complete':
         // The server ended a subscription the page still wants (e.g. it fell behind): start it again, with
         // fresh variables, after a moment.
-        if (subscription) setTimeout(() => this.#acknowledged && this.#subscriptions.has(subscription.id) && this.#send(subscription), RETRY_FIRST_MS);
+        if (subscription) setTimeout(() => this.#restart(subscription), RETRY_FIRST_MS);
         break;
     }
   }
@@ -108,6 +108,10 @@ export class LiveClient {
       JSON.stringify({ id: subscription.id, type: 'subscribe', payload: { query: subscription.query, variables } }),
     );
     subscription.onStart?.(variables);
+  }
+
+  #restart(subscription) {
+    if (this.#acknowledged && this.#subscriptions.get(subscription.id) === subscription) this.#send(subscription);
   }
 
   #closed(socket) {

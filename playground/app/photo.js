@@ -2,7 +2,7 @@
 
 import { graphql } from './api.js';
 import { errorBox, h, safeUrl } from './dom.js';
-import { formatBytes, formatDateTimeZone } from './format.js';
+import { formatBytes, formatDateAndTimeZone } from './format.js';
 import { commentsSection } from './comments.js';
 import { photoImage } from './images.js';
 import { PHOTO } from './operations.js';
@@ -16,7 +16,8 @@ function details(photo) {
     h('h1', { class: 'photo-name' }, photo.name),
     photo.description ? h('p', { class: 'description' }, photo.description) : null,
     h('dl', {},
-      row('Uploaded', h('time', { class: 'uploaded-at', datetime: photo.uploadedAt }, formatDateTimeZone(photo.uploadedAt))),
+      row('Uploaded', h('time', { class: 'uploaded-at', datetime: photo.uploadedAt },
+        formatDateAndTimeZone(photo.uploadedAt).map((part) => h('span', {}, part)))),
       row('Uploader IP', h('span', { class: 'uploader-ip' }, photo.uploaderIp)),
       row('Size', `${formatBytes(photo.sizeBytes)}${photo.width ? ` · ${photo.width} × ${photo.height} px` : ''}`),
       row('Type', photo.contentType),

@@ -73,7 +73,7 @@ export function shareSection(photoId) {
       open.removeAttribute('href');
       open.setAttribute('aria-disabled', 'true');
     };
-    result.replaceChildren(h('div', { class: 'share-link-row' }, input, copyButton, open), copied, bar, countdown);
+    result.replaceChildren(h('div', { class: 'share-link-row' }, input, copyButton, open, copied), bar, countdown);
     tick();
     timer = setInterval(tick, 250);
   }

@@ -408,13 +408,13 @@ async function runMode(browser, mode) {
       const { ws, server } = sockets[0];
       await ws.close({ code: 1012, reason: 'e2e: connection dropped' });
       await server.close().catch(() => {});
-      await pageB.locator('#live-state[data-status="reconnecting"]').waitFor();
       // Posted while page B is offline (it waits about a second before reconnecting).
       await addCommentViaApi(base, photoId, 'Posted while you were away (1)');
       await addCommentViaApi(base, photoId, 'Posted while you were away (2)');
       await pageB.locator('.comment', { hasText: 'Posted while you were away (2)' }).waitFor();
       await pageB.locator('#live-state[data-status="live"]').waitFor();
       check((await pageB.locator('.comment').count()) === 3, 'each comment once');
+      check(sockets.length >= 2, `page B reconnected (${sockets.length} connections)`);
       const resubscribe = sentByB.filter((m) => m.type === 'subscribe' && m.payload.query.includes('commentAdded')).at(-1);
       check(resubscribe?.payload.variables.after === firstComment.cursor, `resubscribed after the last comment seen (${JSON.stringify(resubscribe?.payload.variables)})`);
       await shot(pageB, 'photo-after-reconnect');
