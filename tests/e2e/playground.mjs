@@ -139,8 +139,10 @@ async function startServer(mode, dir) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let storeArgs;
+  let dataDir = null;
   if (mode === 'embedded') {
-    storeArgs = ['--store', 'embedded', '--data-dir', path.join(dir, 'data')];
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photoshare-e2e-'));
+    storeArgs = ['--store', 'embedded', '--data-dir', dataDir];
   } else {
     const { PHOTOSHARE_TEST_DYNAMODB_ENDPOINT: dynamodb, PHOTOSHARE_TEST_S3_ENDPOINT: s3 } = process.env;
     check(dynamodb && s3, 'aws mode needs PHOTOSHARE_TEST_DYNAMODB_ENDPOINT and PHOTOSHARE_TEST_S3_ENDPOINT (run ./tests/run.sh)');
@@ -159,20 +161,24 @@ async function startServer(mode, dir) {
   });
   let gone = null;
   exited.then((status) => (gone = status));
-  await until(`${base}/healthz`, async () => {
-    if (gone) throw new Error(`photoshare exited during startup (${JSON.stringify(gone)}); see ${dir}/server.log`);
-    return (await fetch(`${base}/healthz`)).ok;
-  }, 30000);
-  return {
-    base,
-    async stop() {
-      if (!gone) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(timer);
-      await logFile.close();
-    },
+  const stop = async () => {
+    if (!gone) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(timer);
+    await logFile.close();
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   };
+  try {
+    await until(`${base}/healthz`, async () => {
+      if (gone) throw new Error(`photoshare exited during startup (${JSON.stringify(gone)}); see ${dir}/server.log`);
+      return (await fetch(`${base}/healthz`)).ok;
+    }, 30000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { base, stop };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -186,7 +192,16 @@ async function runMode(browser, mode) {
   let shots = 0;
   const shot = (page, name, options = {}) => page.screenshot({ path: path.join(dir, `${String(++shots).padStart(2, '0')}-${name}.png`), ...options });
 
-  const server = await startServer(mode, dir);
+  // The port is picked free then bound by the server: if something takes it in between, try another.
+  let server;
+  for (let attempt = 1; !server; attempt++) {
+    try {
+      server = await startServer(mode, dir);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      log(`${mode}: startup failed (${error.message}); trying another port`);
+    }
+  }
   log(`${mode}: photoshare at ${server.base} (log: ${path.relative(ROOT, dir)}/server.log)`);
   const { base } = server;
   const pageErrors = [];
@@ -228,12 +243,13 @@ async function runMode(browser, mode) {
     const pageA = await newPage('page A', { permissions: ['clipboard-read', 'clipboard-write'] });
     const cards = pageA.locator('.photo-card');
     const nav = (name) => pageA.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-    /** Submits the search form and waits for the new results: the end note, the empty note, or an error. */
+    /** Submits the search form and waits for the new results: a note (end, empty, error) or a "More" button. */
     const submitSearch = async () => {
       await pageA.locator('.grid').evaluate((grid) => (grid.dataset.stale = 'yes'));
       await pageA.getByRole('button', { name: 'Search' }).click();
       const status = pageA.locator('.grid:not([data-stale]) ~ .gallery-status');
-      await status.locator('.end, .empty, .alert').first().waitFor();
+      const more = pageA.locator('.grid:not([data-stale]) ~ button.more');
+      await status.locator('.end, .empty, .alert').or(more).first().waitFor();
       const error = status.locator('.alert');
       if (await error.count()) throw new Error(`the page shows: ${await error.innerText()}`);
     };
@@ -362,7 +378,7 @@ async function runMode(browser, mode) {
       check((await description.innerText()) === 'Long exposure, <b>not bold</b>', 'the description is shown as text');
       check((await description.locator('b').count()) === 0, 'no HTML from the description');
       await pageA.waitForFunction(() => document.querySelector('.photo-full')?.naturalWidth === 64);
-      await shot(pageA, 'photo');
+      await shot(pageA, 'photo', { fullPage: true });
     }, { needed: true });
 
     // A second user on the photo page, whose WebSocket the test can cut.
@@ -398,8 +414,8 @@ async function runMode(browser, mode) {
       check(await pageB.evaluate(() => window.__notReloaded === true), 'page B was not reloaded');
       const { photo } = await gql(base, 'query($id: ID!) { photo(id: $id) { comments { nodes { id cursor } } } }', { id: photoId });
       firstComment = photo.comments.nodes[0];
-      await shot(pageA, 'photo-commented');
-      await shot(pageB, 'photo-second-page');
+      await shot(pageA, 'photo-commented', { fullPage: true });
+      await shot(pageB, 'photo-second-page', { fullPage: true });
     });
 
     await step('after a dropped connection, the second page gets what it missed (commentAdded after)', async () => {
@@ -417,7 +433,7 @@ async function runMode(browser, mode) {
       check(sockets.length >= 2, `page B reconnected (${sockets.length} connections)`);
       const resubscribe = sentByB.filter((m) => m.type === 'subscribe' && m.payload.query.includes('commentAdded')).at(-1);
       check(resubscribe?.payload.variables.after === firstComment.cursor, `resubscribed after the last comment seen (${JSON.stringify(resubscribe?.payload.variables)})`);
-      await shot(pageB, 'photo-after-reconnect');
+      await shot(pageB, 'photo-after-reconnect', { fullPage: true });
     });
 
     await step('share: a link with copy button and countdown that opens the photo', async () => {
@@ -437,7 +453,7 @@ async function runMode(browser, mode) {
       await pageA.getByRole('button', { name: 'Copy' }).click();
       await pageA.locator('.copied', { hasText: 'Copied!' }).waitFor();
       check((await pageA.evaluate(() => navigator.clipboard.readText())) === url, 'the clipboard holds the link');
-      await shot(pageA, 'share');
+      await shot(pageA, 'share', { fullPage: true });
       const response = await fetch(url);
       check(response.ok, `the link answers ${response.status}`);
       check(Buffer.from(await response.arrayBuffer()).equals(PIER), 'the link serves the uploaded bytes');
