@@ -175,7 +175,7 @@ function commentForm(photoId, onPosted) {
     'form',
     { class: 'comment-form', onsubmit: post },
     body,
-    h('div', { class: 'actions' }, counter, h('span', { class: 'muted' }, 'Ctrl+Enter to post'), submit),
+    h('div', { class: 'actions' }, counter, h('span', { class: 'muted keyboard-hint' }, 'Ctrl+Enter to post'), submit),
     messages,
   );
   return form;

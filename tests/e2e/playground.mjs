@@ -190,7 +190,10 @@ async function runMode(browser, mode) {
   await fs.rm(dir, { recursive: true, force: true });
   await fs.mkdir(dir, { recursive: true });
   let shots = 0;
-  const shot = (page, name, options = {}) => page.screenshot({ path: path.join(dir, `${String(++shots).padStart(2, '0')}-${name}.png`), ...options });
+  const shot = async (page, name, options = {}) => {
+    if (options.fullPage) await page.evaluate(() => window.scrollTo(0, 0)); // the sticky header at the top
+    await page.screenshot({ path: path.join(dir, `${String(++shots).padStart(2, '0')}-${name}.png`), ...options });
+  };
 
   // The port is picked free then bound by the server: if something takes it in between, try another.
   let server;
