@@ -17,7 +17,11 @@ let cleanup = () => {};
 const ROUTES = [
   { pattern: /^\/$/, nav: 'gallery', render: (root, _match, params) => renderGallery(root, params, { live }) },
   { pattern: /^\/upload$/, nav: 'upload', render: (root) => renderUpload(root) },
-  { pattern: /^\/photo\/([^/]+)$/, nav: null, render: (root, match) => renderPhoto(root, decodeURIComponent(match[1]), { live }) },
+  {
+    pattern: /^\/photo\/([^/]+)$/,
+    nav: null,
+    render: (root, match) => renderPhoto(root, decodeURIComponent(match[1]), { live }),
+  },
 ];
 
 function route() {

@@ -50,10 +50,13 @@ function commentItem(comment, fresh) {
     'li',
     { class: `comment${fresh ? ' fresh' : ''}`, dataset: { id: comment.id } },
     h('p', { class: 'comment-body' }, comment.body),
-    h('p', { class: 'comment-meta' },
+    h(
+      'p',
+      { class: 'comment-meta' },
       h('time', { datetime: comment.createdAt }, formatDateTime(comment.createdAt)),
       ' · from ',
-      h('span', { class: 'ip' }, comment.authorIp)),
+      h('span', { class: 'ip' }, comment.authorIp),
+    ),
   );
 }
 
@@ -112,7 +115,9 @@ export function commentsSection(photoId, firstPage, { live }) {
     });
   const stopStatus = live.onStatus((status) => {
     liveBadge.dataset.status = status;
-    liveBadge.textContent = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', idle: '' }[status];
+    liveBadge.textContent = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', idle: '' }[
+      status
+    ];
   });
 
   const element = h(
@@ -139,7 +144,14 @@ export function commentsSection(photoId, firstPage, { live }) {
 /** The comment box. A failed post keeps its clientId, so sending it again cannot post it twice. */
 function commentForm(photoId, onPosted) {
   let clientId = uuid();
-  const body = h('textarea', { name: 'body', rows: 3, maxlength: BODY_MAX, placeholder: 'Write a comment…', 'aria-label': 'Comment', required: true });
+  const body = h('textarea', {
+    name: 'body',
+    rows: 3,
+    maxlength: BODY_MAX,
+    placeholder: 'Write a comment…',
+    'aria-label': 'Comment',
+    required: true,
+  });
   const counter = h('span', { class: 'muted counter' }, `0 / ${BODY_MAX}`);
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Post comment');
   const messages = h('div', { class: 'messages' });

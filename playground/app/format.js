@@ -1,7 +1,14 @@
 // Dates, times and sizes for people: shown in the browser's time zone and locale; sent to the API as
 // RFC 3339 with the local offset.
 
-const DATE_TIME = { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' };
+const DATE_TIME = {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+};
 
 /** "28 Nov 2026, 19:24:36" in the local time zone. */
 export function formatDateTime(iso) {
@@ -30,7 +37,9 @@ export function formatTime(date) {
 
 /** "28 Nov 2026" for a `YYYY-MM-DD` date from a date input. */
 export function formatDay(day) {
-  return new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' }).format(startOfDay(day));
+  return new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' }).format(
+    startOfDay(day),
+  );
 }
 
 /** "Europe/Berlin (UTC+01:00)": the browser's time zone and its current offset. */

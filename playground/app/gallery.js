@@ -36,7 +36,14 @@ function describe(search) {
 }
 
 function searchForm(search) {
-  const name = h('input', { type: 'search', name: 'name', value: search.name, placeholder: 'Words of a name, e.g. pier', 'aria-label': 'Name words', autocomplete: 'off' });
+  const name = h('input', {
+    type: 'search',
+    name: 'name',
+    value: search.name,
+    placeholder: 'Words of a name, e.g. pier',
+    'aria-label': 'Name words',
+    autocomplete: 'off',
+  });
   const from = h('input', { type: 'date', name: 'from', value: search.from, 'aria-label': 'Uploaded from (day)' });
   const to = h('input', { type: 'date', name: 'to', value: search.to, 'aria-label': 'Uploaded to (day)' });
   const onsubmit = (event) => {
@@ -49,17 +56,24 @@ function searchForm(search) {
   return h(
     'form',
     { class: 'card search', role: 'search', onsubmit },
-    h('div', { class: 'search-row' },
+    h(
+      'div',
+      { class: 'search-row' },
       h('label', { class: 'field grow' }, h('span', {}, 'Name'), name),
       h('label', { class: 'field' }, h('span', {}, 'From'), from),
       h('label', { class: 'field' }, h('span', {}, 'To'), to),
-      h('div', { class: 'search-actions' },
+      h(
+        'div',
+        { class: 'search-actions' },
         h('button', { type: 'submit', class: 'primary' }, 'Search'),
         h('a', { href: '#/', class: 'button ghost' }, 'Clear'),
       ),
     ),
-    h('p', { class: 'hint' },
-      `Days are in your time zone, ${timeZoneLabel()}, both ends included. A name matches when each word you type starts a word of it.`),
+    h(
+      'p',
+      { class: 'hint' },
+      `Days are in your time zone, ${timeZoneLabel()}, both ends included. A name matches when each word you type starts a word of it.`,
+    ),
   );
 }
 
@@ -68,11 +82,16 @@ function photoCard(photo, fresh = false) {
     'a',
     { class: `photo-card${fresh ? ' fresh' : ''}`, href: photoHref(photo.id), dataset: { id: photo.id } },
     h('div', { class: 'thumb' }, photoImage(photo, { loading: 'lazy', width: photo.width, height: photo.height })),
-    h('div', { class: 'caption' },
+    h(
+      'div',
+      { class: 'caption' },
       h('span', { class: 'name' }, photo.name),
-      h('span', { class: 'meta' },
+      h(
+        'span',
+        { class: 'meta' },
         h('time', { datetime: photo.uploadedAt }, formatShort(photo.uploadedAt)),
-        photo.commentCount ? ` · ${photo.commentCount} comment${photo.commentCount === 1 ? '' : 's'}` : ''),
+        photo.commentCount ? ` · ${photo.commentCount} comment${photo.commentCount === 1 ? '' : 's'}` : '',
+      ),
     ),
   );
 }
@@ -135,9 +154,12 @@ export function renderGallery(root, params, { live }) {
 
   more.addEventListener('click', loadPage);
   // Infinite scroll: the "More photos" button loads the next page as it comes into view.
-  const observer = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting) && !more.hidden) loadPage();
-  }, { rootMargin: '400px' });
+  const observer = new IntersectionObserver(
+    (entries) => {
+      if (entries.some((e) => e.isIntersecting) && !more.hidden) loadPage();
+    },
+    { rootMargin: '400px' },
+  );
   observer.observe(more);
 
   // New photos appear at the top of the unfiltered gallery as they are uploaded, by anyone.

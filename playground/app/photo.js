@@ -15,9 +15,17 @@ function details(photo) {
     { class: 'card details' },
     h('h1', { class: 'photo-name' }, photo.name),
     photo.description ? h('p', { class: 'description' }, photo.description) : null,
-    h('dl', {},
-      row('Uploaded', h('time', { class: 'uploaded-at', datetime: photo.uploadedAt },
-        formatDateAndTimeZone(photo.uploadedAt).map((part) => h('span', {}, part)))),
+    h(
+      'dl',
+      {},
+      row(
+        'Uploaded',
+        h(
+          'time',
+          { class: 'uploaded-at', datetime: photo.uploadedAt },
+          formatDateAndTimeZone(photo.uploadedAt).map((part) => h('span', {}, part)),
+        ),
+      ),
       row('Uploader IP', h('span', { class: 'uploader-ip' }, photo.uploaderIp)),
       row('Size', `${formatBytes(photo.sizeBytes)}${photo.width ? ` · ${photo.width} × ${photo.height} px` : ''}`),
       row('Type', photo.contentType),
@@ -36,7 +44,13 @@ export function renderPhoto(root, id, { live }) {
       if (disposed) return;
       if (!photo) {
         root.replaceChildren(
-          h('div', { class: 'card' }, h('h1', {}, 'Photo not found'), h('p', {}, 'There is no photo with id “', id, '”. '), h('a', { href: '#/' }, 'Back to the gallery')),
+          h(
+            'div',
+            { class: 'card' },
+            h('h1', {}, 'Photo not found'),
+            h('p', {}, 'There is no photo with id “', id, '”. '),
+            h('a', { href: '#/' }, 'Back to the gallery'),
+          ),
         );
         return;
       }
@@ -46,12 +60,28 @@ export function renderPhoto(root, id, { live }) {
       parts.push(comments, share);
       root.replaceChildren(
         h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, '← Gallery')),
-        h('div', { class: 'photo-layout' },
-          h('div', { class: 'main-column' },
-            h('figure', { class: 'card photo-frame' },
-              h('a', { href: safeUrl(photo.url), target: '_blank', rel: 'noopener noreferrer', title: 'Open the full image' },
-                photoImage(photo, { class: 'photo-full', width: photo.width, height: photo.height }))),
-            comments.element),
+        h(
+          'div',
+          { class: 'photo-layout' },
+          h(
+            'div',
+            { class: 'main-column' },
+            h(
+              'figure',
+              { class: 'card photo-frame' },
+              h(
+                'a',
+                {
+                  href: safeUrl(photo.url),
+                  target: '_blank',
+                  rel: 'noopener noreferrer',
+                  title: 'Open the full image',
+                },
+                photoImage(photo, { class: 'photo-full', width: photo.width, height: photo.height }),
+              ),
+            ),
+            comments.element,
+          ),
           h('aside', { class: 'side-column' }, details(photo), share.element),
         ),
       );

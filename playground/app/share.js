@@ -25,8 +25,11 @@ async function copy(text, input) {
 
 /** The share card for a photo. Returns `{ element, dispose }`. */
 export function shareSection(photoId) {
-  const lifetime = h('select', { name: 'expiresInSeconds', 'aria-label': 'Link valid for' },
-    LIFETIMES.map(([seconds, label]) => h('option', { value: seconds }, label)));
+  const lifetime = h(
+    'select',
+    { name: 'expiresInSeconds', 'aria-label': 'Link valid for' },
+    LIFETIMES.map(([seconds, label]) => h('option', { value: seconds }, label)),
+  );
   const create = h('button', { type: 'submit', class: 'primary' }, 'Create share link');
   const result = h('div', { class: 'share-result' });
   let timer = null;
@@ -37,7 +40,10 @@ export function shareSection(photoId) {
     create.disabled = true;
     result.replaceChildren(h('p', { class: 'muted' }, 'Creating a link…'));
     try {
-      const { createShareLink: link } = await graphql(CREATE_SHARE_LINK, { photoId, expiresInSeconds: Number(lifetime.value) });
+      const { createShareLink: link } = await graphql(CREATE_SHARE_LINK, {
+        photoId,
+        expiresInSeconds: Number(lifetime.value),
+      });
       showLink(link);
     } catch (error) {
       result.replaceChildren(errorBox(error, 'Could not create a share link: '));
@@ -50,13 +56,24 @@ export function shareSection(photoId) {
     const href = safeUrl(link.url);
     const expiresAt = Date.parse(link.expiresAt);
     const lifetimeMs = Math.max(1, expiresAt - Date.now());
-    const input = h('input', { type: 'text', readonly: true, value: link.url, class: 'share-url', 'aria-label': 'Share link', onfocus: (e) => e.target.select() });
+    const input = h('input', {
+      type: 'text',
+      readonly: true,
+      value: link.url,
+      class: 'share-url',
+      'aria-label': 'Share link',
+      onfocus: (e) => e.target.select(),
+    });
     const copied = h('span', { class: 'copied', role: 'status' });
     const copyButton = h('button', { type: 'button', class: 'copy' }, 'Copy');
     copyButton.addEventListener('click', async () => {
       copied.textContent = (await copy(link.url, input)) ? 'Copied!' : 'Select the link and copy it';
     });
-    const open = h('a', { class: 'button ghost open-link', href, target: '_blank', rel: 'noopener noreferrer' }, 'Open');
+    const open = h(
+      'a',
+      { class: 'button ghost open-link', href, target: '_blank', rel: 'noopener noreferrer' },
+      'Open',
+    );
     const bar = h('progress', { class: 'countdown-bar', max: lifetimeMs, value: lifetimeMs });
     const countdown = h('p', { class: 'countdown' });
     const tick = () => {

@@ -26,11 +26,30 @@ export function renderUpload(root) {
   let nameEdited = false;
   let previewUrl = null;
 
-  const fileInput = h('input', { type: 'file', name: 'file', accept: 'image/jpeg,image/png', class: 'visually-hidden', id: 'upload-file' });
+  const fileInput = h('input', {
+    type: 'file',
+    name: 'file',
+    accept: 'image/jpeg,image/png',
+    class: 'visually-hidden',
+    id: 'upload-file',
+  });
   const preview = h('img', { class: 'preview', alt: '', hidden: true, onerror: () => (preview.hidden = true) });
-  const dropLabel = h('span', { class: 'drop-label' }, h('strong', {}, 'Choose a photo'), ' or drop it here', h('br'), h('small', {}, 'JPEG or PNG'));
+  const dropLabel = h(
+    'span',
+    { class: 'drop-label' },
+    h('strong', {}, 'Choose a photo'),
+    ' or drop it here',
+    h('br'),
+    h('small', {}, 'JPEG or PNG'),
+  );
   const drop = h('label', { class: 'drop', for: 'upload-file' }, preview, dropLabel);
-  const nameInput = h('input', { type: 'text', name: 'name', maxlength: 200, placeholder: 'Defaults to the file name', oninput: () => (nameEdited = true) });
+  const nameInput = h('input', {
+    type: 'text',
+    name: 'name',
+    maxlength: 200,
+    placeholder: 'Defaults to the file name',
+    oninput: () => (nameEdited = true),
+  });
   const description = h('textarea', { name: 'description', rows: 3, maxlength: 2000, placeholder: 'Optional' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Upload');
   const progress = h('progress', { max: 100, value: 0 });
@@ -45,7 +64,11 @@ export function renderUpload(root) {
     preview.hidden = true;
     if (!file) return;
     if (!nameEdited) nameInput.value = nameFromFile(file.name);
-    dropLabel.replaceChildren(h('strong', {}, file.name), h('br'), h('small', {}, `${formatBytes(file.size)} · choose another`));
+    dropLabel.replaceChildren(
+      h('strong', {}, file.name),
+      h('br'),
+      h('small', {}, `${formatBytes(file.size)} · choose another`),
+    );
     if (file.type === 'image/jpeg' || file.type === 'image/png') {
       previewUrl = URL.createObjectURL(file);
       preview.src = previewUrl;
@@ -82,7 +105,9 @@ export function renderUpload(root) {
     if (file.size === 0) return messages.append(errorBox(new Error(`“${file.name}” is empty.`)));
     const contentType = await sniffImageType(file);
     if (!contentType) {
-      return messages.append(errorBox(new Error(`“${file.name}” is not a JPEG or PNG image. Only JPEG and PNG photos can be uploaded.`)));
+      return messages.append(
+        errorBox(new Error(`“${file.name}” is not a JPEG or PNG image. Only JPEG and PNG photos can be uploaded.`)),
+      );
     }
 
     submit.disabled = true;
@@ -90,14 +115,27 @@ export function renderUpload(root) {
     try {
       showProgress('Asking for an upload ticket…', 0, 0);
       const { createUpload: ticket } = await graphql(CREATE_UPLOAD, {
-        input: { fileName: file.name, contentType, name: nameInput.value.trim() || null, description: description.value.trim() || null },
+        input: {
+          fileName: file.name,
+          contentType,
+          name: nameInput.value.trim() || null,
+          description: description.value.trim() || null,
+        },
       });
       if (file.size > ticket.maxBytes) {
-        throw new ApiError(`“${file.name}” is too large: ${formatBytes(file.size)}; the largest photo accepted is ${formatBytes(ticket.maxBytes)}.`, 'TOO_LARGE');
+        throw new ApiError(
+          `“${file.name}” is too large: ${formatBytes(file.size)}; the largest photo accepted is ${formatBytes(ticket.maxBytes)}.`,
+          'TOO_LARGE',
+        );
       }
       await sendToStorage(ticket, file, {
         signal: abort.signal,
-        onProgress: (sent, total) => showProgress(`Uploading… ${Math.floor((sent / total) * 100)}% (${formatBytes(sent)} of ${formatBytes(total)})`, sent, total),
+        onProgress: (sent, total) =>
+          showProgress(
+            `Uploading… ${Math.floor((sent / total) * 100)}% (${formatBytes(sent)} of ${formatBytes(total)})`,
+            sent,
+            total,
+          ),
       });
       showProgress('Checking the photo…', 0, 0);
       const { completeUpload: photo } = await graphql(COMPLETE_UPLOAD, { uploadId: ticket.uploadId });
@@ -105,9 +143,16 @@ export function renderUpload(root) {
       form.reset();
       nameEdited = false;
       choose(null);
-      dropLabel.replaceChildren(h('strong', {}, 'Choose another photo'), ' or drop it here', h('br'), h('small', {}, 'JPEG or PNG'));
+      dropLabel.replaceChildren(
+        h('strong', {}, 'Choose another photo'),
+        ' or drop it here',
+        h('br'),
+        h('small', {}, 'JPEG or PNG'),
+      );
       messages.append(
-        h('div', { class: 'alert success', role: 'status' },
+        h(
+          'div',
+          { class: 'alert success', role: 'status' },
           h('span', {}, 'Uploaded “', photo.name, '”. '),
           h('a', { href: photoHref(photo.id), class: 'view-photo' }, 'View photo'),
           ' · ',
@@ -135,7 +180,11 @@ export function renderUpload(root) {
     h('div', { class: 'actions' }, submit),
     progressRow,
     messages,
-    h('p', { class: 'hint' }, 'The file goes straight to storage with a presigned POST; photoshare then checks it and records the photo.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'The file goes straight to storage with a presigned POST; photoshare then checks it and records the photo.',
+    ),
   );
   root.append(form);
   return () => {

@@ -27,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.PHOTOSHARE_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/photoshare');
+const BIN =
+  process.env.PHOTOSHARE_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/photoshare');
 const CHROMIUM = process.env.PHOTOSHARE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'tests/e2e/artifacts');
 const PIER = await fs.readFile(path.join(ROOT, 'tests/fixtures/pier.jpg'));
@@ -121,14 +122,20 @@ async function uploadViaApi(base, name, bytes, contentType) {
   form.append('file', new Blob([bytes], { type: contentType }), `${name}.png`);
   const stored = await fetch(ticket.url, { method: 'POST', body: form });
   check(stored.ok, `storage refused ${name}: ${stored.status} ${await stored.text()}`);
-  const { completeUpload } = await gql(base, `mutation($id: ID!) { completeUpload(uploadId: $id) { id } }`, { id: ticket.uploadId });
+  const { completeUpload } = await gql(base, `mutation($id: ID!) { completeUpload(uploadId: $id) { id } }`, {
+    id: ticket.uploadId,
+  });
   return completeUpload.id;
 }
 
 async function addCommentViaApi(base, photoId, body) {
-  const { addComment } = await gql(base, `mutation($input: AddCommentInput!) { addComment(input: $input) { id cursor } }`, {
-    input: { photoId, body },
-  });
+  const { addComment } = await gql(
+    base,
+    `mutation($input: AddCommentInput!) { addComment(input: $input) { id cursor } }`,
+    {
+      input: { photoId, body },
+    },
+  );
   return addComment;
 }
 
@@ -145,10 +152,25 @@ async function startServer(mode, dir) {
     storeArgs = ['--store', 'embedded', '--data-dir', dataDir];
   } else {
     const { PHOTOSHARE_TEST_DYNAMODB_ENDPOINT: dynamodb, PHOTOSHARE_TEST_S3_ENDPOINT: s3 } = process.env;
-    check(dynamodb && s3, 'aws mode needs PHOTOSHARE_TEST_DYNAMODB_ENDPOINT and PHOTOSHARE_TEST_S3_ENDPOINT (run ./tests/run.sh)');
+    check(
+      dynamodb && s3,
+      'aws mode needs PHOTOSHARE_TEST_DYNAMODB_ENDPOINT and PHOTOSHARE_TEST_S3_ENDPOINT (run ./tests/run.sh)',
+    );
     const unique = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-    storeArgs = ['--store', 'aws', '--table', `e2e-${unique}`, '--bucket', `e2e-${unique}`,
-      '--dynamodb-endpoint', dynamodb, '--s3-endpoint', s3, '--s3-path-style', 'true'];
+    storeArgs = [
+      '--store',
+      'aws',
+      '--table',
+      `e2e-${unique}`,
+      '--bucket',
+      `e2e-${unique}`,
+      '--dynamodb-endpoint',
+      dynamodb,
+      '--s3-endpoint',
+      s3,
+      '--s3-path-style',
+      'true',
+    ];
     execFileSync(BIN, [...storeArgs, 'setup'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
   }
   const args = [...storeArgs, '--listen', `127.0.0.1:${port}`, '--max-upload-bytes', String(MAX_UPLOAD_BYTES)];
@@ -170,10 +192,14 @@ async function startServer(mode, dir) {
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   };
   try {
-    await until(`${base}/healthz`, async () => {
-      if (gone) throw new Error(`photoshare exited during startup (${JSON.stringify(gone)}); see ${dir}/server.log`);
-      return (await fetch(`${base}/healthz`)).ok;
-    }, 30000);
+    await until(
+      `${base}/healthz`,
+      async () => {
+        if (gone) throw new Error(`photoshare exited during startup (${JSON.stringify(gone)}); see ${dir}/server.log`);
+        return (await fetch(`${base}/healthz`)).ok;
+      },
+      30000,
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -210,7 +236,12 @@ async function runMode(browser, mode) {
   const pageErrors = [];
   const contexts = [];
   const newPage = async (label, contextOptions = {}) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: LOCALE, timezoneId: TIME_ZONE, ...contextOptions });
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 860 },
+      locale: LOCALE,
+      timezoneId: TIME_ZONE,
+      ...contextOptions,
+    });
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
@@ -232,10 +263,16 @@ async function runMode(browser, mode) {
       log(`  ✓ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } catch (error) {
       results.push({ mode, name, status: 'failed', error });
-      log(`  ✗ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n      ${String(error?.message ?? error).split('\n').join('\n      ')}`);
+      log(
+        `  ✗ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n      ${String(error?.message ?? error)
+          .split('\n')
+          .join('\n      ')}`,
+      );
       for (const [i, context] of contexts.entries()) {
         for (const [j, page] of context.pages().entries()) {
-          await page.screenshot({ path: path.join(dir, `failed-${name.replace(/\W+/g, '-')}-${i}-${j}.png`) }).catch(() => {});
+          await page
+            .screenshot({ path: path.join(dir, `failed-${name.replace(/\W+/g, '-')}-${i}-${j}.png`) })
+            .catch(() => {});
         }
       }
       if (needed) stopped = true;
@@ -266,20 +303,30 @@ async function runMode(browser, mode) {
       await shot(pageA, 'gallery-empty');
     });
 
-    await step(`photos uploaded elsewhere appear in the open gallery (photoAdded), ${GALLERY_PAGE} of them`, async () => {
-      await pageA.locator('.grid[data-live="subscribed"]').waitFor({ state: 'attached' });
-      for (let i = 1; i <= GALLERY_PAGE; i++) {
-        await uploadViaApi(base, `Filler ${String(i).padStart(2, '0')}`, SMALL_PNG, 'image/png');
-      }
-      await until(`${GALLERY_PAGE} cards`, async () => (await cards.count()) === GALLERY_PAGE);
-      check((await cards.first().innerText()).includes(`Filler ${GALLERY_PAGE}`), 'the newest photo comes first');
-      check((await pageA.getByText('No photos yet.').count()) === 0, 'the empty note is gone');
-      await shot(pageA, 'gallery-live');
-    }, { needed: true });
+    await step(
+      `photos uploaded elsewhere appear in the open gallery (photoAdded), ${GALLERY_PAGE} of them`,
+      async () => {
+        await pageA.locator('.grid[data-live="subscribed"]').waitFor({ state: 'attached' });
+        for (let i = 1; i <= GALLERY_PAGE; i++) {
+          await uploadViaApi(base, `Filler ${String(i).padStart(2, '0')}`, SMALL_PNG, 'image/png');
+        }
+        await until(`${GALLERY_PAGE} cards`, async () => (await cards.count()) === GALLERY_PAGE);
+        check((await cards.first().innerText()).includes(`Filler ${GALLERY_PAGE}`), 'the newest photo comes first');
+        check((await pageA.getByText('No photos yet.').count()) === 0, 'the empty note is gone');
+        await shot(pageA, 'gallery-live');
+      },
+      { needed: true },
+    );
 
     await step('upload refuses a file that is not an image, with a clear message', async () => {
       await nav('Upload').click();
-      await pageA.locator('input[type=file]').setInputFiles({ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('just some text, not a photo\n') });
+      await pageA
+        .locator('input[type=file]')
+        .setInputFiles({
+          name: 'notes.jpg',
+          mimeType: 'image/jpeg',
+          buffer: Buffer.from('just some text, not a photo\n'),
+        });
       await pageA.getByRole('button', { name: 'Upload', exact: true }).click();
       await pageA.locator('.alert.error', { hasText: '“notes.jpg” is not a JPEG or PNG image' }).waitFor();
       await shot(pageA, 'upload-not-an-image');
@@ -290,33 +337,50 @@ async function runMode(browser, mode) {
       Buffer.from([0xff, 0xd8, 0xff, 0xe0]).copy(big);
       await pageA.locator('input[type=file]').setInputFiles({ name: 'huge.jpg', mimeType: 'image/jpeg', buffer: big });
       await pageA.getByRole('button', { name: 'Upload', exact: true }).click();
-      await pageA.locator('.alert.error', { hasText: '“huge.jpg” is too large: 68.0 KB; the largest photo accepted is 64.0 KB.' }).waitFor();
+      await pageA
+        .locator('.alert.error', {
+          hasText: '“huge.jpg” is too large: 68.0 KB; the largest photo accepted is 64.0 KB.',
+        })
+        .waitFor();
       await shot(pageA, 'upload-too-large');
     });
 
-    await step('uploads pier.jpg through the page, with progress', async () => {
-      await pageA.locator('input[type=file]').setInputFiles(path.join(ROOT, 'tests/fixtures/pier.jpg'));
-      check((await pageA.getByLabel('Name').inputValue()) === 'pier', 'the name defaults to the file name');
-      await pageA.getByLabel('Name').fill('Sunset at the pier');
-      await pageA.getByLabel('Description').fill('Long exposure, <b>not bold</b>');
-      await pageA.getByRole('button', { name: 'Upload', exact: true }).click();
-      const done = pageA.locator('.alert.success', { hasText: 'Uploaded “Sunset at the pier”.' });
-      await done.waitFor();
-      check((await pageA.locator('.progress-row progress').evaluate((p) => p.value)) === 100, 'the progress bar is full');
-      await pageA.locator('.progress-text', { hasText: 'Done: 100%' }).waitFor();
-      const href = await done.locator('a.view-photo').getAttribute('href');
-      photoId = decodeURIComponent(href.replace('#/photo/', ''));
-      const { photo } = await gql(base, 'query($id: ID!) { photo(id: $id) { name sizeBytes uploadedAt uploaderIp } }', { id: photoId });
-      check(photo?.sizeBytes === PIER.length, `the stored photo is pier.jpg (${JSON.stringify(photo)})`);
-      uploadedAt = photo.uploadedAt;
-      await shot(pageA, 'upload-done');
-    }, { needed: true });
+    await step(
+      'uploads pier.jpg through the page, with progress',
+      async () => {
+        await pageA.locator('input[type=file]').setInputFiles(path.join(ROOT, 'tests/fixtures/pier.jpg'));
+        check((await pageA.getByLabel('Name').inputValue()) === 'pier', 'the name defaults to the file name');
+        await pageA.getByLabel('Name').fill('Sunset at the pier');
+        await pageA.getByLabel('Description').fill('Long exposure, <b>not bold</b>');
+        await pageA.getByRole('button', { name: 'Upload', exact: true }).click();
+        const done = pageA.locator('.alert.success', { hasText: 'Uploaded “Sunset at the pier”.' });
+        await done.waitFor();
+        check(
+          (await pageA.locator('.progress-row progress').evaluate((p) => p.value)) === 100,
+          'the progress bar is full',
+        );
+        await pageA.locator('.progress-text', { hasText: 'Done: 100%' }).waitFor();
+        const href = await done.locator('a.view-photo').getAttribute('href');
+        photoId = decodeURIComponent(href.replace('#/photo/', ''));
+        const { photo } = await gql(
+          base,
+          'query($id: ID!) { photo(id: $id) { name sizeBytes uploadedAt uploaderIp } }',
+          { id: photoId },
+        );
+        check(photo?.sizeBytes === PIER.length, `the stored photo is pier.jpg (${JSON.stringify(photo)})`);
+        uploadedAt = photo.uploadedAt;
+        await shot(pageA, 'upload-done');
+      },
+      { needed: true },
+    );
 
     await step(`the gallery shows it first, ${GALLERY_PAGE} a page, and loads more on scroll`, async () => {
       await nav('Gallery').click();
       await until(`${GALLERY_PAGE} cards`, async () => (await cards.count()) === GALLERY_PAGE);
       check((await cards.first().locator('.name').innerText()) === 'Sunset at the pier', 'the new photo is first');
-      await pageA.waitForFunction(() => [...document.querySelectorAll('.photo-card img')].slice(0, 5).every((i) => i.complete && i.naturalWidth > 0));
+      await pageA.waitForFunction(() =>
+        [...document.querySelectorAll('.photo-card img')].slice(0, 5).every((i) => i.complete && i.naturalWidth > 0),
+      );
       await shot(pageA, 'gallery');
       await pageA.getByRole('button', { name: 'More photos' }).scrollIntoViewIfNeeded();
       await until(`${GALLERY_PAGE + 1} cards`, async () => (await cards.count()) === GALLERY_PAGE + 1);
@@ -365,24 +429,41 @@ async function runMode(browser, mode) {
       await shot(pageA, 'search-other-day');
     });
 
-    await step('the photo page shows the photo, its name, description, uploader IP and local upload time', async () => {
-      await pageA.goto(`${base}/#/`);
-      await pageA.locator('.photo-card', { hasText: 'Sunset at the pier' }).click();
-      await pageA.locator('.photo-name', { hasText: 'Sunset at the pier' }).waitFor();
-      check(decodeURIComponent(await pageA.evaluate(() => location.hash)) === `#/photo/${photoId}`, 'the hash names the photo');
-      check((await pageA.locator('.uploader-ip').innerText()) === '127.0.0.1', 'uploader IP');
-      const time = pageA.locator('.uploaded-at');
-      check((await time.getAttribute('datetime')) === uploadedAt, 'the time element carries the API value');
-      const text = await time.innerText();
-      const clock = localParts(uploadedAt, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
-      const date = new Intl.DateTimeFormat(LOCALE, { timeZone: TIME_ZONE, day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(uploadedAt));
-      check(text.includes(clock) && text.includes(date), `the upload time "${text}" is local: ${date}, ${clock}`);
-      const description = pageA.locator('.description');
-      check((await description.innerText()) === 'Long exposure, <b>not bold</b>', 'the description is shown as text');
-      check((await description.locator('b').count()) === 0, 'no HTML from the description');
-      await pageA.waitForFunction(() => document.querySelector('.photo-full')?.naturalWidth === 64);
-      await shot(pageA, 'photo', { fullPage: true });
-    }, { needed: true });
+    await step(
+      'the photo page shows the photo, its name, description, uploader IP and local upload time',
+      async () => {
+        await pageA.goto(`${base}/#/`);
+        await pageA.locator('.photo-card', { hasText: 'Sunset at the pier' }).click();
+        await pageA.locator('.photo-name', { hasText: 'Sunset at the pier' }).waitFor();
+        check(
+          decodeURIComponent(await pageA.evaluate(() => location.hash)) === `#/photo/${photoId}`,
+          'the hash names the photo',
+        );
+        check((await pageA.locator('.uploader-ip').innerText()) === '127.0.0.1', 'uploader IP');
+        const time = pageA.locator('.uploaded-at');
+        check((await time.getAttribute('datetime')) === uploadedAt, 'the time element carries the API value');
+        const text = await time.innerText();
+        const clock = localParts(uploadedAt, {
+          hour: '2-digit',
+          minute: '2-digit',
+          second: '2-digit',
+          hourCycle: 'h23',
+        });
+        const date = new Intl.DateTimeFormat(LOCALE, {
+          timeZone: TIME_ZONE,
+          day: 'numeric',
+          month: 'short',
+          year: 'numeric',
+        }).format(new Date(uploadedAt));
+        check(text.includes(clock) && text.includes(date), `the upload time "${text}" is local: ${date}, ${clock}`);
+        const description = pageA.locator('.description');
+        check((await description.innerText()) === 'Long exposure, <b>not bold</b>', 'the description is shown as text');
+        check((await description.locator('b').count()) === 0, 'no HTML from the description');
+        await pageA.waitForFunction(() => document.querySelector('.photo-full')?.naturalWidth === 64);
+        await shot(pageA, 'photo', { fullPage: true });
+      },
+      { needed: true },
+    );
 
     // A second user on the photo page, whose WebSocket the test can cut.
     const pageB = await newPage('page B');
@@ -415,7 +496,9 @@ async function runMode(browser, mode) {
         check(await page.evaluate(() => window.__xss === undefined), 'no script ran from the comment');
       }
       check(await pageB.evaluate(() => window.__notReloaded === true), 'page B was not reloaded');
-      const { photo } = await gql(base, 'query($id: ID!) { photo(id: $id) { comments { nodes { id cursor } } } }', { id: photoId });
+      const { photo } = await gql(base, 'query($id: ID!) { photo(id: $id) { comments { nodes { id cursor } } } }', {
+        id: photoId,
+      });
       firstComment = photo.comments.nodes[0];
       await shot(pageA, 'photo-commented', { fullPage: true });
       await shot(pageB, 'photo-second-page', { fullPage: true });
@@ -434,8 +517,13 @@ async function runMode(browser, mode) {
       await pageB.locator('#live-state[data-status="live"]').waitFor();
       check((await pageB.locator('.comment').count()) === 3, 'each comment once');
       check(sockets.length >= 2, `page B reconnected (${sockets.length} connections)`);
-      const resubscribe = sentByB.filter((m) => m.type === 'subscribe' && m.payload.query.includes('commentAdded')).at(-1);
-      check(resubscribe?.payload.variables.after === firstComment.cursor, `resubscribed after the last comment seen (${JSON.stringify(resubscribe?.payload.variables)})`);
+      const resubscribe = sentByB
+        .filter((m) => m.type === 'subscribe' && m.payload.query.includes('commentAdded'))
+        .at(-1);
+      check(
+        resubscribe?.payload.variables.after === firstComment.cursor,
+        `resubscribed after the last comment seen (${JSON.stringify(resubscribe?.payload.variables)})`,
+      );
       await shot(pageB, 'photo-after-reconnect', { fullPage: true });
     });
 
@@ -486,9 +574,15 @@ async function runMode(browser, mode) {
 // ---------------------------------------------------------------------------------------------------------
 
 async function main() {
-  const haveStandIns = Boolean(process.env.PHOTOSHARE_TEST_DYNAMODB_ENDPOINT && process.env.PHOTOSHARE_TEST_S3_ENDPOINT);
-  const modes = (process.env.PHOTOSHARE_E2E_MODES ?? (haveStandIns ? 'embedded,aws' : 'embedded')).split(',').map((m) => m.trim()).filter(Boolean);
-  if (!process.env.PHOTOSHARE_E2E_MODES && !haveStandIns) log('aws mode skipped: the stand-ins are not running (./tests/run.sh starts them)');
+  const haveStandIns = Boolean(
+    process.env.PHOTOSHARE_TEST_DYNAMODB_ENDPOINT && process.env.PHOTOSHARE_TEST_S3_ENDPOINT,
+  );
+  const modes = (process.env.PHOTOSHARE_E2E_MODES ?? (haveStandIns ? 'embedded,aws' : 'embedded'))
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  if (!process.env.PHOTOSHARE_E2E_MODES && !haveStandIns)
+    log('aws mode skipped: the stand-ins are not running (./tests/run.sh starts them)');
   for (const mode of modes) check(mode === 'embedded' || mode === 'aws', `unknown mode ${mode}`);
   await fs.access(BIN).catch(() => {
     throw new Error(`no photoshare binary at ${BIN}: build it with cargo build (or set PHOTOSHARE_BIN)`);
@@ -501,7 +595,14 @@ async function main() {
     executablePath: CHROMIUM,
     headless: true,
     // playwright gives each launch a fresh temporary profile (--user-data-dir) and removes it on close.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   try {
     log(`chromium ${browser.version()}, time zone ${TIME_ZONE}, screenshots in ${path.relative(ROOT, ARTIFACTS)}/`);
