@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command: starts the local stand-ins (moto for DynamoDB,
-# SeaweedFS for S3) on free loopback ports, runs `cargo test "$@"`, stops them.
+# SeaweedFS for S3) on free loopback ports, runs `cargo test "$@"`, then (if it passed) the
+# playground's end-to-end test in headless chromium against both stores, stops them.
+# PHOTOSHARE_E2E=0 skips the browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -121,8 +123,21 @@ rc=0
 if [[ ${1:-} == --exec ]]; then
   shift
   "$@" || rc=$?
-else
-  cargo test "$@" || rc=$?
+  took "run (exit $rc)"
+  exit "$rc"
 fi
-took "run (exit $rc)"
+cargo test "$@" || rc=$?
+took "cargo test (exit $rc)"
+
+# --- 4. the playground in a browser ------------------------------------------------
+# Drives target/debug/photoshare (built by cargo test for tests/api) in both modes; screenshots go to
+# tests/e2e/artifacts/. Needs /usr/bin/chromium (.ci/run installs it) and node. Runs with the whole suite
+# (no arguments), unless PHOTOSHARE_E2E=0.
+if (( rc == 0 )) && (( $# == 0 )) && [[ ${PHOTOSHARE_E2E:-1} != 0 ]]; then
+  if [[ ! -f tests/e2e/node_modules/playwright-core/package.json ]]; then
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  node tests/e2e/playground.mjs || rc=$?
+  took "playground e2e (exit $rc)"
+fi
 exit "$rc"

@@ -1,5 +1,5 @@
-//! The HTTP surface: GraphQL, GraphiQL and its assets, health, and (embedded mode) the S3 endpoint at the
-//! root, which must not be nested under a prefix: presigned signatures cover the exact path.
+//! The HTTP surface: GraphQL, the playground app, GraphiQL and its assets, health, and (embedded mode) the S3
+//! endpoint at the root, which must not be nested under a prefix: presigned signatures cover the exact path.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -9,13 +9,14 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::graphql::{self, PhotoSchema};
 use crate::state::AppState;
 
+mod playground;
 mod share;
 mod ws;
 
@@ -36,7 +37,8 @@ pub fn router(schema: PhotoSchema, state: Arc<AppState>, object_store: Option<s3
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/s/{token}", get(share::open_share))
-        .route("/", get(|| async { Redirect::temporary("/graphiql") }))
+        .route("/", get(playground::index))
+        .route("/app/{file}", get(playground::asset))
         .with_state(Shared { schema, state });
     let router = match object_store {
         Some(s3) => router.fallback_service(axum::error_handling::HandleError::new(s3, object_store_error)),

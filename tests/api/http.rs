@@ -1,11 +1,11 @@
-//! The HTTP surface besides GraphQL: health, GraphiQL served offline, the root redirect.
+//! The HTTP surface besides GraphQL: health, GraphiQL and the playground app, both served offline.
 
 use crate::both_modes;
 use crate::helpers::TestApp;
 
-both_modes!(health_graphiql_and_root_are_served);
+both_modes!(health_and_graphiql_are_served, the_playground_is_served_at_the_root);
 
-async fn health_graphiql_and_root_are_served(app: TestApp) {
+async fn health_and_graphiql_are_served(app: TestApp) {
     let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
     let health = get("/healthz").await.unwrap();
     assert_eq!(health.status(), 200);
@@ -21,8 +21,41 @@ async fn health_graphiql_and_root_are_served(app: TestApp) {
         assert!(response.bytes().await.unwrap().len() > 1000, "{asset} has content");
     }
     assert_eq!(get("/graphiql/assets/missing.js").await.unwrap().status(), 404);
+}
+
+async fn the_playground_is_served_at_the_root(app: TestApp) {
+    let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
 
     let root = get("/").await.unwrap();
-    assert!(root.status().is_redirection());
-    assert_eq!(root.headers()["location"], "/graphiql");
+    assert_eq!(root.status(), 200);
+    assert_eq!(root.headers()["content-type"], "text/html; charset=utf-8");
+    let policy = root.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self'"), "scripts only from this server: {policy}");
+    let page = root.text().await.unwrap();
+    assert!(page.contains(r#"src="/app/app.js""#), "the page loads the app");
+    assert!(page.contains(r#"href="/graphiql""#), "the page links to GraphiQL");
+    assert!(!page.contains("https://"), "no CDN: the page works offline");
+
+    // Every file of playground/app/ is served, byte for byte, with its type (so every module import resolves).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/app");
+    let mut served = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let content_type = match path.extension().and_then(|e| e.to_str()) {
+            Some("js") => "text/javascript; charset=utf-8",
+            Some("css") => "text/css; charset=utf-8",
+            _ => continue, // index.html is the page at `/`; README.md is for people
+        };
+        if name == "index.html" {
+            continue;
+        }
+        let response = get(&format!("/app/{name}")).await.unwrap();
+        assert_eq!(response.status(), 200, "/app/{name} is served (listed in src/http/playground.rs)");
+        assert_eq!(response.headers()["content-type"], content_type, "{name}");
+        assert_eq!(response.bytes().await.unwrap(), std::fs::read(&path).unwrap(), "{name} is the file in the tree");
+        served += 1;
+    }
+    assert!(served >= 3, "the app has its script, modules and style");
+    assert_eq!(get("/app/missing.js").await.unwrap().status(), 404);
 }

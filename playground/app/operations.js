@@ -1,0 +1,87 @@
+// Every GraphQL operation the playground sends: a reference for clients of the API.
+
+const PHOTO_CARD = `
+  fragment PhotoCard on Photo { id name url uploadedAt commentCount width height }`;
+
+const COMMENT = `
+  fragment CommentFields on Comment { id photoId body createdAt authorIp cursor }`;
+
+/** The gallery, newest first. */
+export const GALLERY = `
+  query Gallery($first: Int!, $after: String) {
+    photos(first: $first, after: $after) {
+      nodes { ...PhotoCard }
+      pageInfo { hasNextPage endCursor }
+    }
+  }${PHOTO_CARD}`;
+
+/** Search: name words and an upload time range (RFC 3339, inclusive), newest first. */
+export const SEARCH = `
+  query Search($first: Int!, $after: String, $filter: PhotoFilter!) {
+    photos(first: $first, after: $after, filter: $filter) {
+      nodes { ...PhotoCard }
+      pageInfo { hasNextPage endCursor }
+    }
+  }${PHOTO_CARD}`;
+
+/** New photos, live (the gallery prepends them). */
+export const PHOTO_ADDED = `
+  subscription PhotoAdded { photoAdded { ...PhotoCard } }${PHOTO_CARD}`;
+
+/** One photo with the first page of its timeline. */
+export const PHOTO = `
+  query Photo($id: ID!, $first: Int!) {
+    photo(id: $id) {
+      id name description contentType sizeBytes width height uploadedAt uploaderIp url commentCount
+      comments(first: $first) {
+        nodes { ...CommentFields }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }${COMMENT}`;
+
+/** A fresh view link for a photo (links are short-lived). */
+export const PHOTO_URL = `
+  query PhotoUrl($id: ID!) { photo(id: $id) { id url } }`;
+
+/** More of a photo's timeline, oldest first, after a comment's cursor. */
+export const COMMENTS = `
+  query Comments($id: ID!, $first: Int!, $after: String) {
+    photo(id: $id) {
+      id
+      comments(first: $first, after: $after) {
+        nodes { ...CommentFields }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }${COMMENT}`;
+
+/** New comments on one photo; with `after`, the ones posted after that cursor come first (resume). */
+export const COMMENT_ADDED = `
+  subscription CommentAdded($photoId: ID!, $after: String) {
+    commentAdded(photoId: $photoId, after: $after) { ...CommentFields }
+  }${COMMENT}`;
+
+/** `clientId` makes a retry safe: the same id returns the comment stored the first time. */
+export const ADD_COMMENT = `
+  mutation AddComment($input: AddCommentInput!) {
+    addComment(input: $input) { ...CommentFields }
+  }${COMMENT}`;
+
+/** Upload step 1: a presigned POST ticket. */
+export const CREATE_UPLOAD = `
+  mutation CreateUpload($input: CreateUploadInput!) {
+    createUpload(input: $input) { uploadId url fields { name value } expiresAt maxBytes }
+  }`;
+
+/** Upload step 3 (step 2 is the POST to storage): the server checks the object and records the photo. */
+export const COMPLETE_UPLOAD = `
+  mutation CompleteUpload($uploadId: ID!) {
+    completeUpload(uploadId: $uploadId) { id name }
+  }`;
+
+/** A presigned GET link to the photo that stops working at `expiresAt`. */
+export const CREATE_SHARE_LINK = `
+  mutation CreateShareLink($photoId: ID!, $expiresInSeconds: Int!) {
+    createShareLink(photoId: $photoId, expiresInSeconds: $expiresInSeconds) { url expiresAt }
+  }`;

@@ -1,0 +1,55 @@
+//! The playground web app (`playground/app/`): its page at `/` and its files at `/app/<file>`, embedded in
+//! the binary so a fresh clone serves it with `cargo run` alone, offline.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// The page may load scripts and styles only from this server; images, uploads (straight to storage) and
+/// subscriptions may go anywhere. Text from users is never parsed as HTML, and this is a second fence.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src * data: blob:; connect-src 'self' http: https: ws: wss:; object-src 'none'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every file of the app but `index.html`: name, content type, bytes. A new file must be listed here (the
+/// integration test checks that every file in `playground/app/` is served).
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("app.css", "text/css; charset=utf-8", include_bytes!("../../playground/app/app.css")),
+    ("app.js", JS, include_bytes!("../../playground/app/app.js")),
+    ("api.js", JS, include_bytes!("../../playground/app/api.js")),
+    ("comments.js", JS, include_bytes!("../../playground/app/comments.js")),
+    ("dom.js", JS, include_bytes!("../../playground/app/dom.js")),
+    ("format.js", JS, include_bytes!("../../playground/app/format.js")),
+    ("gallery.js", JS, include_bytes!("../../playground/app/gallery.js")),
+    ("images.js", JS, include_bytes!("../../playground/app/images.js")),
+    ("live.js", JS, include_bytes!("../../playground/app/live.js")),
+    ("operations.js", JS, include_bytes!("../../playground/app/operations.js")),
+    ("photo.js", JS, include_bytes!("../../playground/app/photo.js")),
+    ("share.js", JS, include_bytes!("../../playground/app/share.js")),
+    ("upload.js", JS, include_bytes!("../../playground/app/upload.js")),
+];
+
+fn headers(content_type: &'static str) -> [(header::HeaderName, HeaderValue); 3] {
+    [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        // Not versioned by name: browsers revalidate on each load, so a new binary's files are used at once.
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ]
+}
+
+/// `GET /`: the app's page.
+pub(super) async fn index() -> Response {
+    let policy = (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    (headers("text/html; charset=utf-8"), [policy], include_str!("../../playground/app/index.html")).into_response()
+}
+
+/// `GET /app/<file>`: one of the app's files.
+pub(super) async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, bytes)) => (headers(content_type), *bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
