@@ -58,6 +58,8 @@ impl Backends {
                         .credentials_provider(provider.clone())
                         .endpoint_url(public_url)
                         .force_path_style(true)
+                        .timeout_config(aws::timeouts())
+                        .retry_config(aws::retries())
                         .build(),
                 );
                 Ok(Self {

@@ -1,5 +1,7 @@
 //! AWS clients from the SDK's standard chain (env, profiles, instance roles), and how their errors read.
 
+use std::time::Duration;
+
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
@@ -11,9 +13,29 @@ pub struct AwsOptions {
     pub s3_path_style: bool,
 }
 
+/// How long one attempt may take to connect, and in all: a backend that is down must give `UNAVAILABLE`
+/// quickly rather than hold requests (and the client) for the SDK's defaults.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(1_500))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build()
+}
+
+/// Throttling, 5xx and network errors are retried by the SDK: up to 3 attempts, exponential backoff with
+/// jitter, within the operation timeout above.
+pub fn retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(3)
+}
+
 /// The shared SDK configuration: region and credentials from the standard chain.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .retry_config(retries())
+        .load()
+        .await
 }
 
 pub fn dynamodb_client(sdk: &aws_config::SdkConfig, options: &AwsOptions) -> aws_sdk_dynamodb::Client {

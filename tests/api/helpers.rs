@@ -96,8 +96,11 @@ impl TestApp {
                     table.clone(),
                     "--bucket".into(),
                     bucket.clone(),
-                    "--dynamodb-endpoint".into(),
-                    stand_in("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT"),
+                ]);
+                if !extra.contains(&"--dynamodb-endpoint") {
+                    args.extend(["--dynamodb-endpoint".into(), stand_in("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT")]);
+                }
+                args.extend([
                     "--s3-endpoint".into(),
                     stand_in("PHOTOSHARE_TEST_S3_ENDPOINT"),
                     "--s3-path-style".into(),

@@ -6,6 +6,7 @@ mod ws;
 
 mod comments;
 mod fanout;
+mod faults;
 mod gallery;
 mod http;
 mod limits;
