@@ -137,6 +137,7 @@ impl Application {
             },
             public_url: public_url.clone(),
             rate_limiter: RateLimiter::new(config.mutations_per_minute, config.mutation_burst),
+            metrics: Arc::default(),
         });
         let schema = crate::graphql::build_schema(state.clone());
         let router = crate::http::router(schema, state.clone(), backends.object_store);

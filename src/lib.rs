@@ -11,6 +11,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod image;
+pub mod metrics;
 pub mod search;
 pub mod shares;
 pub mod state;

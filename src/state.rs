@@ -8,6 +8,7 @@ use crate::blob::BlobStore;
 use crate::catalog::Catalog;
 use crate::events::EventHub;
 use crate::graphql::RateLimiter;
+use crate::metrics::Metrics;
 
 /// Limits and lifetimes from the configuration.
 #[derive(Debug, Clone)]
@@ -31,4 +32,5 @@ pub struct AppState {
     pub public_url: String,
     /// Mutations per client address.
     pub rate_limiter: RateLimiter,
+    pub metrics: Arc<Metrics>,
 }

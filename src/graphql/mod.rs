@@ -4,6 +4,7 @@
 mod comments;
 mod limits;
 mod loaders;
+mod observe;
 mod photos;
 mod rate_limit;
 mod shares;
@@ -51,7 +52,7 @@ pub fn build_schema(state: Arc<AppState>) -> PhotoSchema {
     if !state.limits.field_suggestions {
         builder = builder.disable_suggestions();
     }
-    builder.data(state).finish()
+    builder.extension(observe::Observe(state.metrics.clone())).data(state).finish()
 }
 
 /// The SDL clients depend on (checked in as `schema.graphql`).

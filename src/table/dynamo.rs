@@ -190,7 +190,7 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(sdk_error)?;
-        self.stats.record(output.item.is_some() as usize);
+        self.stats.record(TableOp::Get, output.item.is_some() as usize);
         output.item.map(from_attrs).transpose()
     }
 
@@ -212,7 +212,7 @@ impl Table for DynamoTable {
                 let output =
                     self.client.batch_get_item().request_items(&self.name, request).send().await.map_err(sdk_error)?;
                 let items = output.responses.and_then(|mut r| r.remove(&self.name)).unwrap_or_default();
-                self.stats.record(items.len());
+                self.stats.record(TableOp::BatchGet, items.len());
                 for attrs in items {
                     found.push(from_attrs(attrs)?);
                 }
@@ -272,7 +272,7 @@ impl Table for DynamoTable {
                 .send()
                 .await
                 .map_err(sdk_error)?;
-            self.stats.record(usize::try_from(output.scanned_count).unwrap_or(0));
+            self.stats.record(TableOp::Query, usize::try_from(output.scanned_count).unwrap_or(0));
             for attrs in output.items.unwrap_or_default() {
                 found.push(from_attrs(attrs)?);
             }
@@ -286,7 +286,7 @@ impl Table for DynamoTable {
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()> {
         let items = writes.into_iter().map(|w| transact_item(&self.name, w)).collect::<TableResult<Vec<_>>>()?;
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        self.stats.record(0);
+        self.stats.record(TableOp::Transact, 0);
         match result {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -325,7 +325,7 @@ impl Table for DynamoTable {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                self.stats.record(0);
+                self.stats.record(TableOp::PutMany, 0);
                 // Items DynamoDB left unprocessed (throttling) are sent again after a short pause.
                 pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.name)).unwrap_or_default();
                 if !pending.is_empty() {
@@ -348,7 +348,7 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(sdk_error)?;
-        self.stats.record(0);
+        self.stats.record(TableOp::Add, 0);
         Ok(())
     }
 

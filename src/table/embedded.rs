@@ -131,7 +131,7 @@ impl Table for EmbeddedTable {
                 items.get(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()
             })
             .await?;
-        self.stats.record(found.is_some() as usize);
+        self.stats.record(TableOp::Get, found.is_some() as usize);
         Ok(found)
     }
 
@@ -150,7 +150,7 @@ impl Table for EmbeddedTable {
                 Ok(found)
             })
             .await?;
-        self.stats.record(found.len());
+        self.stats.record(TableOp::BatchGet, found.len());
         Ok(found)
     }
 
@@ -190,7 +190,7 @@ impl Table for EmbeddedTable {
                 Ok(found)
             })
             .await?;
-        self.stats.record(found.len());
+        self.stats.record(TableOp::Query, found.len());
         Ok(found)
     }
 
@@ -239,7 +239,7 @@ impl Table for EmbeddedTable {
             txn.commit().map_err(internal)
         })
         .await?;
-        self.stats.record(0);
+        self.stats.record(TableOp::Transact, 0);
         Ok(())
     }
 
@@ -265,7 +265,7 @@ impl Table for EmbeddedTable {
             txn.commit().map_err(internal)
         })
         .await?;
-        self.stats.record(0);
+        self.stats.record(TableOp::Add, 0);
         Ok(())
     }
 

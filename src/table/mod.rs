@@ -118,17 +118,51 @@ pub trait Table: Send + Sync + 'static {
     fn stats(&self) -> &TableStats;
 }
 
+/// The kinds of table call, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableOp {
+    Get,
+    BatchGet,
+    Query,
+    Transact,
+    PutMany,
+    Add,
+}
+
+impl TableOp {
+    pub const ALL: [TableOp; 6] = [Self::Get, Self::BatchGet, Self::Query, Self::Transact, Self::PutMany, Self::Add];
+
+    /// The DynamoDB operation it is.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Get => "GetItem",
+            Self::BatchGet => "BatchGetItem",
+            Self::Query => "Query",
+            Self::Transact => "TransactWriteItems",
+            Self::PutMany => "BatchWriteItem",
+            Self::Add => "UpdateItem",
+        }
+    }
+}
+
 /// Counters of the work a table did: cost must follow what a request returns, not the table's size.
 #[derive(Debug, Default)]
 pub struct TableStats {
     calls: AtomicU64,
     items_read: AtomicU64,
+    by_op: [AtomicU64; 6],
 }
 
 impl TableStats {
-    pub fn record(&self, items_read: usize) {
+    pub fn record(&self, op: TableOp, items_read: usize) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.items_read.fetch_add(items_read as u64, Ordering::Relaxed);
+        self.by_op[op as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls of one kind so far.
+    pub fn calls_of(&self, op: TableOp) -> u64 {
+        self.by_op[op as usize].load(Ordering::Relaxed)
     }
     /// Backend calls made so far.
     pub fn calls(&self) -> u64 {

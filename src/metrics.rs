@@ -1,0 +1,116 @@
+//! Prometheus metrics in the text exposition format, kept by hand (a few counters and histograms do not need
+//! a metrics framework): GraphQL requests by root field and outcome, their latency, table calls by
+//! operation, and open subscriptions.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use crate::table::{TableOp, TableStats};
+
+/// Latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bucket, count) in BUCKETS.iter().zip(self.counts.iter_mut()) {
+            if seconds <= *bucket {
+                *count += 1;
+            }
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (root field, outcome) → count.
+    requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+}
+
+/// Live numbers read at scrape time.
+pub struct Gauges<'a> {
+    pub table: &'a TableStats,
+    pub subscriptions: usize,
+}
+
+impl Metrics {
+    /// One GraphQL request: its root field (a fixed set, see `graphql::observe`), its outcome (`ok` or an
+    /// error code) and how long it took.
+    pub fn record_request(&self, operation: &'static str, outcome: &'static str, seconds: f64) {
+        if let Ok(mut requests) = self.requests.lock() {
+            *requests.entry((operation, outcome)).or_default() += 1;
+        }
+        if let Ok(mut latency) = self.latency.lock() {
+            latency.entry(operation).or_default().observe(seconds);
+        }
+    }
+
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP photoshare_graphql_requests_total GraphQL requests by root field and outcome.\n");
+        out.push_str("# TYPE photoshare_graphql_requests_total counter\n");
+        if let Ok(requests) = self.requests.lock() {
+            for ((operation, outcome), count) in requests.iter() {
+                let _ = writeln!(out, "photoshare_graphql_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {count}");
+            }
+        }
+        out.push_str("# HELP photoshare_graphql_request_seconds GraphQL request latency by root field.\n");
+        out.push_str("# TYPE photoshare_graphql_request_seconds histogram\n");
+        if let Ok(latency) = self.latency.lock() {
+            for (operation, histogram) in latency.iter() {
+                for (bucket, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
+                    let _ = writeln!(out, "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"{bucket}\"}} {count}");
+                }
+                let _ = writeln!(out, "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}", histogram.count);
+                let _ = writeln!(out, "photoshare_graphql_request_seconds_sum{{operation=\"{operation}\"}} {}", histogram.sum);
+                let _ = writeln!(out, "photoshare_graphql_request_seconds_count{{operation=\"{operation}\"}} {}", histogram.count);
+            }
+        }
+        out.push_str("# HELP photoshare_table_calls_total Table (DynamoDB or embedded) calls by operation.\n");
+        out.push_str("# TYPE photoshare_table_calls_total counter\n");
+        for op in TableOp::ALL {
+            let _ = writeln!(out, "photoshare_table_calls_total{{operation=\"{}\"}} {}", op.name(), gauges.table.calls_of(op));
+        }
+        out.push_str("# HELP photoshare_table_items_read_total Items the table read.\n");
+        out.push_str("# TYPE photoshare_table_items_read_total counter\n");
+        let _ = writeln!(out, "photoshare_table_items_read_total {}", gauges.table.items_read());
+        out.push_str("# HELP photoshare_subscriptions Open GraphQL subscriptions on this instance.\n");
+        out.push_str("# TYPE photoshare_subscriptions gauge\n");
+        let _ = writeln!(out, "photoshare_subscriptions {}", gauges.subscriptions);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_histograms() {
+        let metrics = Metrics::default();
+        metrics.record_request("photos", "ok", 0.004);
+        metrics.record_request("photos", "ok", 0.2);
+        metrics.record_request("addComment", "BAD_USER_INPUT", 0.001);
+        let table = TableStats::default();
+        table.record(TableOp::Query, 21);
+        let text = metrics.render(&Gauges { table: &table, subscriptions: 3 });
+        assert!(text.contains("photoshare_graphql_requests_total{operation=\"photos\",outcome=\"ok\"} 2\n"));
+        assert!(text.contains("photoshare_graphql_requests_total{operation=\"addComment\",outcome=\"BAD_USER_INPUT\"} 1\n"));
+        assert!(text.contains("photoshare_graphql_request_seconds_bucket{operation=\"photos\",le=\"0.005\"} 1\n"));
+        assert!(text.contains("photoshare_graphql_request_seconds_bucket{operation=\"photos\",le=\"0.25\"} 2\n"));
+        assert!(text.contains("photoshare_graphql_request_seconds_count{operation=\"photos\"} 2\n"));
+        assert!(text.contains("photoshare_table_calls_total{operation=\"Query\"} 1\n"));
+        assert!(text.contains("photoshare_table_items_read_total 21\n"));
+        assert!(text.contains("photoshare_subscriptions 3\n"));
+    }
+}
