@@ -2,15 +2,18 @@
 //! - `/healthz` (liveness): the process serves HTTP. It calls no backend, so a DynamoDB or S3 outage never
 //!   gets healthy processes restarted.
 //! - `/readyz` (readiness): this instance should get traffic: it is not shutting down, and the table and the
-//!   bucket each answered a cheap call (a GetItem of an item that never exists, a HeadBucket). The answer is
-//!   reused for a second, so however many checkers poll, the backends see at most one probe a second.
+//!   bucket each answered a cheap call (a GetItem of an item that never exists, a HeadBucket). Probes run
+//!   in the background, at most one a second however many checkers poll, and the check answers from the
+//!   latest one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
 
 use super::Shared;
 use super::shutdown::Phase;
@@ -25,7 +28,15 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The last probe of the backends, shared by every `/readyz` request.
 #[derive(Default)]
 pub(super) struct Readiness {
-    last: tokio::sync::Mutex<Option<(Instant, Result<(), Unready>)>>,
+    last: watch::Sender<Option<Probe>>,
+    /// A probe is running: nobody starts another.
+    probing: AtomicBool,
+}
+
+#[derive(Debug, Clone)]
+struct Probe {
+    finished: Instant,
+    outcome: Result<(), Unready>,
 }
 
 /// Why the backends are not ready: `what` for the checker, `detail` for the log.
@@ -55,24 +66,36 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
 }
 
 impl Readiness {
-    /// The backends' state, probed at most once per `REUSE_FOR`; concurrent callers wait for one probe.
-    async fn check(&self, state: &Arc<AppState>) -> Result<(), Unready> {
-        let mut last = self.last.lock().await;
-        if let Some((_, outcome)) = last.as_ref().filter(|(at, _)| at.elapsed() < REUSE_FOR) {
-            return outcome.clone();
+    /// The outcome of the last probe, starting a new one in the background when it is `REUSE_FOR` old. Only
+    /// the very first check waits for a probe: a slow backend must not make the check itself slow (every
+    /// instance shares the backends, so checks timing out everywhere at once would take them all out).
+    async fn check(self: &Arc<Self>, state: &Arc<AppState>) -> Result<(), Unready> {
+        let due = self.last.borrow().as_ref().is_none_or(|probe| probe.finished.elapsed() >= REUSE_FOR);
+        if due && !self.probing.swap(true, Ordering::AcqRel) {
+            let (readiness, state) = (Arc::clone(self), Arc::clone(state));
+            tokio::spawn(async move { readiness.refresh(&state).await });
         }
+        let mut last = self.last.subscribe();
+        let probe = last.wait_for(Option::is_some).await;
+        match probe.as_deref() {
+            Ok(Some(probe)) => probe.outcome.clone(),
+            // The sender lives as long as `self`.
+            _ => Err(Unready { what: "not probed", detail: String::new() }),
+        }
+    }
+
+    async fn refresh(&self, state: &AppState) {
         let outcome = probe(state).await;
         // Log changes only: a checker polling a broken backend every second would flood the log.
-        let was = last.as_ref().map(|(_, outcome)| outcome.as_ref().err().map(|unready| unready.what));
-        let now = outcome.as_ref().err().map(|unready| unready.what);
-        if was != Some(now) {
+        let was = self.last.borrow().as_ref().map(|probe| probe.outcome.as_ref().err().map(|unready| unready.what));
+        if was != Some(outcome.as_ref().err().map(|unready| unready.what)) {
             match &outcome {
                 Ok(()) => tracing::info!("ready: the table and the bucket answer"),
                 Err(unready) => tracing::warn!(what = unready.what, detail = %unready.detail, "not ready"),
             }
         }
-        *last = Some((Instant::now(), outcome.clone()));
-        outcome
+        self.last.send_replace(Some(Probe { finished: Instant::now(), outcome }));
+        self.probing.store(false, Ordering::Release);
     }
 }
 

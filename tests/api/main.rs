@@ -1,12 +1,16 @@
 //! The integration suite: one binary, real servers over HTTP. Every behavioural test runs twice, on the
 //! embedded store and on AWS mode against the DynamoDB and S3 stand-ins that `tests/run.sh` starts.
 
+mod haproxy;
 mod helpers;
+mod subscriber;
 mod ws;
 
 mod comments;
 mod fanout;
 mod gallery;
 mod http;
+mod lifecycle;
+mod proxy;
 mod schema;
 mod uploads;
