@@ -156,6 +156,7 @@ pub async fn serve(
     };
     let remaining = timings.deadline.saturating_sub(signalled.elapsed());
     tokio::select! {
+        biased;
         result = finished => {
             tracing::info!(took = ?signalled.elapsed(), "stopped: every connection finished");
             result
@@ -168,7 +169,7 @@ pub async fn serve(
             Ok(())
         }
         () = lifecycle.hurried() => {
-            tracing::warn!("stopping at once, with connections still open");
+            tracing::warn!(open_websockets = lifecycle.open_sockets(), "second signal: stopping without waiting for open connections");
             Ok(())
         }
     }

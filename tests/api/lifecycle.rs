@@ -55,8 +55,12 @@ async fn stopping_drains_then_finishes_what_is_open(mut app: TestApp) {
     let signalled = Instant::now();
     let server = app.stop();
 
-    // Draining: not ready, but serving, and not keeping connections.
-    assert_eq!(get(&app, "/readyz").await, (503, "draining\n".into()));
+    // Draining: not ready (as soon as the server task sees the signal), but serving, and not keeping
+    // connections.
+    while get(&app, "/readyz").await != (503, "draining\n".into()) {
+        assert!(signalled.elapsed() < Duration::from_millis(500), "/readyz still ready after the signal");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(get(&app, "/healthz").await, (200, "ok\n".into()));
     let response = app
         .client
