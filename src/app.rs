@@ -17,7 +17,6 @@ use crate::catalog::Catalog;
 use crate::config::{Config, StoreKind};
 use crate::events::EventHub;
 use crate::http::Edge;
-use crate::http::client_ip::TrustedProxies;
 use crate::http::listener::EdgeListener;
 use crate::http::shutdown::{self, Lifecycle, ShutdownTimings};
 use crate::state::{AppState, Limits};
@@ -111,7 +110,8 @@ fn default_public_url(addr: SocketAddr) -> String {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        if config.proxy_protocol && config.trusted_proxies.is_empty() {
+        let trusted_proxies = Arc::new(config.trusted_proxies.clone().unwrap_or_default());
+        if config.proxy_protocol && trusted_proxies.is_empty() {
             anyhow::bail!(
                 "--proxy-protocol (PHOTOSHARE_PROXY_PROTOCOL) needs --trusted-proxies (PHOTOSHARE_TRUSTED_PROXIES): \
                  PROXY headers are read only from the load balancer's addresses"
@@ -153,11 +153,10 @@ impl Application {
             },
         });
         let schema = crate::graphql::build_schema(state.clone());
-        let trusted_proxies = Arc::new(TrustedProxies::new(config.trusted_proxies.clone()));
         let lifecycle = Lifecycle::new();
         let edge = Edge { trusted_proxies: trusted_proxies.clone(), lifecycle: lifecycle.clone() };
         let router = crate::http::router(schema, state.clone(), backends.object_store, edge);
-        let listener = EdgeListener::new(listener, config.proxy_protocol, trusted_proxies)?;
+        let listener = EdgeListener::new(listener, config.proxy_protocol, trusted_proxies.clone())?;
         let timings = ShutdownTimings {
             drain: Duration::from_secs(config.drain_seconds),
             deadline: Duration::from_secs(config.shutdown_seconds),
@@ -165,7 +164,7 @@ impl Application {
         tracing::info!(
             %public_url,
             store = ?config.store,
-            trusted_proxies = ?config.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            %trusted_proxies,
             proxy_protocol = config.proxy_protocol,
             "photoshare ready"
         );
@@ -182,11 +181,6 @@ impl Application {
 
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
-    }
-
-    /// Where the instance is in its life (serving, draining, closing).
-    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
-        &self.lifecycle
     }
 
     /// Serve until `shutdown` completes, then drain and stop (see `http::shutdown`).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::http::client_ip::TrustedRange;
+use crate::http::client_ip::TrustedProxies;
 
 #[derive(Debug, Parser)]
 #[command(name = "photoshare", version, about = "A GraphQL photo-sharing service")]
@@ -88,8 +88,8 @@ pub struct Config {
     /// The load balancers and proxies in front of this service, as CIDR ranges or addresses, comma-separated
     /// (e.g. the VPC's range). Only their `X-Forwarded-For` and PROXY headers are believed; by default
     /// nobody's, and the TCP peer is the client.
-    #[arg(long, env = "PHOTOSHARE_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<TrustedRange>,
+    #[arg(long, env = "PHOTOSHARE_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<TrustedProxies>,
     /// Expect a PROXY protocol (v1 or v2) header on connections from the trusted proxies (an NLB, or a
     /// classic ELB with proxy protocol on). Other peers are served as they are.
     #[arg(long, env = "PHOTOSHARE_PROXY_PROTOCOL", default_value_t = false, action = clap::ArgAction::Set)]

@@ -36,8 +36,9 @@ find_haproxy() { PATH=$PATH:/usr/sbin:/sbin command -v haproxy; }
 if ! HAPROXY=$(find_haproxy); then
   if (( EUID == 0 )); then AS_ROOT=(); elif sudo -n true 2>/dev/null; then AS_ROOT=(sudo -n); else AS_ROOT=(false); fi
   if "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive sh -c \
-      'apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy' >/dev/null; then
-    HAPROXY=$(find_haproxy)
+      'apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy' >/dev/null &&
+      HAPROXY=$(find_haproxy); then
+    echo "[run.sh] installed HAProxy: $HAPROXY"
   else
     echo "[run.sh] HAProxy is missing and could not be installed (needs root or sudo):" \
       "the load-balancer tests will fail; install the Debian package haproxy" >&2

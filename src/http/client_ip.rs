@@ -58,6 +58,26 @@ pub struct TrustedProxies {
     ranges: Vec<TrustedRange>,
 }
 
+/// A comma-separated list (`10.0.0.0/16, 127.0.0.1`); empty entries are ignored, so `""` is nobody.
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let ranges = text.split(',').filter(|entry| !entry.trim().is_empty()).map(str::parse).collect::<Result<_, _>>();
+        Ok(Self { ranges: ranges? })
+    }
+}
+
+impl std::fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ranges.is_empty() {
+            return f.write_str("none");
+        }
+        let ranges: Vec<String> = self.ranges.iter().map(ToString::to_string).collect();
+        f.write_str(&ranges.join(", "))
+    }
+}
+
 impl TrustedProxies {
     pub fn new(ranges: Vec<TrustedRange>) -> Self {
         Self { ranges }
@@ -131,6 +151,16 @@ mod tests {
         for bad in ["", "10.0.0.0/33", "example.com", "10.0.0/8", "10.0.0.0/"] {
             assert!(bad.parse::<TrustedRange>().is_err(), "{bad:?} refused");
         }
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_may_be_empty() {
+        let proxies: TrustedProxies = "10.0.0.0/16, 127.0.0.1,,::1,".parse().unwrap();
+        assert_eq!(proxies.to_string(), "10.0.0.0/16, 127.0.0.1/32, ::1/128");
+        assert!("".parse::<TrustedProxies>().unwrap().is_empty());
+        assert_eq!(TrustedProxies::default().to_string(), "none");
+        assert!(" , ".parse::<TrustedProxies>().unwrap().is_empty());
+        assert!("10.0.0.0/8, example.com".parse::<TrustedProxies>().is_err());
     }
 
     #[test]
