@@ -1,5 +1,6 @@
 //! Start-up: bind first (so tests can use port 0 and embedded mode can sign for the real address), build
-//! the backends the configuration asks for, then serve until a shutdown signal.
+//! the backends the configuration asks for, then serve until a shutdown signal and stop gracefully
+//! (`http::shutdown`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,13 +17,18 @@ use crate::catalog::Catalog;
 use crate::config::{Config, StoreKind};
 use crate::events::EventHub;
 use crate::graphql::RateLimiter;
+use crate::http::Edge;
+use crate::http::listener::EdgeListener;
+use crate::http::shutdown::{self, Lifecycle, ShutdownTimings};
 use crate::state::{AppState, Limits};
 use crate::table::{Table, dynamo::DynamoTable, embedded::EmbeddedTable};
 
 pub struct Application {
-    listener: TcpListener,
+    listener: EdgeListener,
     router: axum::Router,
     state: Arc<AppState>,
+    lifecycle: Arc<Lifecycle>,
+    timings: ShutdownTimings,
 }
 
 /// The backends a configuration asks for.
@@ -107,6 +113,21 @@ fn default_public_url(addr: SocketAddr) -> String {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let trusted_proxies = Arc::new(config.trusted_proxies.clone().unwrap_or_default());
+        if config.proxy_protocol && trusted_proxies.is_empty() {
+            anyhow::bail!(
+                "--proxy-protocol (PHOTOSHARE_PROXY_PROTOCOL) needs --trusted-proxies (PHOTOSHARE_TRUSTED_PROXIES): \
+                 PROXY headers are read only from the load balancer's addresses"
+            );
+        }
+        if config.drain_seconds >= config.shutdown_seconds {
+            anyhow::bail!(
+                "--drain-seconds ({}) must be less than --shutdown-seconds ({}): requests in flight need time to \
+                 finish after the drain",
+                config.drain_seconds,
+                config.shutdown_seconds
+            );
+        }
         let listener =
             TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
         let public_url = config
@@ -140,13 +161,26 @@ impl Application {
             metrics: Arc::default(),
         });
         let schema = crate::graphql::build_schema(state.clone());
-        let router = crate::http::router(schema, state.clone(), backends.object_store);
-        tracing::info!(%public_url, store = ?config.store, "photoshare ready");
-        Ok(Self { listener, router, state })
+        let lifecycle = Lifecycle::new();
+        let edge = Edge { trusted_proxies: trusted_proxies.clone(), lifecycle: lifecycle.clone() };
+        let router = crate::http::router(schema, state.clone(), backends.object_store, edge);
+        let listener = EdgeListener::new(listener, config.proxy_protocol, trusted_proxies.clone())?;
+        let timings = ShutdownTimings {
+            drain: Duration::from_secs(config.drain_seconds),
+            deadline: Duration::from_secs(config.shutdown_seconds),
+        };
+        tracing::info!(
+            %public_url,
+            store = ?config.store,
+            %trusted_proxies,
+            proxy_protocol = config.proxy_protocol,
+            "photoshare ready"
+        );
+        Ok(Self { listener, router, state, lifecycle, timings })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener.local_addr()
     }
 
     pub fn port(&self) -> u16 {
@@ -157,10 +191,25 @@ impl Application {
         &self.state
     }
 
-    /// Serve until `shutdown` completes, then finish in-flight requests.
+    /// Serve until `shutdown` completes, then drain and stop (see `http::shutdown`).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+        shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, shutdown).await
+    }
+
+    /// Serve until SIGTERM or Ctrl-C, then drain and stop; a second signal stops at once.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let lifecycle = self.lifecycle.clone();
+        let (first, first_received) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = first.send(());
+            shutdown_signal().await;
+            lifecycle.hurry();
+        });
+        self.run_until_stopped(async {
+            let _ = first_received.await;
+        })
+        .await
     }
 }
 
@@ -180,6 +229,6 @@ pub async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutting down");
+    let signal = tokio::select! { _ = ctrl_c => "SIGINT", _ = terminate => "SIGTERM" };
+    tracing::info!(signal, "signal received");
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::http::client_ip::TrustedProxies;
+
 #[derive(Debug, Parser)]
 #[command(name = "photoshare", version, about = "A GraphQL photo-sharing service")]
 pub struct Cli {
@@ -95,6 +97,23 @@ pub struct Config {
     /// Suggest field names in validation errors ("did you mean …?").
     #[arg(long, env = "PHOTOSHARE_FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub field_suggestions: bool,
+    /// The load balancers and proxies in front of this service, as CIDR ranges or addresses, comma-separated
+    /// (e.g. the VPC's range). Only their `X-Forwarded-For` and PROXY headers are believed; by default
+    /// nobody's, and the TCP peer is the client.
+    #[arg(long, env = "PHOTOSHARE_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<TrustedProxies>,
+    /// Expect a PROXY protocol (v1 or v2) header on connections from the trusted proxies (an NLB, or a
+    /// classic ELB with proxy protocol on). Other peers are served as they are.
+    #[arg(long, env = "PHOTOSHARE_PROXY_PROTOCOL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub proxy_protocol: bool,
+    /// On SIGTERM or Ctrl-C, seconds `/readyz` answers 503 while requests are still served, so load balancers
+    /// stop sending new ones before the port closes. Counts towards `--shutdown-seconds`.
+    #[arg(long, env = "PHOTOSHARE_DRAIN_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain_seconds: u64,
+    /// Seconds from SIGTERM or Ctrl-C to exit at the latest: draining, then requests in flight finish and
+    /// WebSockets are closed (1001). Match the load balancer's deregistration delay.
+    #[arg(long, env = "PHOTOSHARE_SHUTDOWN_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_seconds: u64,
     /// Log format.
     #[arg(long, env = "PHOTOSHARE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

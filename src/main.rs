@@ -1,5 +1,5 @@
 use clap::Parser;
-use photoshare::app::{Application, Backends, shutdown_signal};
+use photoshare::app::{Application, Backends};
 use photoshare::config::{Cli, Command};
 
 #[tokio::main]
@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
             Backends::connect(&cli.config, &public_url).await?.ensure_created().await?;
             println!("table {:?} and bucket {:?} are ready", cli.config.table, cli.config.bucket);
         }
-        Command::Serve => Application::build(cli.config).await?.run_until_stopped(shutdown_signal()).await?,
+        Command::Serve => Application::build(cli.config).await?.run_until_signalled().await?,
     }
     Ok(())
 }

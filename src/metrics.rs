@@ -61,7 +61,10 @@ impl Metrics {
         out.push_str("# TYPE photoshare_graphql_requests_total counter\n");
         if let Ok(requests) = self.requests.lock() {
             for ((operation, outcome), count) in requests.iter() {
-                let _ = writeln!(out, "photoshare_graphql_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "photoshare_graphql_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {count}"
+                );
             }
         }
         out.push_str("# HELP photoshare_graphql_request_seconds GraphQL request latency by root field.\n");
@@ -69,17 +72,37 @@ impl Metrics {
         if let Ok(latency) = self.latency.lock() {
             for (operation, histogram) in latency.iter() {
                 for (bucket, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
-                    let _ = writeln!(out, "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"{bucket}\"}} {count}");
+                    let _ = writeln!(
+                        out,
+                        "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"{bucket}\"}} {count}"
+                    );
                 }
-                let _ = writeln!(out, "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}", histogram.count);
-                let _ = writeln!(out, "photoshare_graphql_request_seconds_sum{{operation=\"{operation}\"}} {}", histogram.sum);
-                let _ = writeln!(out, "photoshare_graphql_request_seconds_count{{operation=\"{operation}\"}} {}", histogram.count);
+                let _ = writeln!(
+                    out,
+                    "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}",
+                    histogram.count
+                );
+                let _ = writeln!(
+                    out,
+                    "photoshare_graphql_request_seconds_sum{{operation=\"{operation}\"}} {}",
+                    histogram.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "photoshare_graphql_request_seconds_count{{operation=\"{operation}\"}} {}",
+                    histogram.count
+                );
             }
         }
         out.push_str("# HELP photoshare_table_calls_total Table (DynamoDB or embedded) calls by operation.\n");
         out.push_str("# TYPE photoshare_table_calls_total counter\n");
         for op in TableOp::ALL {
-            let _ = writeln!(out, "photoshare_table_calls_total{{operation=\"{}\"}} {}", op.name(), gauges.table.calls_of(op));
+            let _ = writeln!(
+                out,
+                "photoshare_table_calls_total{{operation=\"{}\"}} {}",
+                op.name(),
+                gauges.table.calls_of(op)
+            );
         }
         out.push_str("# HELP photoshare_table_items_read_total Items the table read.\n");
         out.push_str("# TYPE photoshare_table_items_read_total counter\n");
@@ -105,7 +128,9 @@ mod tests {
         table.record(TableOp::Query, 21);
         let text = metrics.render(&Gauges { table: &table, subscriptions: 3 });
         assert!(text.contains("photoshare_graphql_requests_total{operation=\"photos\",outcome=\"ok\"} 2\n"));
-        assert!(text.contains("photoshare_graphql_requests_total{operation=\"addComment\",outcome=\"BAD_USER_INPUT\"} 1\n"));
+        assert!(
+            text.contains("photoshare_graphql_requests_total{operation=\"addComment\",outcome=\"BAD_USER_INPUT\"} 1\n")
+        );
         assert!(text.contains("photoshare_graphql_request_seconds_bucket{operation=\"photos\",le=\"0.005\"} 1\n"));
         assert!(text.contains("photoshare_graphql_request_seconds_bucket{operation=\"photos\",le=\"0.25\"} 2\n"));
         assert!(text.contains("photoshare_graphql_request_seconds_count{operation=\"photos\"} 2\n"));

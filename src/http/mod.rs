@@ -1,18 +1,28 @@
-//! The HTTP surface: GraphQL, the playground app, GraphiQL and its assets, health, and (embedded mode) the S3
-//! endpoint at the root, which must not be nested under a prefix: presigned signatures cover the exact path.
+//! The HTTP surface: GraphQL, the playground app, GraphiQL and its assets, health and metrics, and (embedded
+//! mode) the S3 endpoint at the root, which must not be nested under a prefix: presigned signatures cover the
+//! exact path. Also who the client is behind proxies, and how the server stops.
+
+pub mod client_ip;
+mod health;
+pub mod listener;
+mod proxy_protocol;
+pub mod shutdown;
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
+use self::client_ip::TrustedProxies;
+use self::listener::Peer;
+use self::shutdown::Lifecycle;
 use crate::graphql::{self, PhotoSchema};
 use crate::state::AppState;
 
@@ -20,33 +30,60 @@ mod playground;
 mod share;
 mod ws;
 
+/// The HTTP layer's place in the network and in the instance's life.
+pub struct Edge {
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 struct Shared {
     schema: PhotoSchema,
     state: Arc<AppState>,
+    trusted_proxies: Arc<TrustedProxies>,
+    lifecycle: Arc<Lifecycle>,
+    readiness: Arc<health::Readiness>,
 }
 
 /// The router. `object_store` serves every path no route claims (embedded mode's S3 endpoint).
-pub fn router(schema: PhotoSchema, state: Arc<AppState>, object_store: Option<s3s::service::S3Service>) -> Router {
+pub fn router(
+    schema: PhotoSchema,
+    state: Arc<AppState>,
+    object_store: Option<s3s::service::S3Service>,
+    edge: Edge,
+) -> Router {
+    let lifecycle = edge.lifecycle.clone();
+    let shared = Shared {
+        schema,
+        state,
+        trusted_proxies: edge.trusted_proxies,
+        lifecycle: edge.lifecycle,
+        readiness: Default::default(),
+    };
     let router = Router::new()
         // The API needs no large bodies (photos go straight to storage).
         .route("/graphql", post(graphql_handler).get(graphql_handler).layer(DefaultBodyLimit::max(1024 * 1024)))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics))
         .route("/s/{token}", get(share::open_share))
         .route("/", get(playground::index))
         .route("/app/{file}", get(playground::asset))
-        .with_state(Shared { schema, state });
+        .with_state(shared);
     let router = match object_store {
         Some(s3) => router.fallback_service(axum::error_handling::HandleError::new(s3, object_store_error)),
         None => router,
     };
     // The API is public and uses no cookies: any origin may call it, and browsers may POST uploads to the
     // embedded object store from any page.
-    router.layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).expose_headers(Any))
+    router
+        .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).expose_headers(Any))
+        .layer(axum::middleware::from_fn_with_state(lifecycle, shutdown::close_connections_while_draining))
 }
 
 async fn object_store_error(error: s3s::HttpError) -> (StatusCode, &'static str) {
@@ -54,22 +91,33 @@ async fn object_store_error(error: s3s::HttpError) -> (StatusCode, &'static str)
     (StatusCode::INTERNAL_SERVER_ERROR, "object store error")
 }
 
-/// The client's address: the TCP peer, IPv4-mapped IPv6 addresses shown as IPv4.
-pub fn peer_ip(peer: SocketAddr) -> IpAddr {
-    match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
+impl Shared {
+    /// The client's address: the peer (or whom its PROXY header names), unless that is a trusted proxy;
+    /// then what the proxies' `X-Forwarded-For` entries say (see [`client_ip`]).
+    fn client_ip(&self, peer: Peer, headers: &HeaderMap) -> IpAddr {
+        let forwarded_for = headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok());
+        self.trusted_proxies.client_ip(peer.source.ip(), forwarded_for)
     }
 }
 
 async fn graphql_handler(
     State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
     let mut request = request.into_inner();
-    request.data = graphql::request_data(&shared.state, peer_ip(peer));
+    request.data = graphql::request_data(&shared.state, shared.client_ip(peer, &headers));
     graphql::with_codes(shared.schema.execute(request).await).into()
+}
+
+/// Prometheus metrics of this instance.
+async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
+    let gauges = crate::metrics::Gauges {
+        table: shared.state.catalog.table().stats(),
+        subscriptions: shared.state.events.subscribers(),
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.state.metrics.render(&gauges))
 }
 
 async fn graphiql() -> Html<&'static str> {

@@ -1,24 +1,27 @@
 //! GraphQL subscriptions over WebSocket (`graphql-transport-ws`, and the legacy `graphql-ws`). The server
 //! sends a ping frame every `--ws-ping-seconds` (25), well under an ALB's 60-second idle timeout, so quiet
-//! subscriptions stay open.
+//! subscriptions stay open. When the instance stops, each socket gets a close frame 1001 (going away): the
+//! client reconnects, through the load balancer to another instance, and resumes with `after`.
 
-use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 
-use super::{Shared, peer_ip};
+use super::Shared;
+use super::listener::Peer;
+use super::shutdown::{Lifecycle, Phase};
 use crate::graphql::{self, PhotoSchema};
 
 pub(super) async fn graphql_ws(
     State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -29,11 +32,11 @@ pub(super) async fn graphql_ws(
     let Some(protocol) = protocol else {
         return (StatusCode::BAD_REQUEST, "offer the graphql-transport-ws subprotocol").into_response();
     };
-    let data = graphql::request_data(&shared.state, peer_ip(peer));
+    let data = graphql::request_data(&shared.state, shared.client_ip(peer, &headers));
     let ping_every = shared.state.limits.ws_ping;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, shared.schema, protocol, data, ping_every))
+        .on_upgrade(move |socket| serve(socket, shared.schema, protocol, data, ping_every, shared.lifecycle))
 }
 
 async fn serve(
@@ -42,7 +45,10 @@ async fn serve(
     protocol: WebSocketProtocols,
     data: async_graphql::Data,
     ping_every: Duration,
+    lifecycle: Arc<Lifecycle>,
 ) {
+    let _open = lifecycle.open_socket();
+    let mut phase = lifecycle.watch();
     let (mut sink, incoming) = socket.split();
     let incoming = incoming.take_while(|message| std::future::ready(message.is_ok())).filter_map(|message| {
         std::future::ready(match message {
@@ -61,6 +67,9 @@ async fn serve(
                 None => break,
             },
             _ = ping.tick() => Message::Ping(Default::default()),
+            Ok(_) = phase.wait_for(|phase| *phase >= Phase::Closing) => {
+                Message::Close(Some(CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() }))
+            }
         };
         let closing = matches!(message, Message::Close(_));
         if sink.send(message).await.is_err() || closing {

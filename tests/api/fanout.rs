@@ -26,6 +26,7 @@ async fn start_instance(table: &str, bucket: &str) -> Instance {
     let port = free_port().await;
     let child = Command::new(env!("CARGO_BIN_EXE_photoshare"))
         .args(["--store", "aws", "--table", table, "--bucket", bucket, "--s3-path-style", "true"])
+        .args(["--mutations-per-minute", "0"])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--dynamodb-endpoint", &std::env::var("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT").unwrap()])
         .args(["--s3-endpoint", &std::env::var("PHOTOSHARE_TEST_S3_ENDPOINT").unwrap()])

@@ -9,15 +9,16 @@ use serde_json::{Value, json};
 pub const JPEG: &[u8] = include_bytes!("../fixtures/pier.jpg");
 pub const PNG: &[u8] = include_bytes!("../fixtures/small.png");
 
-/// Run each listed `async fn name(app: TestApp)` as two tests: `embedded::name` and `aws::name`.
+/// Run each listed `async fn name(app: TestApp)` as two tests: `embedded::name` and `aws::name`; with
+/// `flags = &[...];` first, the apps get those command-line flags.
 #[macro_export]
 macro_rules! both_modes {
-    ($($name:ident),* $(,)?) => {
+    (flags = $flags:expr; $($name:ident),* $(,)?) => {
         mod embedded {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Mode::Embedded, &[]).await).await
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Mode::Embedded, $flags).await).await
                 }
             )*
         }
@@ -25,10 +26,13 @@ macro_rules! both_modes {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Mode::Aws, &[]).await).await
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Mode::Aws, $flags).await).await
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::both_modes!(flags = &[]; $($name),*);
     };
 }
 
@@ -46,6 +50,10 @@ pub struct TestApp {
     /// AWS mode: the fresh table and bucket of this app.
     pub table: String,
     pub bucket: String,
+    /// Sends the shutdown signal (`stop`).
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server's task: it ends when the server has stopped.
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// Removed when the test ends.
     _data_dir: Option<TempDir>,
 }
@@ -118,13 +126,35 @@ impl TestApp {
         let app = Application::build(config).await.expect("application builds");
         let address = format!("http://{}", app.local_addr());
         let state = app.state().clone();
-        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let (shutdown, signalled) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            // Dropping the sender (the test ended) is not a signal.
+            if signalled.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Self { mode, address, client, state, table, bucket, _data_dir: data_dir }
+        Self {
+            mode,
+            address,
+            client,
+            state,
+            table,
+            bucket,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// Signal the server to shut down, as SIGTERM would; its task ends when it has stopped.
+    pub fn stop(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        let _ = self.shutdown.take().expect("stopped once, on a spawned app").send(());
+        self.server.take().expect("a spawned app's server")
     }
 
     /// The same helpers, talking to another server (an instance sharing this app's store).
@@ -136,6 +166,8 @@ impl TestApp {
             state: self.state.clone(),
             table: self.table.clone(),
             bucket: self.bucket.clone(),
+            shutdown: None,
+            server: None,
             _data_dir: None,
         }
     }

@@ -1,7 +1,9 @@
 //! The integration suite: one binary, real servers over HTTP. Every behavioural test runs twice, on the
 //! embedded store and on AWS mode against the DynamoDB and S3 stand-ins that `tests/run.sh` starts.
 
+mod haproxy;
 mod helpers;
+mod subscriber;
 mod ws;
 
 mod comments;
@@ -9,7 +11,9 @@ mod fanout;
 mod faults;
 mod gallery;
 mod http;
+mod lifecycle;
 mod limits;
+mod proxy;
 mod schema;
 mod search;
 mod shares;
