@@ -44,78 +44,78 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Where photos and their records live.
-    #[arg(long, env = "PHOTOSHARE_STORE", value_enum, default_value = "embedded")]
+    #[arg(long, global = true, env = "PHOTOSHARE_STORE", value_enum, default_value = "embedded")]
     pub store: StoreKind,
     /// Embedded store: the directory for the table file and the objects.
-    #[arg(long, env = "PHOTOSHARE_DATA_DIR", default_value = "./data")]
+    #[arg(long, global = true, env = "PHOTOSHARE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Address to listen on.
-    #[arg(long, env = "PHOTOSHARE_LISTEN", default_value = "127.0.0.1:8888")]
+    #[arg(long, global = true, env = "PHOTOSHARE_LISTEN", default_value = "127.0.0.1:8888")]
     pub listen: SocketAddr,
     /// Base URL clients reach this service at (embedded mode signs upload and view links for it).
     /// Default: http://<listen address>, with 127.0.0.1 for an unspecified address.
-    #[arg(long, env = "PHOTOSHARE_PUBLIC_URL")]
+    #[arg(long, global = true, env = "PHOTOSHARE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// DynamoDB table name.
-    #[arg(long, env = "PHOTOSHARE_TABLE", default_value = "photoshare")]
+    #[arg(long, global = true, env = "PHOTOSHARE_TABLE", default_value = "photoshare")]
     pub table: String,
     /// S3 bucket name.
-    #[arg(long, env = "PHOTOSHARE_BUCKET", default_value = "photoshare")]
+    #[arg(long, global = true, env = "PHOTOSHARE_BUCKET", default_value = "photoshare")]
     pub bucket: String,
     /// Path-style S3 addressing (for local S3-compatible servers).
-    #[arg(long, env = "PHOTOSHARE_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "PHOTOSHARE_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_path_style: bool,
     /// DynamoDB endpoint override (otherwise the SDK chain, e.g. AWS_ENDPOINT_URL_DYNAMODB).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub dynamodb_endpoint: Option<String>,
     /// S3 endpoint override (otherwise the SDK chain, e.g. AWS_ENDPOINT_URL_S3).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub s3_endpoint: Option<String>,
     /// Largest photo accepted, in bytes.
-    #[arg(long, env = "PHOTOSHARE_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    #[arg(long, global = true, env = "PHOTOSHARE_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_upload_bytes: u64,
     /// How long an upload ticket stays valid, in seconds.
-    #[arg(long, env = "PHOTOSHARE_UPLOAD_TICKET_SECONDS", default_value_t = 600)]
+    #[arg(long, global = true, env = "PHOTOSHARE_UPLOAD_TICKET_SECONDS", default_value_t = 600)]
     pub upload_ticket_seconds: u64,
     /// How long a `Photo.url` view link stays valid, in seconds (at least 600: links are reused for
     /// 5-minute windows so browsers can cache them).
-    #[arg(long, env = "PHOTOSHARE_VIEW_URL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(600..=604_800))]
+    #[arg(long, global = true, env = "PHOTOSHARE_VIEW_URL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(600..=604_800))]
     pub view_url_seconds: u64,
     /// Seconds between WebSocket pings to subscribers: keeps quiet subscriptions open through load balancers
     /// (an ALB closes connections idle for 60 s by default).
-    #[arg(long, env = "PHOTOSHARE_WS_PING_SECONDS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, global = true, env = "PHOTOSHARE_WS_PING_SECONDS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_seconds: u64,
     /// Mutations a client address may make per minute on one instance, on average (0: no limit).
-    #[arg(long, env = "PHOTOSHARE_MUTATIONS_PER_MINUTE", default_value_t = 120)]
+    #[arg(long, global = true, env = "PHOTOSHARE_MUTATIONS_PER_MINUTE", default_value_t = 120)]
     pub mutations_per_minute: u32,
     /// Mutations a client address may make at once before the per-minute rate applies.
-    #[arg(long, env = "PHOTOSHARE_MUTATION_BURST", default_value_t = 30)]
+    #[arg(long, global = true, env = "PHOTOSHARE_MUTATION_BURST", default_value_t = 30)]
     pub mutation_burst: u32,
     /// Answer introspection queries (GraphiQL needs them; production may turn them off).
-    #[arg(long, env = "PHOTOSHARE_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "PHOTOSHARE_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
     /// Suggest field names in validation errors ("did you mean …?").
-    #[arg(long, env = "PHOTOSHARE_FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "PHOTOSHARE_FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub field_suggestions: bool,
     /// The load balancers and proxies in front of this service, as CIDR ranges or addresses, comma-separated
     /// (e.g. the VPC's range). Only their `X-Forwarded-For` and PROXY headers are believed; by default
     /// nobody's, and the TCP peer is the client.
-    #[arg(long, env = "PHOTOSHARE_TRUSTED_PROXIES")]
+    #[arg(long, global = true, env = "PHOTOSHARE_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<TrustedProxies>,
     /// Expect a PROXY protocol (v1 or v2) header on connections from the trusted proxies (an NLB, or a
     /// classic ELB with proxy protocol on). Other peers are served as they are.
-    #[arg(long, env = "PHOTOSHARE_PROXY_PROTOCOL", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "PHOTOSHARE_PROXY_PROTOCOL", default_value_t = false, action = clap::ArgAction::Set)]
     pub proxy_protocol: bool,
     /// On SIGTERM or Ctrl-C, seconds `/readyz` answers 503 while requests are still served, so load balancers
     /// stop sending new ones before the port closes. Counts towards `--shutdown-seconds`.
-    #[arg(long, env = "PHOTOSHARE_DRAIN_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(long, global = true, env = "PHOTOSHARE_DRAIN_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain_seconds: u64,
     /// Seconds from SIGTERM or Ctrl-C to exit at the latest: draining, then requests in flight finish and
     /// WebSockets are closed (1001). Match the load balancer's deregistration delay.
-    #[arg(long, env = "PHOTOSHARE_SHUTDOWN_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, global = true, env = "PHOTOSHARE_SHUTDOWN_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub shutdown_seconds: u64,
     /// Log format.
-    #[arg(long, env = "PHOTOSHARE_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(long, global = true, env = "PHOTOSHARE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 }
 
