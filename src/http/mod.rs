@@ -27,6 +27,7 @@ use crate::graphql::{self, PhotoSchema};
 use crate::state::AppState;
 
 mod playground;
+mod request_id;
 mod share;
 mod ws;
 
@@ -82,6 +83,7 @@ pub fn router(
     // The API is public and uses no cookies: any origin may call it, and browsers may POST uploads to the
     // embedded object store from any page.
     router
+        .layer(axum::middleware::from_fn(request_id::request_id))
         .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).expose_headers(Any))
         .layer(axum::middleware::from_fn_with_state(lifecycle, shutdown::close_connections_while_draining))
 }

@@ -3,7 +3,12 @@
 use crate::both_modes;
 use crate::helpers::TestApp;
 
-both_modes!(health_and_graphiql_are_served, the_playground_is_served_at_the_root);
+both_modes!(
+    health_and_graphiql_are_served,
+    the_playground_is_served_at_the_root,
+    metrics_count_requests_and_backend_calls,
+    every_response_carries_a_request_id
+);
 
 async fn health_and_graphiql_are_served(app: TestApp) {
     let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
@@ -58,4 +63,33 @@ async fn the_playground_is_served_at_the_root(app: TestApp) {
     }
     assert!(served >= 3, "the app has its script, modules and style");
     assert_eq!(get("/app/missing.js").await.unwrap().status(), 404);
+}
+
+async fn metrics_count_requests_and_backend_calls(app: TestApp) {
+    app.upload_photo("pier").await;
+    app.data("{ photos(first: 5) { nodes { id } } }", serde_json::json!({})).await;
+    app.graphql("{ photo(id: \"nope\") { id } }", serde_json::json!({})).await;
+    let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    for expected in [
+        "photoshare_graphql_requests_total{operation=\"photos\",outcome=\"ok\"} 1\n",
+        "photoshare_graphql_requests_total{operation=\"photo\",outcome=\"BAD_USER_INPUT\"} 1\n",
+        "photoshare_graphql_requests_total{operation=\"completeUpload\",outcome=\"ok\"} 1\n",
+        "photoshare_graphql_request_seconds_count{operation=\"photos\"} 1\n",
+        "photoshare_subscriptions 0\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let queries = text.lines().find(|l| l.starts_with("photoshare_table_calls_total{operation=\"Query\"}")).unwrap();
+    assert!(!queries.ends_with(" 0"), "{queries}");
+}
+
+async fn every_response_carries_a_request_id(app: TestApp) {
+    let url = format!("{}/graphql", app.address);
+    let body = serde_json::json!({ "query": "{ __typename }" });
+    let given = app.client.post(&url).header("x-request-id", "client-42").json(&body).send().await.unwrap();
+    assert_eq!(given.headers()["x-request-id"], "client-42");
+    let made = app.client.post(&url).json(&body).send().await.unwrap();
+    assert!(uuid::Uuid::try_parse(made.headers()["x-request-id"].to_str().unwrap()).is_ok());
+    let unsafe_id = app.client.post(&url).header("x-request-id", "a b\tc").json(&body).send().await.unwrap();
+    assert_ne!(unsafe_id.headers()["x-request-id"], "a b\tc", "ids that are not plain tokens are replaced");
 }
