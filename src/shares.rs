@@ -30,9 +30,12 @@ pub fn hash_token(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What may appear in logs of a token.
+/// What may appear in logs of a token: its first 6 characters, and only URL-safe ones (a token passed in by
+/// a client may hold anything).
 pub fn token_for_logs(token: &str) -> String {
-    format!("{}…", token.chars().take(6).collect::<String>())
+    let shown: String =
+        token.chars().take(6).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '?' }).collect();
+    format!("{shown}…")
 }
 
 fn new_token() -> String {
@@ -123,5 +126,6 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32, "256 bits");
         assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(token_for_logs(&a).chars().count(), 7);
+        assert_eq!(token_for_logs("a\nb\u{1b}[31m"), "a?b??3…");
     }
 }
