@@ -159,4 +159,26 @@ mod tests {
         assert_eq!(parse_query(&"x".repeat(201)), Err(QueryError::TooLong));
         assert_eq!(parse_query("sun Sun SUN"), Ok(Some(vec!["sun".to_string()])));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn every_word_and_long_prefix_of_a_name_finds_it(name in "\\PC{0,60}") {
+                let name_words = words(&name);
+                let indexed = tokens(&name_words);
+                for word in &name_words {
+                    prop_assert!(!word.is_empty() && word.chars().all(char::is_alphanumeric));
+                    prop_assert!(indexed.contains(&lookup_token(word)), "{word:?} not indexed");
+                    prop_assert!(matches(std::slice::from_ref(word), &name_words));
+                    let prefix: String = word.chars().take(2).collect();
+                    if prefix.chars().count() == 2 {
+                        prop_assert!(indexed.contains(&lookup_token(&prefix)));
+                    }
+                }
+            }
+        }
+    }
 }
