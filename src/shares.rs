@@ -33,8 +33,11 @@ pub fn hash_token(token: &str) -> String {
 /// What may appear in logs of a token: its first 6 characters, and only URL-safe ones (a token passed in by
 /// a client may hold anything).
 pub fn token_for_logs(token: &str) -> String {
-    let shown: String =
-        token.chars().take(6).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '?' }).collect();
+    let shown: String = token
+        .chars()
+        .take(6)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '?' })
+        .collect();
     format!("{shown}…")
 }
 

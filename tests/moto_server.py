@@ -4,10 +4,11 @@
    roll back on failure; a concurrent write to that table during the copy fails the request with HTTP 500
    ("dictionary changed size during iteration"). DynamoDB has no such limit; the service's own concurrency is
    still exercised end to end, moto just answers in turn.
-2. No snapshot when every condition of a transaction holds. The snapshot copies the whole table, its indexes
-   and stream records, once per item of the transaction: 1,000 comments on one photo took minutes. With
-   requests serialised, a transaction whose conditions all hold against the current state cannot fail for a
-   condition, so it is applied directly; any other transaction takes moto's own path, snapshot and all.
+2. No snapshot: conditions first. The snapshot copies the whole table, its indexes and stream records, once
+   per item of the transaction: 1,000 comments on one photo took minutes. With requests serialised, the
+   conditions are checked against the current state first, as DynamoDB does: if one fails, the transaction
+   is cancelled (ConditionalCheckFailed for that item) with nothing applied; if all hold, it cannot fail
+   for a condition and is applied directly. Anything unusual takes moto's own path, snapshot and all.
 
 Usage: python3 tests/moto_server.py PORT   (binds 127.0.0.1 only)
 """
@@ -16,6 +17,7 @@ import sys
 import threading
 
 import moto.dynamodb.models as models
+from moto.dynamodb.exceptions import TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -23,11 +25,14 @@ from werkzeug.serving import run_simple
 original_transact = DynamoDBBackend.transact_write_items
 
 
-def conditions_hold(backend, transact_items):
+def failed_conditions(backend, transact_items):
+    """For each item, whether its condition fails against the current state."""
+    failed = []
     for item in transact_items:
         _, op = next(iter(item.items()))
         condition = op.get("ConditionExpression")
         if condition is None:
+            failed.append(False)
             continue
         table = backend.get_table(op["TableName"])
         if "Item" in op:
@@ -40,9 +45,8 @@ def conditions_hold(backend, transact_items):
         expression = models.get_filter_expression(
             condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
         )
-        if not expression.expr(current):
-            return False
-    return True
+        failed.append(not expression.expr(current))
+    return failed
 
 
 class NoCopy:
@@ -53,11 +57,13 @@ class NoCopy:
 
 def transact_write_items(self, transact_items):
     try:
-        fast = conditions_hold(self, transact_items)
+        failed = failed_conditions(self, transact_items)
     except Exception:  # anything unusual: let moto judge it
-        fast = False
-    if not fast:
         return original_transact(self, transact_items)
+    if any(failed):
+        raise TransactionCanceledException(
+            [("ConditionalCheckFailed", "The conditional request failed", None) if f else (None, None, None) for f in failed]
+        )
     saved, models.copy = models.copy, NoCopy
     try:
         return original_transact(self, transact_items)

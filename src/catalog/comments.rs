@@ -15,6 +15,8 @@ use crate::table::{Index, Item, ItemExt, PK, Query, SK, TTL, TableError, TableRe
 const RETRY_RECORD_LIFETIME: chrono::Duration = chrono::Duration::days(1);
 /// Transactions cancelled by a concurrent one on the same photo are tried again this many times.
 const CONFLICT_RETRIES: u32 = 12;
+/// The photo's attribute holding its latest comment's time.
+const LAST_COMMENT_AT: &str = "lastCommentAt";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comment {
@@ -67,6 +69,11 @@ impl Comment {
 impl Catalog {
     /// Add a comment; `None` if the photo does not exist (nothing is written then). A repeated `client_id`
     /// returns the comment stored the first time.
+    ///
+    /// Comment times on a photo only grow in commit order: the transaction advances the photo's
+    /// `lastCommentAt` and fails if another comment with a later time committed first, and the comment is then
+    /// stamped after that one. So the timeline's order is the order comments committed in, and a client that
+    /// resumes `after` the last comment it saw can never miss one stamped earlier that committed later.
     pub async fn add_comment(&self, new: NewComment) -> TableResult<Option<Comment>> {
         if let Some(client_id) = &new.client_id
             && let Some(existing) = self.comment_by_request(new.photo_id, client_id).await?
@@ -74,16 +81,28 @@ impl Catalog {
             return Ok(Some(existing));
         }
         let mut backoff = Duration::from_millis(5);
-        for attempt in 0.. {
+        let mut after: Option<DateTime<Utc>> = None;
+        for attempt in 0..=CONFLICT_RETRIES * 4 {
+            let now = Utc::now().trunc_subsecs(6);
+            let created_at = match after {
+                Some(last) if last >= now => last + chrono::Duration::microseconds(1),
+                _ => now,
+            };
             let comment = Comment {
                 id: Uuid::new_v4(),
                 photo_id: new.photo_id,
                 body: new.body.clone(),
-                created_at: Utc::now().trunc_subsecs(6),
+                created_at,
                 author_ip: new.author_ip.clone(),
             };
             let mut writes = vec![
-                Write::Increment { key: keys::photo(new.photo_id), attr: "commentCount".into(), by: 1 },
+                Write::Advance {
+                    key: keys::photo(new.photo_id),
+                    counter: "commentCount".into(),
+                    by: 1,
+                    marker: LAST_COMMENT_AT.into(),
+                    to: keys::time(created_at),
+                },
                 Write::Put(comment.to_item()),
                 Write::Put(Event::Comment(comment.clone()).to_item(comment.created_at)),
             ];
@@ -99,12 +118,16 @@ impl Catalog {
             }
             match self.table.transact(writes).await {
                 Ok(()) => return Ok(Some(comment)),
-                // The photo is missing, or a concurrent call with the same client id won.
+                // The photo is missing, a concurrent call with the same client id won, or a later comment
+                // committed first: tell which.
                 Err(TableError::ConditionFailed) => {
-                    return match &new.client_id {
-                        Some(client_id) => self.comment_by_request(new.photo_id, client_id).await,
-                        None => Ok(None),
-                    };
+                    if let Some(client_id) = &new.client_id
+                        && let Some(existing) = self.comment_by_request(new.photo_id, client_id).await?
+                    {
+                        return Ok(Some(existing));
+                    }
+                    let Some(photo) = self.table.get(&keys::photo(new.photo_id)).await? else { return Ok(None) };
+                    after = Some(parse_time(&photo, LAST_COMMENT_AT)?);
                 }
                 Err(TableError::Conflict) if attempt < CONFLICT_RETRIES => {
                     // Jitter spreads out writers that collided on the same photo.
@@ -115,7 +138,7 @@ impl Catalog {
                 Err(e) => return Err(e),
             }
         }
-        unreachable!("the retry loop returns")
+        Err(TableError::Conflict)
     }
 
     async fn comment_by_request(&self, photo_id: Uuid, client_id: &str) -> TableResult<Option<Comment>> {

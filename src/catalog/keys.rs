@@ -210,7 +210,8 @@ mod tests {
 
         fn any_time() -> impl Strategy<Value = DateTime<Utc>> {
             // 1970 to 9999: four-digit years, as every stored time has.
-            (0i64..253_402_300_799, 0u32..1_000_000).prop_map(|(secs, micros)| Utc.timestamp_opt(secs, micros * 1_000).unwrap())
+            (0i64..253_402_300_799, 0u32..1_000_000)
+                .prop_map(|(secs, micros)| Utc.timestamp_opt(secs, micros * 1_000).unwrap())
         }
 
         proptest! {

@@ -98,14 +98,16 @@ fn transact_item(table: &str, write: Write) -> TableResult<TransactWriteItem> {
                 .build()
                 .map_err(internal)?,
         ),
-        Write::Increment { key, attr, by } => builder.update(
+        Write::Advance { key, counter, by, marker, to } => builder.update(
             Update::builder()
                 .table_name(table)
                 .set_key(Some(key_attrs(&key)))
-                .update_expression("ADD #attr :by")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_names("#attr", attr)
+                .update_expression("ADD #counter :by SET #marker = :to")
+                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#marker) OR #marker < :to)")
+                .expression_attribute_names("#counter", counter)
+                .expression_attribute_names("#marker", marker)
                 .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
+                .expression_attribute_values(":to", AttributeValue::S(to))
                 .build()
                 .map_err(internal)?,
         ),

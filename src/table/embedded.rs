@@ -210,14 +210,18 @@ impl Table for EmbeddedTable {
                             }
                             (key, Some(item))
                         }
-                        Write::Increment { key, attr, by } => {
+                        Write::Advance { key, counter, by, marker, to } => {
                             let raw = item_key(&key)?;
                             let Some(old) = items.get(raw.as_str()).map_err(internal)? else {
                                 return Err(TableError::ConditionFailed);
                             };
                             let mut item = decode(old.value())?;
-                            let current = item.opt_number(&attr).unwrap_or(0);
-                            item.insert(attr, Value::N(current + by));
+                            if item.opt_string(&marker).is_some_and(|current| current >= to.as_str()) {
+                                return Err(TableError::ConditionFailed);
+                            }
+                            let current = item.opt_number(&counter).unwrap_or(0);
+                            item.insert(counter, Value::N(current + by));
+                            item.insert(marker, Value::S(to));
                             (key, Some(item))
                         }
                         Write::Delete(key) => (key, None),

@@ -77,8 +77,10 @@ pub enum Write {
     Put(Item),
     /// Store the item only if no item has its key; otherwise the transaction fails with `ConditionFailed`.
     PutIfAbsent(Item),
-    /// Add `by` to the number attribute `attr` of an existing item; fails with `ConditionFailed` if it is absent.
-    Increment { key: Key, attr: String, by: i64 },
+    /// On an existing item whose string `marker` is absent or sorts before `to`: add `by` to the number
+    /// `counter` and set `marker` to `to`. Otherwise the transaction fails with `ConditionFailed`. (A counter
+    /// with a high-water mark: e.g. a photo's comment count and its latest comment's time, which only grows.)
+    Advance { key: Key, counter: String, by: i64, marker: String, to: String },
     /// Remove the item if present.
     Delete(Key),
 }
