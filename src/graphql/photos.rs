@@ -8,7 +8,7 @@ use super::comments::Comment;
 use super::{limits, parse_id, photo_loader, state};
 use crate::catalog::{
     self,
-    keys::{CommentCursor, PhotoCursor},
+    keys::{BadCursor, CommentCursor, PhotoCursor},
 };
 use crate::error::ApiError;
 use crate::search::{self, QueryError};
@@ -63,6 +63,23 @@ impl PhotoFilter {
         }
         Ok(catalog::PhotoFilter { words, uploaded_from: self.uploaded_from, uploaded_to: self.uploaded_to })
     }
+}
+
+/// The `after` argument, decoded, or a `BAD_USER_INPUT` that says what a cursor is.
+pub fn decode_after<C>(after: Option<String>, decode: fn(&str) -> Result<C, BadCursor>) -> Result<Option<C>, ApiError> {
+    after.map(|cursor| decode(&cursor)).transpose().map_err(|e| ApiError::bad_input(format!("after: {e}")))
+}
+
+/// A Relay connection of one page: each item's cursor and node.
+fn connection<T, N: async_graphql::OutputType>(
+    page: catalog::Page<T>,
+    after_given: bool,
+    cursor: impl Fn(&T) -> String,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N> {
+    let mut connection = Connection::new(after_given, page.has_next);
+    connection.edges.extend(page.items.into_iter().map(|item| Edge::new(cursor(&item), node(item))));
+    connection
 }
 
 /// A photo someone uploaded.
@@ -129,19 +146,12 @@ impl Photo {
         after: Option<String>,
     ) -> Result<Connection<String, Comment>> {
         let first = page_size("first", first.unwrap_or(50))?;
-        let after = after
-            .map(|cursor| CommentCursor::decode(&cursor))
-            .transpose()
-            .map_err(|e| ApiError::bad_input(format!("after: {e}")))?;
+        let after = decode_after(after, CommentCursor::decode)?;
         if after.is_some_and(|cursor| cursor.photo_id != self.0.id) {
             return Err(ApiError::bad_input("after: this cursor belongs to another photo's comments").into());
         }
         let page = state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?;
-        let mut connection = Connection::new(after.is_some(), page.has_next);
-        connection
-            .edges
-            .extend(page.items.into_iter().map(|comment| Edge::new(comment.cursor().encode(), Comment(comment))));
-        Ok(connection)
+        Ok(connection(page, after.is_some(), |c| c.cursor().encode(), Comment))
     }
 }
 
@@ -160,16 +170,11 @@ impl PhotoQuery {
         filter: Option<PhotoFilter>,
     ) -> Result<Connection<String, Photo>> {
         let first = page_size("first", first.unwrap_or(20))?;
-        let after = after
-            .map(|cursor| PhotoCursor::decode(&cursor))
-            .transpose()
-            .map_err(|e| ApiError::bad_input(format!("after: {e}")))?;
+        let after = decode_after(after, PhotoCursor::decode)?;
         let filter = filter.map(PhotoFilter::parse).transpose()?.unwrap_or_default();
         let page = state(ctx)?.catalog.search_photos(&filter, first, after).await.map_err(ApiError::from)?;
         photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
-        let mut connection = Connection::new(after.is_some(), page.has_next);
-        connection.edges.extend(page.items.into_iter().map(|photo| Edge::new(photo.cursor().encode(), Photo(photo))));
-        Ok(connection)
+        Ok(connection(page, after.is_some(), |p| p.cursor().encode(), Photo))
     }
 
     /// One photo, or null if there is none with this id.

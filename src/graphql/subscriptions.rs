@@ -9,7 +9,7 @@ use futures_util::{Stream, StreamExt, stream};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::comments::Comment;
-use super::photos::Photo;
+use super::photos::{Photo, decode_after};
 use super::{parse_id, state};
 use crate::catalog::{Event, keys::CommentCursor};
 use crate::error::ApiError;
@@ -48,9 +48,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Comment> + use<>> {
         let state = state(ctx)?.clone();
         let photo_id = photo_id.map(|id| parse_id("photoId", &id)).transpose()?;
-        let after = after
-            .map(|cursor| CommentCursor::decode(&cursor).map_err(|e| ApiError::bad_input(format!("after: {e}"))))
-            .transpose()?;
+        let after = decode_after(after, CommentCursor::decode)?;
         if let Some(cursor) = after
             && photo_id != Some(cursor.photo_id)
         {
