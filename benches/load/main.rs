@@ -6,7 +6,8 @@
 //! Run (release build): `./tests/run.sh --exec cargo bench --bench load` (embedded only:
 //! `cargo bench --bench load`). After `--`: `--seconds S` measured per run (default 3, after 0.5 s of
 //! warm-up), `--photos N` (default 10000), `--aws-photos N` (default 400), `--only embedded|aws`,
-//! `--operation TEXT` (only the load runs of operations whose name contains TEXT, nothing else: profiling).
+//! `--operation TEXT` (only the load runs of operations whose name contains TEXT), `--load-only` (no memory,
+//! fan-out or upload measurements).
 //!
 //! On the stand-ins the load runs use one connection and a small table: moto answers one request at a time
 //! and scans the whole table for every Query (about 2 s per query at 10,000 photos), so more connections
@@ -49,8 +50,10 @@ struct Options {
     aws_photos: usize,
     embedded: bool,
     aws: bool,
-    /// Only these load runs, and no memory, fan-out or upload measurements.
+    /// Only the load runs of operations whose name contains this.
     operation: Option<String>,
+    /// No memory, fan-out or upload measurements.
+    load_only: bool,
 }
 
 impl Options {
@@ -76,6 +79,7 @@ impl Options {
             embedded: only != Some("aws"),
             aws: only != Some("embedded") && stand_ins,
             operation: value("--operation").cloned(),
+            load_only: args.iter().any(|a| a == "--load-only"),
         })
     }
 }
@@ -182,7 +186,7 @@ async fn common(
     others: &[&Server],
 ) -> anyhow::Result<()> {
     operations(store, options, connections, dataset, report, server).await?;
-    if options.operation.is_some() {
+    if options.load_only {
         return Ok(());
     }
     report.memory(store, "after the load runs", server.memory()?);
