@@ -4,6 +4,7 @@
 
 pub mod embedded;
 pub mod policy;
+mod view_urls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +72,8 @@ pub struct BlobStore {
     region: String,
     /// What the service itself asked of storage: photo bytes must not pass through it.
     stats: Arc<BlobStats>,
+    /// Gallery links signed for the current window.
+    view_urls: Arc<view_urls::ViewUrls>,
 }
 
 /// Counters of the requests the service makes to storage (presigning makes none), for tests and benchmarks.
@@ -132,7 +135,14 @@ impl BlobStore {
         region: impl Into<String>,
     ) -> Self {
         let credentials = Arc::new(CredentialCache { provider: credentials, cached: Default::default() });
-        Self { client, bucket: bucket.into(), credentials, region: region.into(), stats: Arc::default() }
+        Self {
+            client,
+            bucket: bucket.into(),
+            credentials,
+            region: region.into(),
+            stats: Arc::default(),
+            view_urls: Arc::default(),
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -199,6 +209,26 @@ impl BlobStore {
             .strip_suffix(key)
             .ok_or_else(|| anyhow::anyhow!("unexpected presigned URL shape: {without_query}"))?;
         Ok(base.trim_end_matches('/').to_string())
+    }
+
+    /// The same as [`Self::view_url`] from `window_start`, signed once for every request in that window: for
+    /// links many requests share (a photo's `url` is the same for a whole window).
+    pub async fn window_view_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        file_name: &str,
+        window_start: DateTime<Utc>,
+        expires_in: Duration,
+    ) -> BlobResult<String> {
+        let credentials = self.credentials.get().await?;
+        let what = view_urls::signed_for(key, content_type, file_name, expires_in, credentials.access_key_id());
+        if let Some(link) = self.view_urls.get(window_start, &what) {
+            return Ok(link);
+        }
+        let link = self.view_url(key, content_type, file_name, window_start, expires_in).await?;
+        self.view_urls.put(window_start, what, link.clone());
+        Ok(link)
     }
 
     /// A GET link for `key` valid from `valid_from` for `expires_in`, opening inline as `file_name`.
