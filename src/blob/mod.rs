@@ -4,8 +4,10 @@
 
 pub mod embedded;
 pub mod policy;
+mod view_urls;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
@@ -68,6 +70,34 @@ pub struct BlobStore {
     /// Signs upload policies (the SDK only signs requests), cached until shortly before they expire.
     credentials: Arc<CredentialCache>,
     region: String,
+    /// What the service itself asked of storage: photo bytes must not pass through it.
+    stats: Arc<BlobStats>,
+    /// Gallery links signed for the current window.
+    view_urls: Arc<view_urls::ViewUrls>,
+}
+
+/// Counters of the requests the service makes to storage (presigning makes none), for tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct BlobStats {
+    calls: AtomicU64,
+    bytes_read: AtomicU64,
+}
+
+impl BlobStats {
+    fn call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+    fn read(&self, bytes: usize) {
+        self.bytes_read.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    /// Requests to storage so far (head, ranged reads, deletes, bucket set-up).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+    /// Object bytes the service read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
 }
 
 /// Credentials from a provider, asked again only when the cached ones are about to expire (an instance
@@ -105,18 +135,31 @@ impl BlobStore {
         region: impl Into<String>,
     ) -> Self {
         let credentials = Arc::new(CredentialCache { provider: credentials, cached: Default::default() });
-        Self { client, bucket: bucket.into(), credentials, region: region.into() }
+        Self {
+            client,
+            bucket: bucket.into(),
+            credentials,
+            region: region.into(),
+            stats: Arc::default(),
+            view_urls: Arc::default(),
+        }
     }
 
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
 
+    pub fn stats(&self) -> &BlobStats {
+        &self.stats
+    }
+
     /// Create the bucket if absent (idempotent).
     pub async fn ensure_bucket(&self) -> BlobResult<()> {
+        self.stats.call();
         if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
             return Ok(());
         }
+        self.stats.call();
         match self.client.create_bucket().bucket(&self.bucket).send().await {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
@@ -173,6 +216,26 @@ impl BlobStore {
         Ok(base.trim_end_matches('/').to_string())
     }
 
+    /// The same as [`Self::view_url`] from `window_start`, signed once for every request in that window: for
+    /// links many requests share (a photo's `url` is the same for a whole window).
+    pub async fn window_view_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        file_name: &str,
+        window_start: DateTime<Utc>,
+        expires_in: Duration,
+    ) -> BlobResult<String> {
+        let credentials = self.credentials.get().await?;
+        let what = view_urls::signed_for(key, content_type, file_name, expires_in, credentials.access_key_id());
+        if let Some(link) = self.view_urls.get(window_start, &what) {
+            return Ok(link);
+        }
+        let link = self.view_url(key, content_type, file_name, window_start, expires_in).await?;
+        self.view_urls.put(window_start, what, link.clone());
+        Ok(link)
+    }
+
     /// A GET link for `key` valid from `valid_from` for `expires_in`, opening inline as `file_name`.
     pub async fn view_url(
         &self,
@@ -202,6 +265,7 @@ impl BlobStore {
 
     /// Size of the object at `key`, or `None` if there is none.
     pub async fn head(&self, key: &str) -> BlobResult<Option<ObjectInfo>> {
+        self.stats.call();
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(output) => Ok(Some(ObjectInfo { size_bytes: output.content_length().unwrap_or(0) })),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
@@ -212,13 +276,17 @@ impl BlobStore {
     /// Up to `len` bytes of the object from `offset`.
     pub async fn read_range(&self, key: &str, offset: u64, len: u64) -> BlobResult<Vec<u8>> {
         let range = format!("bytes={offset}-{}", offset + len.max(1) - 1);
+        self.stats.call();
         let output =
             self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await.map_err(sdk_error)?;
         let body = output.body.collect().await.map_err(|e| BlobError::Unavailable(e.to_string()))?;
-        Ok(body.into_bytes().to_vec())
+        let bytes = body.into_bytes().to_vec();
+        self.stats.read(bytes.len());
+        Ok(bytes)
     }
 
     pub async fn delete(&self, key: &str) -> BlobResult<()> {
+        self.stats.call();
         self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(sdk_error)?;
         Ok(())
     }

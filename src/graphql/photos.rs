@@ -128,7 +128,7 @@ impl Photo {
         let file_name = format!("{}.{}", self.0.name, if self.0.content_type == "image/png" { "png" } else { "jpg" });
         let url = state
             .blobs
-            .view_url(&self.0.object_key, &self.0.content_type, &file_name, window_start, state.limits.view_url)
+            .window_view_url(&self.0.object_key, &self.0.content_type, &file_name, window_start, state.limits.view_url)
             .await
             .map_err(ApiError::from)?;
         Ok(url)

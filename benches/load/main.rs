@@ -1,0 +1,252 @@
+//! Load benchmark (issue 6): throughput and p50/p99 latency of the main operations at 1, 16 and 64
+//! connections next to the `{ __typename }` floor, backend calls and items read per operation, memory
+//! (idle, 10,000 photos, 1,000 subscriptions), comment fan-out delay, and the upload path; on the embedded
+//! store and, when `tests/run.sh` started the stand-ins, on DynamoDB (moto) + S3 (SeaweedFS).
+//!
+//! Run (release build): `./tests/run.sh --exec cargo bench --bench load` (embedded only:
+//! `cargo bench --bench load`). After `--`: `--seconds S` measured per run (default 3, after 0.5 s of
+//! warm-up), `--photos N` (default 10000), `--aws-photos N` (default 400), `--only embedded|aws`,
+//! `--operation TEXT` (only the load runs of operations whose name contains TEXT), `--load-only` (no memory,
+//! fan-out or upload measurements).
+//!
+//! On the stand-ins the load runs use one connection and a small table: moto answers one request at a time
+//! and scans the whole table for every Query (about 2 s per query at 10,000 photos), so more connections
+//! only queue in moto, and a large table measures moto's scan.
+//!
+//! The service runs in child processes (see `server`), so the memory and CPU time reported are its own; this
+//! process is the load generator and shares the machine's cores with it.
+
+mod dataset;
+mod driver;
+mod operations;
+mod report;
+mod server;
+mod subscriptions;
+mod uploads;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use photoshare::app::Backends;
+use photoshare::catalog::Catalog;
+use photoshare::config::Config;
+
+use dataset::Dataset;
+use report::Report;
+use server::Server;
+
+const CONNECTIONS: &[usize] = &[1, 16, 64];
+/// moto serialises requests: more connections would only wait in its queue.
+const STAND_IN_CONNECTIONS: &[usize] = &[1];
+const WARMUP: Duration = Duration::from_millis(500);
+const FAN_OUT_SUBSCRIBERS: usize = 100;
+const FAN_OUT_COMMENTS: usize = 40;
+const CROWD: usize = 1_000;
+const UPLOADS: usize = 20;
+
+struct Options {
+    window: Duration,
+    photos: usize,
+    aws_photos: usize,
+    embedded: bool,
+    aws: bool,
+    /// Only the load runs of operations whose name contains this.
+    operation: Option<String>,
+    /// No memory, fan-out or upload measurements.
+    load_only: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
+        let seconds: f64 = value("--seconds").map_or(Ok(3.0), |s| s.parse()).context("--seconds")?;
+        let photos: usize = value("--photos").map_or(Ok(10_000), |s| s.parse()).context("--photos")?;
+        let aws_photos: usize = value("--aws-photos").map_or(Ok(400), |s| s.parse()).context("--aws-photos")?;
+        anyhow::ensure!(
+            photos.min(aws_photos) >= dataset::MIN_PHOTOS,
+            "--photos and --aws-photos must be at least {}",
+            dataset::MIN_PHOTOS
+        );
+        let only = value("--only").map(String::as_str);
+        let stand_ins = std::env::var_os("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT").is_some();
+        if only == Some("aws") && !stand_ins {
+            anyhow::bail!("--only aws needs the stand-ins: run through ./tests/run.sh --exec");
+        }
+        Ok(Self {
+            window: Duration::from_secs_f64(seconds),
+            photos,
+            aws_photos,
+            embedded: only != Some("aws"),
+            aws: only != Some("embedded") && stand_ins,
+            operation: value("--operation").cloned(),
+            load_only: args.iter().any(|a| a == "--load-only"),
+        })
+    }
+}
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if std::env::var_os(server::SERVE_ENV).is_some() {
+        return server::serve(args).await;
+    }
+    let options = Options::parse(&args)?;
+    let mut report = Report::start();
+    if options.embedded {
+        embedded(&options, &Dataset::generate(options.photos), &mut report).await?;
+    }
+    if options.aws {
+        aws(&options, &Dataset::generate(options.aws_photos), &mut report).await?;
+    } else {
+        eprintln!("(DynamoDB + S3 skipped: run through ./tests/run.sh --exec to include the stand-ins)");
+    }
+    report.print();
+    Ok(())
+}
+
+/// The service's flags: `flags` (name, value) and a free port, without the mutation rate limit (the whole
+/// load comes from one address).
+fn service_args(flags: &[(&str, &str)]) -> Vec<String> {
+    let common = [("--listen", "127.0.0.1:0"), ("--mutations-per-minute", "0")];
+    common.iter().chain(flags).flat_map(|(name, value)| [name.to_string(), value.to_string()]).collect()
+}
+
+/// Load the data set through the catalog directly (the table must be empty), then let go of the store.
+async fn load(args: &[String], dataset: &Dataset) -> anyhow::Result<Duration> {
+    let started = std::time::Instant::now();
+    let config = Config::from_args(args)?;
+    let backends = Backends::connect(&config, "http://127.0.0.1:1").await?;
+    backends.ensure_created().await?;
+    dataset.load(&Catalog::new(backends.table)).await?;
+    Ok(started.elapsed())
+}
+
+async fn embedded(options: &Options, dataset: &Dataset, report: &mut Report) -> anyhow::Result<()> {
+    const STORE: &str = "embedded";
+    let dir = TempDir(std::env::temp_dir().join(format!("photoshare-load-{}", uuid::Uuid::new_v4().simple())));
+    let args = service_args(&[("--store", "embedded"), ("--data-dir", dir.0.to_str().context("temp dir")?)]);
+
+    let idle = Server::start(&args).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    report.memory(STORE, "idle, empty store", idle.memory()?);
+    idle.stop().await;
+
+    let took = load(&args, dataset).await?;
+    eprintln!("[load] {STORE}: {} photos and their comments loaded in {took:.1?}", dataset.photos.len());
+    let mut server = Server::start(&args).await?;
+    report.memory(STORE, &format!("started on {} photos", dataset.photos.len()), server.memory()?);
+    common(STORE, options, CONNECTIONS, dataset, report, &mut server, &[]).await?;
+    server.stop().await;
+    Ok(())
+}
+
+async fn aws(options: &Options, dataset: &Dataset, report: &mut Report) -> anyhow::Result<()> {
+    const STORE: &str = "moto + SeaweedFS";
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let (table, bucket) = (format!("load-{unique}"), format!("load-{unique}"));
+    let dynamodb = std::env::var("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT")?;
+    let s3 = std::env::var("PHOTOSHARE_TEST_S3_ENDPOINT")?;
+    let args = service_args(&[
+        ("--store", "aws"),
+        ("--table", &table),
+        ("--bucket", &bucket),
+        ("--dynamodb-endpoint", &dynamodb),
+        ("--s3-endpoint", &s3),
+        ("--s3-path-style", "true"),
+    ]);
+    let took = load(&args, dataset).await?;
+    eprintln!("[load] {STORE}: {} photos and their comments loaded in {took:.1?}", dataset.photos.len());
+    let mut server = Server::start(&args).await?;
+    report.memory(STORE, &format!("started on {} photos", dataset.photos.len()), server.memory()?);
+    let second = Server::start(&args).await?;
+    common(STORE, options, STAND_IN_CONNECTIONS, dataset, report, &mut server, &[&second]).await?;
+    second.stop().await;
+    server.stop().await;
+    Ok(())
+}
+
+/// Everything measured the same way on both stores; `others` are more instances on the same store (their
+/// subscribers get comments posted through `server` via the table's event feed).
+async fn common(
+    store: &str,
+    options: &Options,
+    connections: &[usize],
+    dataset: &Dataset,
+    report: &mut Report,
+    server: &mut Server,
+    others: &[&Server],
+) -> anyhow::Result<()> {
+    operations(store, options, connections, dataset, report, server).await?;
+    if options.load_only {
+        return Ok(());
+    }
+    report.memory(store, "after the load runs", server.memory()?);
+
+    let photo = dataset.fan_out_photo().id.to_string();
+    let poster = subscriptions::Poster::new(&server.address, &photo);
+    let mut places = vec![(server.address.as_str(), FAN_OUT_SUBSCRIBERS / (others.len() + 1))];
+    places.extend(others.iter().map(|other| (other.address.as_str(), FAN_OUT_SUBSCRIBERS / (others.len() + 1))));
+    let mut crowd = subscriptions::Crowd::open(&places, &photo).await?;
+    crowd.wait_until_listening(&poster).await?;
+    let (delays, lost) = crowd.measure(&poster, FAN_OUT_COMMENTS).await?;
+    crowd.close();
+    report.fan_out(store, &places, &delays, lost);
+
+    let photo = dataset.crowd_photo().id.to_string();
+    let poster = subscriptions::Poster::new(&server.address, &photo);
+    let mut crowd = subscriptions::Crowd::open(&[(server.address.as_str(), CROWD)], &photo).await?;
+    crowd.wait_until_listening(&poster).await?;
+    report.memory(store, &format!("{CROWD} subscriptions open"), server.memory()?);
+    let (delays, lost) = crowd.measure(&poster, 5).await?;
+    crowd.close();
+    report.fan_out(store, &[(server.address.as_str(), CROWD)], &delays, lost);
+
+    let uploads = uploads::measure(server, UPLOADS).await?;
+    report.uploads(store, &uploads);
+    report.memory(store, "end (peak = highest of the run)", server.memory()?);
+    Ok(())
+}
+
+async fn operations(
+    store: &str,
+    options: &Options,
+    connections: &[usize],
+    dataset: &Dataset,
+    report: &mut Report,
+    server: &mut Server,
+) -> anyhow::Result<()> {
+    let url = format!("{}/graphql", server.address);
+    let mut operations = operations::all(dataset, &uuid::Uuid::new_v4().simple().to_string());
+    if let Some(only) = &options.operation {
+        operations.retain(|operation| operation.name.contains(only.as_str()));
+    }
+    let client = driver::client();
+    for operation in &operations {
+        let started = std::time::Instant::now();
+        let response = driver::post(&client, &url, (operation.body)(1 << 40))
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", operation.name))?;
+        eprintln!("[check] {store}: {} answered in {:.1?}", operation.name, started.elapsed());
+        let data = serde_json::from_slice::<serde_json::Value>(&response)?["data"].clone();
+        (operation.check)(&data).map_err(|e| anyhow::anyhow!("{} returned the wrong data: {e}", operation.name))?;
+    }
+    for &connections in connections {
+        for operation in &operations {
+            let (counters, cpu, own_cpu) = (server.counters().await?, server.cpu()?, server::own_cpu()?);
+            let outcome = driver::run(&url, operation.body.clone(), connections, WARMUP, options.window).await;
+            let counters = server.counters().await? - counters;
+            let cpu = report::Cpu { service: server.cpu()? - cpu, load_generator: server::own_cpu()? - own_cpu };
+            report.run(store, operation.name, connections, &outcome, counters, cpu);
+        }
+    }
+    Ok(())
+}
