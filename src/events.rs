@@ -1,6 +1,7 @@
-//! Fan-out of new photos and comments to the subscribers of this instance. Whatever commits here is published
-//! at once; in AWS mode a follower also reads the table's event feed, so what commits on any other instance
-//! arrives too. Events are de-duplicated by id, so no subscriber sees one twice.
+//! Fan-out of new photos and comments to the subscribers of this instance. In embedded mode whatever commits
+//! is published at once; in AWS mode a follower reads the table's event feed and publishes everything from it,
+//! what committed here or on any other instance, in commit order. Events are de-duplicated by id, so no
+//! subscriber sees one twice.
 //!
 //! Why a feed in the table rather than DynamoDB Streams: a stream shard allows two concurrent readers, so a
 //! third instance would break it; a query per poll on the current minute's partition works for any number of
@@ -31,6 +32,9 @@ const CAPACITY: usize = 4_096;
 pub struct EventHub {
     sender: broadcast::Sender<Arc<Event>>,
     seen: Mutex<Seen>,
+    /// Set once the hub follows the table's feed: then everything, this instance's commits included, is
+    /// delivered from the feed, in commit order (see `committed`).
+    follows_feed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -59,7 +63,21 @@ impl Seen {
 
 impl EventHub {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { sender: broadcast::channel(CAPACITY).0, seen: Mutex::default() })
+        Arc::new(Self {
+            sender: broadcast::channel(CAPACITY).0,
+            seen: Mutex::default(),
+            follows_feed: Default::default(),
+        })
+    }
+
+    /// Something committed on this instance. Without a feed (embedded mode) it is delivered at once. With one,
+    /// it comes from the feed like everything else: delivering local commits first would let a subscriber see
+    /// a later comment before an earlier one from another instance, and a client that resumes `after` the
+    /// later one would skip the earlier. From the feed, a photo's comments arrive in commit order.
+    pub fn committed(&self, event: Event) {
+        if !self.follows_feed.load(std::sync::atomic::Ordering::Relaxed) {
+            self.publish(event);
+        }
     }
 
     /// Deliver `event` to every current subscriber, unless it was delivered before.
@@ -85,6 +103,7 @@ impl EventHub {
 
     /// Follow the table's event feed (AWS mode), publishing what other instances committed.
     pub fn follow_feed(self: &Arc<Self>, catalog: Catalog) -> tokio::task::JoinHandle<()> {
+        self.follows_feed.store(true, std::sync::atomic::Ordering::Relaxed);
         let hub = Arc::clone(self);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(POLL_INTERVAL);

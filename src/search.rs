@@ -14,7 +14,8 @@ pub const MAX_TOKEN_CHARS: usize = 10;
 pub const MAX_QUERY_CHARS: usize = 200;
 pub const MAX_QUERY_WORDS: usize = 8;
 
-/// Ideographs, kana and hangul: written without spaces, so each character is a word.
+/// Ideographs, kana and hangul: written without spaces, so each of their letters is a word (their
+/// punctuation, like ゠ or ・, separates words as any punctuation does).
 fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
@@ -32,7 +33,7 @@ pub fn words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     for c in folded.chars() {
-        if is_cjk(c) {
+        if is_cjk(c) && c.is_alphanumeric() {
             if !current.is_empty() {
                 words.push(std::mem::take(&mut current));
             }
@@ -122,6 +123,7 @@ mod tests {
         assert_eq!(words("ＳＵＮ　ｓｅｔ"), ["sun", "set"], "full-width forms");
         assert_eq!(words("海边日落 sunset2026"), ["海", "边", "日", "落", "sunset2026"]);
         assert_eq!(words("  ..,  "), Vec::<String>::new());
+        assert_eq!(words("゠カメラ・写真"), ["カ", "メ", "ラ", "写", "真"], "kana punctuation separates");
     }
 
     #[test]

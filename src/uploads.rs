@@ -125,7 +125,7 @@ pub async fn complete(state: &AppState, upload_id: Uuid) -> ApiResult<Photo> {
     };
     let (photo, created) = state.catalog.record_photo(&photo).await?;
     if created {
-        state.events.publish(Event::Photo(photo.clone()));
+        state.events.committed(Event::Photo(photo.clone()));
     }
     Ok(photo)
 }

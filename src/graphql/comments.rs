@@ -99,7 +99,7 @@ impl CommentMutation {
         let photo_id = new.photo_id;
         let comment = state.catalog.add_comment(new).await.map_err(ApiError::from)?;
         let comment = comment.ok_or_else(|| ApiError::NotFound(format!("no photo with id {photo_id}")))?;
-        state.events.publish(Event::Comment(comment.clone()));
+        state.events.committed(Event::Comment(comment.clone()));
         Ok(Comment(comment))
     }
 }
