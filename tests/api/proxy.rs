@@ -331,9 +331,9 @@ async fn sigterm_behind_haproxy_loses_no_acknowledged_comment() {
 
     // Delivery to subscribers. Two gaps of the fan-out design (not of stopping) are told apart and counted,
     // not failed: the feed other instances read re-reads only the last 2 s, so a comment that took longer
-    // than that to commit can miss their live subscribers; and a subscriber that resumes `after` the last
-    // comment it got (posted through its own instance, delivered at once) may not yet have got an earlier
-    // one posted through the other instance (delivered by the feed, up to a poll later).
+    // than that to commit can miss their live subscribers; and comments stamped before a subscriber's resume
+    // point that it never got (expected none: instances deliver a photo's comments in commit order, from the
+    // feed, and comment times grow in commit order).
     tokio::time::sleep(Duration::from_secs(1)).await;
     done.send_replace(true);
     let created: HashMap<String, DateTime<Utc>> =
