@@ -61,7 +61,7 @@ impl Dataset {
                 }
             })
             .collect();
-        photos.sort_by(|a, b| b.uploaded_at.cmp(&a.uploaded_at));
+        photos.sort_by_key(|p| std::cmp::Reverse(p.uploaded_at));
         Self { photos }
     }
 
