@@ -55,10 +55,19 @@ impl Event {
 
 impl Catalog {
     /// Events stamped `from..=to`, oldest first: one query per minute the range touches.
+    ///
+    /// The newest minute is read first. Events on one photo are stamped in commit order, so an event that
+    /// committed before one this read sees was already committed when the older minutes were read: a reader
+    /// never gets a newer event while an older one still waits to appear in a minute it read earlier.
     pub async fn events_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TableResult<Vec<Event>> {
-        let mut events = Vec::new();
-        let mut minute = from;
-        loop {
+        let mut minutes = vec![to];
+        let mut minute = to;
+        while keys::event_partition(minute) != keys::event_partition(from) {
+            minute = (minute - chrono::Duration::minutes(1)).max(from);
+            minutes.push(minute);
+        }
+        let mut per_minute = Vec::with_capacity(minutes.len());
+        for minute in minutes {
             let query = Query {
                 index: Index::Table,
                 pk: keys::event_partition(minute),
@@ -68,16 +77,9 @@ impl Catalog {
                 limit: EVENTS_PER_READ,
                 start_after: None,
             };
-            for item in self.table.query(&query).await? {
-                events.push(Event::from_item(&item)?);
-            }
-            if keys::event_partition(minute) == keys::event_partition(to) {
-                return Ok(events);
-            }
-            minute += chrono::Duration::minutes(1);
-            if minute > to {
-                minute = to;
-            }
+            let items = self.table.query(&query).await?;
+            per_minute.push(items.iter().map(Event::from_item).collect::<anyhow::Result<Vec<_>>>()?);
         }
+        Ok(per_minute.into_iter().rev().flatten().collect())
     }
 }
