@@ -58,6 +58,7 @@ impl Dataset {
                     uploader_ip: "192.0.2.1".into(),
                     object_key: format!("photos/{id}.jpg"),
                     comment_count: 0,
+                    first_comments: Some(Vec::new()),
                 }
             })
             .collect();

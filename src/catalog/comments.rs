@@ -8,11 +8,14 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::keys::{self, CommentCursor};
-use super::{Catalog, Event, Page, parse_id, parse_time, s};
-use crate::table::{Index, Item, ItemExt, PK, Query, SK, TTL, TableError, TableResult, Value, Write};
+use super::photos::{FIRST_COMMENTS_ATTR, FIRST_COMMENTS_UNTIL, first_comments_value};
+use super::{Catalog, Event, FIRST_COMMENTS, Page, Photo, parse_id, parse_time, s};
+use crate::table::{Check, Index, Item, ItemExt, Key, PK, Query, SK, TTL, TableError, TableResult, Value, Write};
 
 /// How long a client-supplied comment id stays remembered for retries.
 const RETRY_RECORD_LIFETIME: chrono::Duration = chrono::Duration::days(1);
+/// The photo's comment count attribute.
+const COUNT: &str = "commentCount";
 /// Transactions cancelled by a concurrent one on the same photo are tried again this many times.
 const CONFLICT_RETRIES: u32 = 12;
 
@@ -64,26 +67,97 @@ impl Comment {
     }
 }
 
+/// How a new comment updates its photo's item, which keeps the first `FIRST_COMMENTS` comments of the
+/// timeline: every other comment must sort after them, so a comment is never stamped earlier than the last
+/// kept one, and a later one is refused (and stamped again) if it would sort before it.
+enum CountWrite {
+    /// The photo keeps its first comments already (or none: from before they were kept): add one to the count
+    /// if it is at least `FIRST_COMMENTS` and the comment sorts after the last kept one (`not_before`).
+    PastFirst { not_before: Option<DateTime<Utc>> },
+    /// The photo, as read, keeps fewer: append the comment, if the count is still the one read.
+    Append(Box<Photo>),
+    /// A photo from before first comments were kept, with fewer than `FIRST_COMMENTS`: add one to the count.
+    Count,
+}
+
+impl CountWrite {
+    fn for_photo(photo: Photo) -> Self {
+        let first = photo.comment_count < FIRST_COMMENTS as i64;
+        match &photo.first_comments {
+            Some(_) if first => Self::Append(Box::new(photo)),
+            None if first => Self::Count,
+            kept => Self::PastFirst { not_before: kept.as_ref().and_then(|k| k.last()).map(|c| c.created_at) },
+        }
+    }
+
+    /// The comment's time: now, or just after the last kept comment if the clock says earlier.
+    fn stamp(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let last_kept = match self {
+            Self::PastFirst { not_before } => *not_before,
+            Self::Append(photo) => photo.first_comments.as_ref().and_then(|k| k.last()).map(|c| c.created_at),
+            Self::Count => None,
+        };
+        last_kept.map_or(now, |last| now.max(last + chrono::Duration::microseconds(1)))
+    }
+
+    fn write(&self, comment: &Comment) -> Write {
+        let key = keys::photo(comment.photo_id);
+        let sort_key = keys::comment(comment.photo_id, comment.created_at, comment.id).sk;
+        match self {
+            Self::PastFirst { .. } => Write::Update {
+                key,
+                add: vec![(COUNT.into(), 1)],
+                set: Vec::new(),
+                checks: vec![
+                    Check::AtLeast(COUNT.into(), FIRST_COMMENTS as i64),
+                    Check::AbsentOrBefore(FIRST_COMMENTS_UNTIL.into(), sort_key),
+                ],
+            },
+            Self::Count => Write::Increment { key, attr: COUNT.into(), by: 1 },
+            Self::Append(photo) => {
+                let mut kept = photo.first_comments.clone().unwrap_or_default();
+                kept.push(comment.clone());
+                Write::Update {
+                    key,
+                    add: Vec::new(),
+                    set: vec![
+                        (COUNT.into(), Value::N(photo.comment_count + 1)),
+                        (FIRST_COMMENTS_ATTR.into(), first_comments_value(&kept)),
+                        (FIRST_COMMENTS_UNTIL.into(), Value::S(sort_key)),
+                    ],
+                    checks: vec![Check::Equals(COUNT.into(), photo.comment_count)],
+                }
+            }
+        }
+    }
+}
+
 impl Catalog {
     /// Add a comment; `None` if the photo does not exist (nothing is written then). A repeated `client_id`
     /// returns the comment stored the first time.
+    ///
+    /// The photo is read first (with the retry record of `client_id`, in the same call): its count and kept
+    /// comments decide how the comment's transaction updates it (see `CountWrite`). If the photo changed in
+    /// between, the conditions refuse the transaction and it is read and tried again.
     pub async fn add_comment(&self, new: NewComment) -> TableResult<Option<Comment>> {
-        if let Some(client_id) = &new.client_id
-            && let Some(existing) = self.comment_by_request(new.photo_id, client_id).await?
-        {
-            return Ok(Some(existing));
-        }
         let mut backoff = Duration::from_millis(5);
-        for attempt in 0.. {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let (photo, earlier) = self.photo_and_request(new.photo_id, new.client_id.as_deref()).await?;
+            if let Some(comment_sk) = earlier {
+                let item = self.table.get(&Key::new(keys::photo(new.photo_id).pk, comment_sk)).await?;
+                return Ok(item.as_ref().map(Comment::from_item).transpose()?);
+            }
+            let Some(photo) = photo else { return Ok(None) };
+            let count_write = CountWrite::for_photo(photo);
             let comment = Comment {
                 id: Uuid::new_v4(),
                 photo_id: new.photo_id,
                 body: new.body.clone(),
-                created_at: Utc::now().trunc_subsecs(6),
+                created_at: count_write.stamp(Utc::now().trunc_subsecs(6)),
                 author_ip: new.author_ip.clone(),
             };
             let mut writes = vec![
-                Write::Increment { key: keys::photo(new.photo_id), attr: "commentCount".into(), by: 1 },
+                count_write.write(&comment),
                 Write::Put(comment.to_item()),
                 Write::Put(Event::Comment(comment.clone()).to_item(comment.created_at)),
             ];
@@ -99,13 +173,9 @@ impl Catalog {
             }
             match self.table.transact(writes).await {
                 Ok(()) => return Ok(Some(comment)),
-                // The photo is missing, or a concurrent call with the same client id won.
-                Err(TableError::ConditionFailed) => {
-                    return match &new.client_id {
-                        Some(client_id) => self.comment_by_request(new.photo_id, client_id).await,
-                        None => Ok(None),
-                    };
-                }
+                // The photo changed since it was read (another comment came first) or is gone, or a concurrent
+                // call with the same client id won: read again.
+                Err(TableError::ConditionFailed) => {}
                 Err(TableError::Conflict) if attempt < CONFLICT_RETRIES => {
                     // Jitter spreads out writers that collided on the same photo.
                     let jitter = Duration::from_micros(u64::from(Uuid::new_v4().as_fields().1) % 5_000);
@@ -115,16 +185,30 @@ impl Catalog {
                 Err(e) => return Err(e),
             }
         }
-        unreachable!("the retry loop returns")
+        Err(TableError::Conflict)
     }
 
-    async fn comment_by_request(&self, photo_id: Uuid, client_id: &str) -> TableResult<Option<Comment>> {
-        let Some(request) = self.table.get(&keys::comment_request(photo_id, client_id)).await? else {
-            return Ok(None);
+    /// The photo, and the sort key of the comment stored for `client_id` if one was: one read.
+    async fn photo_and_request(
+        &self,
+        photo_id: Uuid,
+        client_id: Option<&str>,
+    ) -> TableResult<(Option<Photo>, Option<String>)> {
+        let photo_key = keys::photo(photo_id);
+        let Some(client_id) = client_id else {
+            let item = self.table.get(&photo_key).await?;
+            return Ok((item.as_ref().map(Photo::from_item).transpose()?, None));
         };
-        let key = crate::table::Key::new(keys::photo(photo_id).pk, request.string("commentSk")?);
-        let item = self.table.get(&key).await?;
-        Ok(item.as_ref().map(Comment::from_item).transpose()?)
+        let request_key = keys::comment_request(photo_id, client_id);
+        let (mut photo, mut earlier) = (None, None);
+        for item in self.table.batch_get(&[photo_key.clone(), request_key.clone()]).await? {
+            if item.opt_string(SK) == Some(request_key.sk.as_str()) {
+                earlier = Some(item.string("commentSk")?.to_string());
+            } else {
+                photo = Some(Photo::from_item(&item)?);
+            }
+        }
+        Ok((photo, earlier))
     }
 
     /// A photo's comments, oldest first, `first` of them after `after`: one query reading `first + 1` items.

@@ -136,7 +136,11 @@ impl Photo {
         if after.is_some_and(|cursor| cursor.photo_id != self.0.id) {
             return Err(ApiError::bad_input("after: this cursor belongs to another photo's comments").into());
         }
-        let page = state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?;
+        // The first comments usually come with the photo itself (a gallery page makes no query per photo).
+        let page = match self.0.first_comments(first).filter(|_| after.is_none()) {
+            Some(page) => page,
+            None => state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?,
+        };
         let mut connection = Connection::new(after.is_some(), page.has_next);
         connection
             .edges

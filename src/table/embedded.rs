@@ -220,6 +220,22 @@ impl Table for EmbeddedTable {
                             item.insert(attr, Value::N(current + by));
                             (key, Some(item))
                         }
+                        Write::Update { key, add, set, checks } => {
+                            let raw = item_key(&key)?;
+                            let Some(old) = items.get(raw.as_str()).map_err(internal)? else {
+                                return Err(TableError::ConditionFailed);
+                            };
+                            let mut item = decode(old.value())?;
+                            if !checks.iter().all(|check| check.holds(&item)) {
+                                return Err(TableError::ConditionFailed);
+                            }
+                            for (attr, by) in add {
+                                let current = item.opt_number(&attr).unwrap_or(0);
+                                item.insert(attr, Value::N(current + by));
+                            }
+                            item.extend(set);
+                            (key, Some(item))
+                        }
                         Write::Delete(key) => (key, None),
                     };
                     let raw = item_key(&key)?;
