@@ -1,6 +1,6 @@
 //! Reading photos: the gallery (newest first, Relay paging), one photo, and the `Photo` type.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
@@ -8,7 +8,7 @@ use super::comments::Comment;
 use super::{limits, parse_id, photo_loader, state};
 use crate::catalog::{
     self,
-    keys::{CommentCursor, PhotoCursor},
+    keys::{BadCursor, CommentCursor, PhotoCursor},
 };
 use crate::error::ApiError;
 use crate::search::{self, QueryError};
@@ -18,6 +18,27 @@ pub const MAX_PAGE: i32 = 100;
 /// View links are signed for the start of the current window, so a photo's `url` stays the same (and
 /// cacheable by browsers) for this long.
 const VIEW_URL_WINDOW: TimeDelta = TimeDelta::minutes(5);
+
+// Page cursors, encoded only for the clients that ask for them.
+impl CursorType for PhotoCursor {
+    type Error = BadCursor;
+    fn decode_cursor(cursor: &str) -> Result<Self, BadCursor> {
+        Self::decode(cursor)
+    }
+    fn encode_cursor(&self) -> String {
+        self.encode()
+    }
+}
+
+impl CursorType for CommentCursor {
+    type Error = BadCursor;
+    fn decode_cursor(cursor: &str) -> Result<Self, BadCursor> {
+        Self::decode(cursor)
+    }
+    fn encode_cursor(&self) -> String {
+        self.encode()
+    }
+}
 
 /// A page size argument, checked.
 pub fn page_size(argument: &str, first: i32) -> Result<usize, ApiError> {
@@ -127,7 +148,7 @@ impl Photo {
         ctx: &Context<'_>,
         #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, Comment>> {
+    ) -> Result<Connection<CommentCursor, Comment>> {
         let first = page_size("first", first.unwrap_or(50))?;
         let after = after
             .map(|cursor| CommentCursor::decode(&cursor))
@@ -142,9 +163,7 @@ impl Photo {
             None => state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?,
         };
         let mut connection = Connection::new(after.is_some(), page.has_next);
-        connection
-            .edges
-            .extend(page.items.into_iter().map(|comment| Edge::new(comment.cursor().encode(), Comment(comment))));
+        connection.edges.extend(page.items.into_iter().map(|comment| Edge::new(comment.cursor(), Comment(comment))));
         Ok(connection)
     }
 }
@@ -162,7 +181,7 @@ impl PhotoQuery {
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         filter: Option<PhotoFilter>,
-    ) -> Result<Connection<String, Photo>> {
+    ) -> Result<Connection<PhotoCursor, Photo>> {
         let first = page_size("first", first.unwrap_or(20))?;
         let after = after
             .map(|cursor| PhotoCursor::decode(&cursor))
@@ -172,7 +191,7 @@ impl PhotoQuery {
         let page = state(ctx)?.catalog.search_photos(&filter, first, after).await.map_err(ApiError::from)?;
         photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
         let mut connection = Connection::new(after.is_some(), page.has_next);
-        connection.edges.extend(page.items.into_iter().map(|photo| Edge::new(photo.cursor().encode(), Photo(photo))));
+        connection.edges.extend(page.items.into_iter().map(|photo| Edge::new(photo.cursor(), Photo(photo))));
         Ok(connection)
     }
 
