@@ -62,7 +62,7 @@ impl Dataset {
                 }
             })
             .collect();
-        photos.sort_by(|a, b| b.uploaded_at.cmp(&a.uploaded_at));
+        photos.sort_by_key(|photo| std::cmp::Reverse(photo.uploaded_at));
         Self { photos }
     }
 

@@ -9,11 +9,14 @@ use serde_json::{Value, json};
 use crate::dataset::{self, Dataset};
 use crate::driver::Body;
 
+/// Whether a response's `data` is right, or what is wrong with it.
+pub type Check = Box<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
+
 pub struct Operation {
     pub name: &'static str,
     pub body: Body,
     /// What a correct response's `data` holds.
-    pub check: Box<dyn Fn(&Value) -> Result<(), String> + Send + Sync>,
+    pub check: Check,
 }
 
 pub const GALLERY: &str =

@@ -21,6 +21,9 @@ const AFTER_SEP: char = '\u{1}';
 pub struct EmbeddedTable {
     db: Arc<Database>,
     stats: TableStats,
+    /// redb has one writer at a time: writers wait here, not in a blocking-pool thread each (64 concurrent
+    /// writers held 64 threads).
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl EmbeddedTable {
@@ -31,7 +34,7 @@ impl EmbeddedTable {
         txn.open_table(ITEMS)?;
         txn.open_table(GSI1_ENTRIES)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db), stats: TableStats::default() })
+        Ok(Self { db: Arc::new(db), stats: TableStats::default(), writer: tokio::sync::Mutex::new(()) })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -195,6 +198,7 @@ impl Table for EmbeddedTable {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()> {
+        let _writer = self.writer.lock().await;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(internal)?;
             {
@@ -265,6 +269,7 @@ impl Table for EmbeddedTable {
 
     async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()> {
         let (key, attr) = (key.clone(), attr.to_string());
+        let _writer = self.writer.lock().await;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(internal)?;
             {
