@@ -52,6 +52,7 @@ fn photos(count: usize) -> Vec<Photo> {
                 uploader_ip: "192.0.2.1".into(),
                 object_key: format!("photos/{id}.jpg"),
                 comment_count: 0,
+                first_comments: Some(Vec::new()),
             }
         })
         .collect()

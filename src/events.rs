@@ -20,8 +20,11 @@ use crate::catalog::{Catalog, Event};
 /// How often the follower reads the feed: the delivery delay across instances is about half of this on
 /// average, plus one query.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
-/// Each poll re-reads this much of the past: a transaction stamped earlier may commit later.
+/// Each poll re-reads this much before the previous poll began: a transaction stamped earlier may commit later.
 const LOOKBACK: chrono::Duration = chrono::Duration::seconds(2);
+/// After failed or slow polls, a poll catches up at most this far back (well within `REMEMBER`, so nothing
+/// read again is delivered twice).
+const MAX_CATCH_UP: chrono::Duration = chrono::Duration::seconds(30);
 /// And reads this far ahead, for instances whose clocks run ahead.
 const LOOKAHEAD: chrono::Duration = chrono::Duration::seconds(10);
 /// Ids are remembered this long, well past `LOOKBACK + LOOKAHEAD`, to drop what was seen already.
@@ -109,14 +112,20 @@ impl EventHub {
             let mut ticker = tokio::time::interval(POLL_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut failing = false;
+            // When the last successful poll began: the next one reads from there (less `LOOKBACK`), however
+            // long it had to wait, so a slow or failed poll does not leave a gap.
+            let mut previous: Option<chrono::DateTime<chrono::Utc>> = None;
             loop {
                 ticker.tick().await;
                 if hub.subscribers() == 0 {
+                    previous = None;
                     continue;
                 }
                 let now = chrono::Utc::now();
-                match catalog.events_between(now - LOOKBACK, now + LOOKAHEAD).await {
+                let from = previous.unwrap_or(now).max(now - MAX_CATCH_UP) - LOOKBACK;
+                match catalog.events_between(from, now + LOOKAHEAD).await {
                     Ok(events) => {
+                        previous = Some(now);
                         if failing {
                             tracing::info!("event feed readable again");
                             failing = false;

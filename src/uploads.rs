@@ -122,6 +122,7 @@ pub async fn complete(state: &AppState, upload_id: Uuid) -> ApiResult<Photo> {
         uploader_ip: upload.uploader_ip,
         object_key: upload.object_key,
         comment_count: 0,
+        first_comments: Some(Vec::new()),
     };
     let (photo, created) = state.catalog.record_photo(&photo).await?;
     if created {

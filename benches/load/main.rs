@@ -185,6 +185,18 @@ async fn common(
     server: &mut Server,
     others: &[&Server],
 ) -> anyhow::Result<()> {
+    if !options.load_only {
+        // First, while the process has served nothing else: what the subscriptions themselves cost.
+        let photo = dataset.crowd_photo().id.to_string();
+        let poster = subscriptions::Poster::new(&server.address, &photo);
+        let mut crowd = subscriptions::Crowd::open(&[(server.address.as_str(), CROWD)], &photo).await?;
+        crowd.wait_until_listening(&poster).await?;
+        report.memory(store, &format!("with {CROWD} subscriptions open"), server.memory()?);
+        let (delays, lost) = crowd.measure(&poster, 5).await?;
+        crowd.close();
+        report.fan_out(store, &[(server.address.as_str(), CROWD)], &delays, lost);
+    }
+
     operations(store, options, connections, dataset, report, server).await?;
     if options.load_only {
         return Ok(());
@@ -201,18 +213,9 @@ async fn common(
     crowd.close();
     report.fan_out(store, &places, &delays, lost);
 
-    let photo = dataset.crowd_photo().id.to_string();
-    let poster = subscriptions::Poster::new(&server.address, &photo);
-    let mut crowd = subscriptions::Crowd::open(&[(server.address.as_str(), CROWD)], &photo).await?;
-    crowd.wait_until_listening(&poster).await?;
-    report.memory(store, &format!("{CROWD} subscriptions open"), server.memory()?);
-    let (delays, lost) = crowd.measure(&poster, 5).await?;
-    crowd.close();
-    report.fan_out(store, &[(server.address.as_str(), CROWD)], &delays, lost);
-
     let uploads = uploads::measure(server, UPLOADS).await?;
     report.uploads(store, &uploads);
-    report.memory(store, "end (peak = highest of the run)", server.memory()?);
+    report.memory(store, "at the end (peak: the run's highest)", server.memory()?);
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::dataset::{self, Dataset};
 use crate::driver::Body;
 
-/// Checks a response body: `Err` says what is wrong with it.
+/// Whether a response's `data` is right, or what is wrong with it.
 pub type Check = Box<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
 
 pub struct Operation {

@@ -103,7 +103,8 @@ impl Report {
     }
 
     pub fn memory(&mut self, store: &str, state: &str, memory: Memory) {
-        Self::add(&mut self.memory, format!("| {store} | {state} | {} | {} |", mib(memory.rss), mib(memory.peak)));
+        let row = format!("| {store} | {state} | {} | {} | {} |", mib(memory.rss), mib(memory.peak), memory.threads);
+        Self::add(&mut self.memory, row);
     }
 
     pub fn fan_out(&mut self, store: &str, places: &[(&str, usize)], delays: &[Vec<u32>], lost: usize) {
@@ -160,8 +161,8 @@ impl Report {
         println!("\n| store | connections | floor req/s | gallery req/s | gallery / floor |");
         println!("|---|---|---|---|---|");
         self.ratios.iter().for_each(|row| println!("{row}"));
-        println!("\n| store | state | RSS MiB | peak RSS MiB |");
-        println!("|---|---|---|---|");
+        println!("\n| store | state | RSS MiB | peak RSS MiB | threads |");
+        println!("|---|---|---|---|---|");
         self.memory.iter().for_each(|row| println!("{row}"));
         println!("\n| store | subscribers | deliveries counted | deliveries | lost | p50 ms | p99 ms | max ms |");
         println!("|---|---|---|---|---|---|---|---|");

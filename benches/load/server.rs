@@ -108,7 +108,8 @@ impl Server {
             let kib: u64 = line.split_whitespace().nth(1).context("value")?.parse()?;
             Ok(kib * 1024)
         };
-        Ok(Memory { rss: field("VmRSS:")?, peak: field("VmHWM:")? })
+        let threads = status.lines().find_map(|l| l.strip_prefix("Threads:")).context("no Threads")?;
+        Ok(Memory { rss: field("VmRSS:")?, peak: field("VmHWM:")?, threads: threads.trim().parse()? })
     }
 
     /// CPU time (user + system) the service used so far.
@@ -128,6 +129,8 @@ impl Server {
 pub struct Memory {
     pub rss: u64,
     pub peak: u64,
+    /// Threads of the process: the runtime's workers and its blocking pool (embedded table calls).
+    pub threads: u64,
 }
 
 /// User + system CPU time of a process from its `/proc/<pid>/stat` (clock ticks of 1/100 s on Linux).

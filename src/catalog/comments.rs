@@ -8,13 +8,19 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::keys::{self, CommentCursor};
-use super::{Catalog, Event, Page, parse_id, parse_time, s};
-use crate::table::{Index, Item, ItemExt, PK, Query, SK, TTL, TableError, TableResult, Value, Write};
+use super::photos::{FIRST_COMMENTS_ATTR, FIRST_COMMENTS_UNTIL, first_comments_value};
+use super::{Catalog, Event, FIRST_COMMENTS, Page, Photo, parse_id, parse_time, s};
+use crate::table::{Check, Index, Item, ItemExt, Key, PK, Query, SK, TTL, TableError, TableResult, Value, Write};
 
 /// How long a client-supplied comment id stays remembered for retries.
 const RETRY_RECORD_LIFETIME: chrono::Duration = chrono::Duration::days(1);
+/// The photo's comment count attribute.
+const COUNT: &str = "commentCount";
 /// Transactions cancelled by a concurrent one on the same photo are tried again this many times.
 const CONFLICT_RETRIES: u32 = 12;
+/// Most reads and transactions one comment makes: each refused one means another comment on the photo
+/// committed, so this bounds how many concurrent commenters on one photo a comment outlasts.
+const ATTEMPTS: u32 = 200;
 /// The photo's attribute holding its latest comment's time.
 const LAST_COMMENT_AT: &str = "lastCommentAt";
 
@@ -66,43 +72,122 @@ impl Comment {
     }
 }
 
+/// How a new comment updates its photo's item.
+///
+/// Comment times on a photo only grow in commit order: every comment sets the photo's `lastCommentAt` to its
+/// own time, on condition that it is later than the one there, and is stamped after the one it read. So the
+/// timeline's order is the order comments committed in, and a subscriber that resumes `after` the last comment
+/// it saw never misses one stamped earlier that committed later. The photo item also keeps the timeline's
+/// first `FIRST_COMMENTS` comments, so a gallery page shows them without a query per photo.
+struct CountWrite {
+    kind: CountKind,
+    /// The photo's latest comment time as read (or its last kept comment's, for photos from before
+    /// `lastCommentAt` was kept).
+    last_comment_at: Option<DateTime<Utc>>,
+}
+
+enum CountKind {
+    /// The photo keeps its first comments already (or none: from before they were kept): add one to the count
+    /// if it is at least `FIRST_COMMENTS`.
+    PastFirst,
+    /// The photo, as read, keeps fewer: append the comment, if the count is still the one read.
+    Append(Box<Photo>),
+    /// A photo from before first comments were kept, with fewer than `FIRST_COMMENTS`: add one to the count.
+    Count,
+}
+
+impl CountWrite {
+    fn for_photo(item: &Item) -> anyhow::Result<Self> {
+        let photo = Photo::from_item(item)?;
+        let last_kept = photo.first_comments.as_ref().and_then(|kept| kept.last()).map(|c| c.created_at);
+        let last_comment_at = match item.opt_string(LAST_COMMENT_AT) {
+            Some(_) => Some(parse_time(item, LAST_COMMENT_AT)?),
+            None => last_kept,
+        };
+        let first = photo.comment_count < FIRST_COMMENTS as i64;
+        let kind = match &photo.first_comments {
+            Some(_) if first => CountKind::Append(Box::new(photo)),
+            None if first => CountKind::Count,
+            _ => CountKind::PastFirst,
+        };
+        Ok(Self { kind, last_comment_at })
+    }
+
+    /// The comment's time: now, or just after the photo's latest comment if the clock says earlier.
+    fn stamp(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.last_comment_at.map_or(now, |last| now.max(last + chrono::Duration::microseconds(1)))
+    }
+
+    fn write(&self, comment: &Comment) -> Write {
+        let key = keys::photo(comment.photo_id);
+        let sort_key = keys::comment(comment.photo_id, comment.created_at, comment.id).sk;
+        let time = keys::time(comment.created_at);
+        let later = Check::AbsentOrBefore(LAST_COMMENT_AT.into(), time.clone());
+        let mut set = vec![(LAST_COMMENT_AT.to_string(), Value::S(time))];
+        match &self.kind {
+            CountKind::PastFirst => Write::Update {
+                key,
+                add: vec![(COUNT.into(), 1)],
+                set,
+                checks: vec![
+                    Check::AtLeast(COUNT.into(), FIRST_COMMENTS as i64),
+                    Check::AbsentOrBefore(FIRST_COMMENTS_UNTIL.into(), sort_key),
+                    later,
+                ],
+            },
+            CountKind::Count => Write::Update { key, add: vec![(COUNT.into(), 1)], set, checks: vec![later] },
+            CountKind::Append(photo) => {
+                let mut kept = photo.first_comments.clone().unwrap_or_default();
+                kept.push(comment.clone());
+                set.extend([
+                    (COUNT.into(), Value::N(photo.comment_count + 1)),
+                    (FIRST_COMMENTS_ATTR.into(), first_comments_value(&kept)),
+                    (FIRST_COMMENTS_UNTIL.into(), Value::S(sort_key)),
+                ]);
+                Write::Update {
+                    key,
+                    add: Vec::new(),
+                    set,
+                    checks: vec![Check::Equals(COUNT.into(), photo.comment_count), later],
+                }
+            }
+        }
+    }
+}
+
 impl Catalog {
     /// Add a comment; `None` if the photo does not exist (nothing is written then). A repeated `client_id`
     /// returns the comment stored the first time.
     ///
-    /// Comment times on a photo only grow in commit order: the transaction advances the photo's
-    /// `lastCommentAt` and fails if another comment with a later time committed first, and the comment is then
-    /// stamped after that one. So the timeline's order is the order comments committed in, and a client that
-    /// resumes `after` the last comment it saw can never miss one stamped earlier that committed later.
+    /// The first try assumes the photo keeps its first comments already and is stamped with the clock. If the
+    /// conditions refuse it, the photo is read (with the retry record of `client_id`, in the same call): its
+    /// count, kept comments and latest comment time decide the comment's time and how the transaction updates
+    /// the photo (see `CountWrite`), and it is tried again.
     pub async fn add_comment(&self, new: NewComment) -> TableResult<Option<Comment>> {
-        if let Some(client_id) = &new.client_id
-            && let Some(existing) = self.comment_by_request(new.photo_id, client_id).await?
-        {
-            return Ok(Some(existing));
-        }
         let mut backoff = Duration::from_millis(5);
-        let mut after: Option<DateTime<Utc>> = None;
-        for attempt in 0..=CONFLICT_RETRIES * 4 {
-            let now = Utc::now().trunc_subsecs(6);
-            let created_at = match after {
-                Some(last) if last >= now => last + chrono::Duration::microseconds(1),
-                _ => now,
-            };
+        let mut conflicts = 0;
+        // Most photos have their first comments already: try that without reading, and read if it was not so.
+        let mut count_write = CountWrite { kind: CountKind::PastFirst, last_comment_at: None };
+        let mut read = false;
+        for _ in 0..ATTEMPTS {
+            if read {
+                let (photo, earlier) = self.photo_and_request(new.photo_id, new.client_id.as_deref()).await?;
+                if let Some(comment_sk) = earlier {
+                    let item = self.table.get(&Key::new(keys::photo(new.photo_id).pk, comment_sk)).await?;
+                    return Ok(item.as_ref().map(Comment::from_item).transpose()?);
+                }
+                let Some(photo) = photo else { return Ok(None) };
+                count_write = CountWrite::for_photo(&photo)?;
+            }
             let comment = Comment {
                 id: Uuid::new_v4(),
                 photo_id: new.photo_id,
                 body: new.body.clone(),
-                created_at,
+                created_at: count_write.stamp(Utc::now().trunc_subsecs(6)),
                 author_ip: new.author_ip.clone(),
             };
             let mut writes = vec![
-                Write::Advance {
-                    key: keys::photo(new.photo_id),
-                    counter: "commentCount".into(),
-                    by: 1,
-                    marker: LAST_COMMENT_AT.into(),
-                    to: keys::time(created_at),
-                },
+                count_write.write(&comment),
                 Write::Put(comment.to_item()),
                 Write::Put(Event::Comment(comment.clone()).to_item(comment.created_at)),
             ];
@@ -118,18 +203,11 @@ impl Catalog {
             }
             match self.table.transact(writes).await {
                 Ok(()) => return Ok(Some(comment)),
-                // The photo is missing, a concurrent call with the same client id won, or a later comment
-                // committed first: tell which.
-                Err(TableError::ConditionFailed) => {
-                    if let Some(client_id) = &new.client_id
-                        && let Some(existing) = self.comment_by_request(new.photo_id, client_id).await?
-                    {
-                        return Ok(Some(existing));
-                    }
-                    let Some(photo) = self.table.get(&keys::photo(new.photo_id)).await? else { return Ok(None) };
-                    after = Some(parse_time(&photo, LAST_COMMENT_AT)?);
-                }
-                Err(TableError::Conflict) if attempt < CONFLICT_RETRIES => {
+                // The photo is not as assumed or read (another comment committed first), or is gone, or a
+                // concurrent call with the same client id won: read it.
+                Err(TableError::ConditionFailed) => read = true,
+                Err(TableError::Conflict) if conflicts < CONFLICT_RETRIES => {
+                    conflicts += 1;
                     // Jitter spreads out writers that collided on the same photo.
                     let jitter = Duration::from_micros(u64::from(Uuid::new_v4().as_fields().1) % 5_000);
                     tokio::time::sleep(backoff + jitter).await;
@@ -141,13 +219,26 @@ impl Catalog {
         Err(TableError::Conflict)
     }
 
-    async fn comment_by_request(&self, photo_id: Uuid, client_id: &str) -> TableResult<Option<Comment>> {
-        let Some(request) = self.table.get(&keys::comment_request(photo_id, client_id)).await? else {
-            return Ok(None);
+    /// The photo's item, and the sort key of the comment stored for `client_id` if one was: one read.
+    async fn photo_and_request(
+        &self,
+        photo_id: Uuid,
+        client_id: Option<&str>,
+    ) -> TableResult<(Option<Item>, Option<String>)> {
+        let photo_key = keys::photo(photo_id);
+        let Some(client_id) = client_id else {
+            return Ok((self.table.get(&photo_key).await?, None));
         };
-        let key = crate::table::Key::new(keys::photo(photo_id).pk, request.string("commentSk")?);
-        let item = self.table.get(&key).await?;
-        Ok(item.as_ref().map(Comment::from_item).transpose()?)
+        let request_key = keys::comment_request(photo_id, client_id);
+        let (mut photo, mut earlier) = (None, None);
+        for item in self.table.batch_get(&[photo_key.clone(), request_key.clone()]).await? {
+            if item.opt_string(SK) == Some(request_key.sk.as_str()) {
+                earlier = Some(item.string("commentSk")?.to_string());
+            } else {
+                photo = Some(item);
+            }
+        }
+        Ok((photo, earlier))
     }
 
     /// A photo's comments, oldest first, `first` of them after `after`: one query reading `first + 1` items.

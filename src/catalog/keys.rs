@@ -13,7 +13,9 @@
 //! | token count    | `W#<token>`      | `#COUNT` (photos with the token)       |  |            |
 //!
 //! Comments live in their photo's partition, so a timeline page is one query on one partition, and the comment,
-//! its retry record and the photo's `commentCount` commit in one transaction. Events are the feed every
+//! its retry record and the photo's `commentCount` commit in one transaction. The photo item also keeps its
+//! first 3 comments (`firstComments`, and `firstCommentsUntil`, the last one's sort key), so a gallery page
+//! shows them without a query per photo. Events are the feed every
 //! instance follows for subscriptions: one partition per minute, read by time range.
 //! All photos share one `gsi1` partition ordered by upload time, so the gallery and a time range are one
 //! query each. DynamoDB splits a large partition of an index by sort key, so the partition's size is no limit;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::table::{Item, ItemExt, Table, Value};
 pub use comments::{Comment, NewComment};
 pub use events::Event;
-pub use photos::{Photo, Upload};
+pub use photos::{FIRST_COMMENTS, Photo, Upload};
 pub use search::PhotoFilter;
 pub use shares::Share;
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::keys::{self, PhotoCursor};
-use super::{Catalog, Event, parse_id, parse_time, s};
+use super::{Catalog, Comment, Event, Page, parse_id, parse_time, s};
 use crate::table::{GSI1_PK, GSI1_SK, Item, ItemExt, PK, SK, TTL, TableError, TableResult, Value, Write};
 
 /// How long after its ticket expires a pending upload record stays before DynamoDB's TTL removes it.
@@ -27,7 +27,13 @@ pub struct Photo {
     /// Where the bytes are in the bucket.
     pub object_key: String,
     pub comment_count: i64,
+    /// The first `FIRST_COMMENTS` comments (all of them while there are fewer), kept on the photo item so a
+    /// gallery page shows them without a query per photo. `None` for photos recorded before it was kept.
+    pub first_comments: Option<Vec<Comment>>,
 }
+
+/// Comments kept on the photo item: what a gallery card shows.
+pub const FIRST_COMMENTS: usize = 3;
 
 /// An upload ticket handed out and not yet completed.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,12 +71,27 @@ impl Photo {
             item.insert("width".into(), Value::N(width));
             item.insert("height".into(), Value::N(height));
         }
+        if let Some(comments) = &self.first_comments {
+            item.insert(FIRST_COMMENTS_ATTR.into(), first_comments_value(comments));
+        }
         item
     }
 
     pub(super) fn from_item(item: &Item) -> anyhow::Result<Self> {
+        let id = parse_id(item)?;
+        let comment_count = item.opt_number("commentCount").unwrap_or(0);
+        let first_comments = match item.opt_string(FIRST_COMMENTS_ATTR) {
+            Some(json) => Some(
+                serde_json::from_str::<Vec<KeptComment>>(json)?
+                    .into_iter()
+                    .map(|kept| kept.comment(id))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            // A photo from before the first comments were kept: only an uncommented one is known to hold them all.
+            None => (comment_count == 0).then(Vec::new),
+        };
         Ok(Self {
-            id: parse_id(item)?,
+            id,
             name: item.string("name")?.to_string(),
             description: item.opt_string("description").map(str::to_string),
             content_type: item.string("contentType")?.to_string(),
@@ -80,14 +101,51 @@ impl Photo {
             uploaded_at: parse_time(item, "uploadedAt")?,
             uploader_ip: item.string("uploaderIp")?.to_string(),
             object_key: item.string("objectKey")?.to_string(),
-            comment_count: item.opt_number("commentCount").unwrap_or(0),
+            comment_count,
+            first_comments,
         })
+    }
+
+    /// The first `first` comments from the photo item itself, if it holds them: no table call.
+    pub fn first_comments(&self, first: usize) -> Option<Page<Comment>> {
+        let kept = self.first_comments.as_ref()?;
+        if first > kept.len() && (kept.len() as i64) < self.comment_count {
+            return None;
+        }
+        let items: Vec<Comment> = kept.iter().take(first).cloned().collect();
+        Some(Page { has_next: self.comment_count > items.len() as i64, items })
     }
 
     /// This photo's position in the gallery.
     pub fn cursor(&self) -> PhotoCursor {
         PhotoCursor { uploaded_at: self.uploaded_at, id: self.id }
     }
+}
+
+/// The attribute of the photo item holding its first comments, as a JSON array of `KeptComment`s.
+pub(super) const FIRST_COMMENTS_ATTR: &str = "firstComments";
+/// The sort key of the last of them: every other comment must sort after it.
+pub(super) const FIRST_COMMENTS_UNTIL: &str = "firstCommentsUntil";
+
+/// A comment kept on its photo's item, compactly (a gallery page decodes 60 of them):
+/// `[id, createdAt, body, authorIp]`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptComment(String, String, String, String);
+
+impl KeptComment {
+    fn comment(self, photo_id: Uuid) -> anyhow::Result<Comment> {
+        let Self(id, created_at, body, author_ip) = self;
+        let created_at = DateTime::parse_from_rfc3339(&created_at)?.with_timezone(&Utc);
+        Ok(Comment { id: Uuid::try_parse(&id)?, photo_id, body, created_at, author_ip })
+    }
+}
+
+pub(super) fn first_comments_value(comments: &[Comment]) -> Value {
+    let kept: Vec<KeptComment> = comments
+        .iter()
+        .map(|c| KeptComment(c.id.to_string(), keys::time(c.created_at), c.body.clone(), c.author_ip.clone()))
+        .collect();
+    Value::S(serde_json::to_string(&kept).unwrap_or_default())
 }
 
 impl Upload {
@@ -171,5 +229,61 @@ impl Catalog {
             .map(|item| Photo::from_item(item).map(|p| (p.id, p)))
             .collect::<anyhow::Result<_>>()
             .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::SubsecRound;
+
+    use super::*;
+
+    fn photo(comment_count: i64, first_comments: Option<Vec<Comment>>) -> Photo {
+        let id = Uuid::new_v4();
+        Photo {
+            id,
+            name: "pier".into(),
+            description: None,
+            content_type: "image/jpeg".into(),
+            size_bytes: 1,
+            width: None,
+            height: None,
+            uploaded_at: Utc::now().trunc_subsecs(6),
+            uploader_ip: "192.0.2.1".into(),
+            object_key: format!("photos/{id}.jpg"),
+            comment_count,
+            first_comments,
+        }
+    }
+
+    fn comment(photo: &Photo, body: &str) -> Comment {
+        let created_at = Utc::now().trunc_subsecs(6);
+        Comment { id: Uuid::new_v4(), photo_id: photo.id, body: body.into(), created_at, author_ip: "::1".into() }
+    }
+
+    #[test]
+    fn first_comments_come_from_the_item_while_it_holds_them() {
+        let mut kept = photo(2, None);
+        kept.first_comments = Some(vec![comment(&kept, "a"), comment(&kept, "b")]);
+        let stored = Photo::from_item(&kept.to_item()).unwrap();
+        assert_eq!(stored, kept, "kept comments survive the item");
+        let page = stored.first_comments(3).expect("all comments are kept");
+        assert_eq!((page.items.len(), page.has_next), (2, false));
+        let page = stored.first_comments(1).expect("a prefix");
+        assert_eq!((page.items[0].body.as_str(), page.has_next), ("a", true));
+
+        let mut busy = photo(10, None);
+        busy.first_comments = Some((0..FIRST_COMMENTS).map(|n| comment(&busy, &n.to_string())).collect());
+        assert!(busy.first_comments(FIRST_COMMENTS).is_some_and(|page| page.has_next));
+        assert!(busy.first_comments(FIRST_COMMENTS + 1).is_none(), "more than kept: a query");
+    }
+
+    #[test]
+    fn photos_from_before_first_comments_were_kept_fall_back_to_queries() {
+        let mut item = photo(0, Some(Vec::new())).to_item();
+        item.remove(FIRST_COMMENTS_ATTR);
+        assert!(Photo::from_item(&item).unwrap().first_comments(3).is_some_and(|page| page.items.is_empty()));
+        item.insert("commentCount".into(), Value::N(2));
+        assert!(Photo::from_item(&item).unwrap().first_comments(3).is_none());
     }
 }

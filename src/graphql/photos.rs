@@ -1,6 +1,6 @@
 //! Reading photos: the gallery (newest first, Relay paging), one photo, and the `Photo` type.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
@@ -18,6 +18,27 @@ pub const MAX_PAGE: i32 = 100;
 /// View links are signed for the start of the current window, so a photo's `url` stays the same (and
 /// cacheable by browsers) for this long.
 const VIEW_URL_WINDOW: TimeDelta = TimeDelta::minutes(5);
+
+// Page cursors, encoded only for the clients that ask for them.
+impl CursorType for PhotoCursor {
+    type Error = BadCursor;
+    fn decode_cursor(cursor: &str) -> Result<Self, BadCursor> {
+        Self::decode(cursor)
+    }
+    fn encode_cursor(&self) -> String {
+        self.encode()
+    }
+}
+
+impl CursorType for CommentCursor {
+    type Error = BadCursor;
+    fn decode_cursor(cursor: &str) -> Result<Self, BadCursor> {
+        Self::decode(cursor)
+    }
+    fn encode_cursor(&self) -> String {
+        self.encode()
+    }
+}
 
 /// A page size argument, checked.
 pub fn page_size(argument: &str, first: i32) -> Result<usize, ApiError> {
@@ -71,12 +92,12 @@ pub fn decode_after<C>(after: Option<String>, decode: fn(&str) -> Result<C, BadC
 }
 
 /// A Relay connection of one page: each item's cursor and node.
-fn connection<T, N: async_graphql::OutputType>(
+fn connection<T, C: CursorType + Send + Sync, N: async_graphql::OutputType>(
     page: catalog::Page<T>,
     after_given: bool,
-    cursor: impl Fn(&T) -> String,
+    cursor: impl Fn(&T) -> C,
     node: impl Fn(T) -> N,
-) -> Connection<String, N> {
+) -> Connection<C, N> {
     let mut connection = Connection::new(after_given, page.has_next);
     connection.edges.extend(page.items.into_iter().map(|item| Edge::new(cursor(&item), node(item))));
     connection
@@ -144,14 +165,18 @@ impl Photo {
         ctx: &Context<'_>,
         #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, Comment>> {
+    ) -> Result<Connection<CommentCursor, Comment>> {
         let first = page_size("first", first.unwrap_or(50))?;
         let after = decode_after(after, CommentCursor::decode)?;
         if after.is_some_and(|cursor| cursor.photo_id != self.0.id) {
             return Err(ApiError::bad_input("after: this cursor belongs to another photo's comments").into());
         }
-        let page = state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?;
-        Ok(connection(page, after.is_some(), |c| c.cursor().encode(), Comment))
+        // The first comments usually come with the photo itself (a gallery page makes no query per photo).
+        let page = match self.0.first_comments(first).filter(|_| after.is_none()) {
+            Some(page) => page,
+            None => state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?,
+        };
+        Ok(connection(page, after.is_some(), |c| c.cursor(), Comment))
     }
 }
 
@@ -168,13 +193,13 @@ impl PhotoQuery {
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         filter: Option<PhotoFilter>,
-    ) -> Result<Connection<String, Photo>> {
+    ) -> Result<Connection<PhotoCursor, Photo>> {
         let first = page_size("first", first.unwrap_or(20))?;
         let after = decode_after(after, PhotoCursor::decode)?;
         let filter = filter.map(PhotoFilter::parse).transpose()?.unwrap_or_default();
         let page = state(ctx)?.catalog.search_photos(&filter, first, after).await.map_err(ApiError::from)?;
         photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
-        Ok(connection(page, after.is_some(), |p| p.cursor().encode(), Photo))
+        Ok(connection(page, after.is_some(), |p| p.cursor(), Photo))
     }
 
     /// One photo, or null if there is none with this id.

@@ -33,16 +33,15 @@ impl DynamoTable {
 
 type Attrs = HashMap<String, AttributeValue>;
 
+fn attr_value(value: &Value) -> AttributeValue {
+    match value {
+        Value::S(s) => AttributeValue::S(s.clone()),
+        Value::N(n) => AttributeValue::N(n.to_string()),
+    }
+}
+
 fn to_attrs(item: &Item) -> Attrs {
-    item.iter()
-        .map(|(name, value)| {
-            let value = match value {
-                Value::S(s) => AttributeValue::S(s.clone()),
-                Value::N(n) => AttributeValue::N(n.to_string()),
-            };
-            (name.clone(), value)
-        })
-        .collect()
+    item.iter().map(|(name, value)| (name.clone(), attr_value(value))).collect()
 }
 
 fn from_attrs(attrs: Attrs) -> TableResult<Item> {
@@ -98,23 +97,70 @@ fn transact_item(table: &str, write: Write) -> TableResult<TransactWriteItem> {
                 .build()
                 .map_err(internal)?,
         ),
-        Write::Advance { key, counter, by, marker, to } => builder.update(
-            Update::builder()
-                .table_name(table)
-                .set_key(Some(key_attrs(&key)))
-                .update_expression("ADD #counter :by SET #marker = :to")
-                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#marker) OR #marker < :to)")
-                .expression_attribute_names("#counter", counter)
-                .expression_attribute_names("#marker", marker)
-                .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
-                .expression_attribute_values(":to", AttributeValue::S(to))
-                .build()
-                .map_err(internal)?,
-        ),
+        Write::Update { key, add, set, checks } => builder.update(update_expression(table, key, add, set, checks)?),
         Write::Delete(key) => builder
             .delete(Delete::builder().table_name(table).set_key(Some(key_attrs(&key))).build().map_err(internal)?),
     };
     Ok(built.build())
+}
+
+/// An `Update` as DynamoDB expressions: `SET … ADD …` on the condition that the item exists and every check
+/// holds. Each attribute name gets one placeholder, shared by the update and the condition.
+fn update_expression(
+    table: &str,
+    key: Key,
+    add: Vec<(String, i64)>,
+    set: Vec<(String, Value)>,
+    checks: Vec<Check>,
+) -> TableResult<Update> {
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut placeholder = |attr: &str| -> String {
+        if let Some((placeholder, _)) = names.iter().find(|(_, name)| name.as_str() == attr) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#a{}", names.len());
+        names.insert(placeholder.clone(), attr.to_string());
+        placeholder
+    };
+    let mut values = HashMap::new();
+    let mut value = |attribute: AttributeValue| -> String {
+        let name = format!(":v{}", values.len());
+        values.insert(name.clone(), attribute);
+        name
+    };
+    let mut clauses = Vec::new();
+    let sets: Vec<String> =
+        set.iter().map(|(attr, v)| format!("{} = {}", placeholder(attr), value(attr_value(v)))).collect();
+    if !sets.is_empty() {
+        clauses.push(format!("SET {}", sets.join(", ")));
+    }
+    let adds: Vec<String> = add
+        .iter()
+        .map(|(attr, by)| format!("{} {}", placeholder(attr), value(AttributeValue::N(by.to_string()))))
+        .collect();
+    if !adds.is_empty() {
+        clauses.push(format!("ADD {}", adds.join(", ")));
+    }
+    let mut condition = vec!["attribute_exists(pk)".to_string()];
+    for check in &checks {
+        condition.push(match check {
+            Check::Equals(attr, n) => format!("{} = {}", placeholder(attr), value(AttributeValue::N(n.to_string()))),
+            Check::AtLeast(attr, n) => format!("{} >= {}", placeholder(attr), value(AttributeValue::N(n.to_string()))),
+            Check::AbsentOrBefore(attr, bound) => {
+                let attr = placeholder(attr);
+                format!("(attribute_not_exists({attr}) OR {attr} < {})", value(AttributeValue::S(bound.clone())))
+            }
+        });
+    }
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(key_attrs(&key)))
+        .update_expression(clauses.join(" "))
+        .condition_expression(condition.join(" AND "))
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values(Some(values))
+        .build()
+        .map_err(internal)
 }
 
 #[async_trait::async_trait]

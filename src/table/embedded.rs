@@ -21,6 +21,9 @@ const AFTER_SEP: char = '\u{1}';
 pub struct EmbeddedTable {
     db: Arc<Database>,
     stats: TableStats,
+    /// redb has one writer at a time: writers wait here, not in a blocking-pool thread each (64 concurrent
+    /// writers held 64 threads).
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl EmbeddedTable {
@@ -31,7 +34,7 @@ impl EmbeddedTable {
         txn.open_table(ITEMS)?;
         txn.open_table(GSI1_ENTRIES)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db), stats: TableStats::default() })
+        Ok(Self { db: Arc::new(db), stats: TableStats::default(), writer: tokio::sync::Mutex::new(()) })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -195,6 +198,7 @@ impl Table for EmbeddedTable {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()> {
+        let _writer = self.writer.lock().await;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(internal)?;
             {
@@ -210,18 +214,20 @@ impl Table for EmbeddedTable {
                             }
                             (key, Some(item))
                         }
-                        Write::Advance { key, counter, by, marker, to } => {
+                        Write::Update { key, add, set, checks } => {
                             let raw = item_key(&key)?;
                             let Some(old) = items.get(raw.as_str()).map_err(internal)? else {
                                 return Err(TableError::ConditionFailed);
                             };
                             let mut item = decode(old.value())?;
-                            if item.opt_string(&marker).is_some_and(|current| current >= to.as_str()) {
+                            if !checks.iter().all(|check| check.holds(&item)) {
                                 return Err(TableError::ConditionFailed);
                             }
-                            let current = item.opt_number(&counter).unwrap_or(0);
-                            item.insert(counter, Value::N(current + by));
-                            item.insert(marker, Value::S(to));
+                            for (attr, by) in add {
+                                let current = item.opt_number(&attr).unwrap_or(0);
+                                item.insert(attr, Value::N(current + by));
+                            }
+                            item.extend(set);
                             (key, Some(item))
                         }
                         Write::Delete(key) => (key, None),
@@ -253,6 +259,7 @@ impl Table for EmbeddedTable {
 
     async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()> {
         let (key, attr) = (key.clone(), attr.to_string());
+        let _writer = self.writer.lock().await;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(internal)?;
             {

@@ -77,12 +77,33 @@ pub enum Write {
     Put(Item),
     /// Store the item only if no item has its key; otherwise the transaction fails with `ConditionFailed`.
     PutIfAbsent(Item),
-    /// On an existing item whose string `marker` is absent or sorts before `to`: add `by` to the number
-    /// `counter` and set `marker` to `to`. Otherwise the transaction fails with `ConditionFailed`. (A counter
-    /// with a high-water mark: e.g. a photo's comment count and its latest comment's time, which only grows.)
-    Advance { key: Key, counter: String, by: i64, marker: String, to: String },
+    /// Update an existing item: add to number attributes and set others, if every check holds; otherwise (or
+    /// if the item is absent) fail with `ConditionFailed`.
+    Update { key: Key, add: Vec<(String, i64)>, set: Vec<(String, Value)>, checks: Vec<Check> },
     /// Remove the item if present.
     Delete(Key),
+}
+
+/// A condition on an attribute of the item a write updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The number attribute is present and equals this.
+    Equals(String, i64),
+    /// The number attribute is present and at least this.
+    AtLeast(String, i64),
+    /// The string attribute is absent, or sorts (byte order) before this.
+    AbsentOrBefore(String, String),
+}
+
+impl Check {
+    /// Whether the check holds for `item`.
+    pub fn holds(&self, item: &Item) -> bool {
+        match self {
+            Self::Equals(attr, value) => item.opt_number(attr) == Some(*value),
+            Self::AtLeast(attr, least) => item.opt_number(attr).is_some_and(|n| n >= *least),
+            Self::AbsentOrBefore(attr, bound) => item.opt_string(attr).is_none_or(|s| s < bound.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
