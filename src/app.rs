@@ -153,6 +153,7 @@ impl Application {
                 upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
                 view_url: Duration::from_secs(config.view_url_seconds),
                 ws_ping: Duration::from_secs(config.ws_ping_seconds),
+                request_timeout: Duration::from_secs(config.request_timeout_seconds),
                 introspection: config.introspection,
                 field_suggestions: config.field_suggestions,
             },

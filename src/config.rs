@@ -85,6 +85,9 @@ pub struct Config {
     /// (an ALB closes connections idle for 60 s by default).
     #[arg(long, global = true, env = "PHOTOSHARE_WS_PING_SECONDS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_seconds: u64,
+    /// Seconds a GraphQL query or mutation may take; then it fails with `UNAVAILABLE` (a backend is too slow).
+    #[arg(long, global = true, env = "PHOTOSHARE_REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub request_timeout_seconds: u64,
     /// Mutations a client address may make per minute on one instance, on average (0: no limit).
     #[arg(long, global = true, env = "PHOTOSHARE_MUTATIONS_PER_MINUTE", default_value_t = 120)]
     pub mutations_per_minute: u32,

@@ -17,6 +17,8 @@ pub enum ApiError {
     UploadInvalid(String),
     /// A backend is down or throttling: retry later.
     Unavailable(String),
+    /// The request took longer than the configured deadline (a backend is too slow): retry.
+    TimedOut(std::time::Duration),
     Internal(anyhow::Error),
 }
 
@@ -30,7 +32,7 @@ impl ApiError {
             Self::BadUserInput(_) => "BAD_USER_INPUT",
             Self::NotFound(_) => "NOT_FOUND",
             Self::UploadInvalid(_) => "UPLOAD_INVALID",
-            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Unavailable(_) | Self::TimedOut(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -45,6 +47,10 @@ impl From<ApiError> for async_graphql::Error {
                 tracing::warn!(%cause, "backend unavailable");
                 "a storage backend is unavailable; retry shortly".to_string()
             }
+            ApiError::TimedOut(deadline) => format!(
+                "the request did not finish within {} s; retry (a comment with the same clientId is stored once)",
+                deadline.as_secs()
+            ),
             ApiError::Internal(cause) => {
                 tracing::error!(cause = format!("{cause:#}"), "internal error");
                 "internal error".to_string()

@@ -52,13 +52,14 @@ fn file_name(photo: &Photo) -> String {
     format!("{}.{}", photo.name, if photo.content_type == "image/png" { "png" } else { "jpg" })
 }
 
-/// A presigned GET of the photo valid from now until `until`.
+/// A presigned GET of the photo valid from now until `until` (a whole second), exactly: SigV4 dates are whole
+/// seconds, so the link is signed at this second and expires `until - signed_at` seconds later.
 async fn presign(state: &AppState, photo: &Photo, until: DateTime<Utc>) -> ApiResult<String> {
-    let now = Utc::now();
-    let seconds = (until - now).num_seconds().max(1) as u64;
+    let signed_at = Utc::now().trunc_subsecs(0);
+    let seconds = (until - signed_at).num_seconds().max(1) as u64;
     let url = state
         .blobs
-        .view_url(&photo.object_key, &photo.content_type, &file_name(photo), now, Duration::from_secs(seconds))
+        .view_url(&photo.object_key, &photo.content_type, &file_name(photo), signed_at, Duration::from_secs(seconds))
         .await?;
     Ok(url)
 }
@@ -78,7 +79,7 @@ pub async fn create(state: &AppState, photo_id: Uuid, expires_in_seconds: i64) -
     let mut expires_at = now + chrono::Duration::seconds(expires_in_seconds);
     // A link signed with temporary credentials dies with them: promise no more than they allow.
     if let Some(credentials_expire) = state.blobs.credentials_expiry().await? {
-        expires_at = expires_at.min(credentials_expire);
+        expires_at = expires_at.min(credentials_expire.trunc_subsecs(0));
     }
     let url = presign(state, &photo, expires_at).await?;
     let token = new_token();

@@ -18,6 +18,8 @@ pub struct Limits {
     pub view_url: Duration,
     /// Between WebSocket pings to subscribers.
     pub ws_ping: Duration,
+    /// Longest a query or mutation may take.
+    pub request_timeout: Duration,
     pub introspection: bool,
     pub field_suggestions: bool,
 }

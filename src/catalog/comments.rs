@@ -169,6 +169,11 @@ impl Catalog {
         // Most photos have their first comments already: try that without reading, and read if it was not so.
         let mut count_write = CountWrite { kind: CountKind::PastFirst, last_comment_at: None };
         let mut read = false;
+        // Writers of one photo's comments on this instance take turns: each commits at its first or second try
+        // instead of racing the others for the photo's `lastCommentAt` (a refused transaction still costs write
+        // capacity). Writers on other instances can still come first; the conditions handle that.
+        let lock = &self.comment_writers[new.photo_id.as_u128() as usize % self.comment_writers.len()];
+        let _turn = lock.lock().await;
         for _ in 0..ATTEMPTS {
             if read {
                 let (photo, earlier) = self.photo_and_request(new.photo_id, new.client_id.as_deref()).await?;

@@ -43,11 +43,17 @@ fn parse_id(item: &Item) -> anyhow::Result<Uuid> {
 #[derive(Clone)]
 pub struct Catalog {
     table: Arc<dyn Table>,
+    /// Comments on one photo are written one at a time per instance (see `add_comment`).
+    comment_writers: Arc<[tokio::sync::Mutex<()>]>,
 }
+
+/// Locks comment writers are spread over, by photo: a few photos may share one, which only costs them order.
+const COMMENT_WRITER_LOCKS: usize = 256;
 
 impl Catalog {
     pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { table }
+        let comment_writers = (0..COMMENT_WRITER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        Self { table, comment_writers }
     }
 
     pub fn table(&self) -> &Arc<dyn Table> {

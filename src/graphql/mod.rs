@@ -95,11 +95,24 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
 
 /// Errors async-graphql raises itself (syntax, validation, input values it cannot parse) are the client's to
 /// fix: give them the `BAD_USER_INPUT` code, so every error a client sees has one.
+/// A response of one error, for a request that was refused before it ran.
+pub fn error_response(error: crate::error::ApiError) -> async_graphql::Response {
+    let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
+    error.locations.clear();
+    async_graphql::Response::from_errors(vec![error])
+}
+
 pub fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
             extensions.set("code", "BAD_USER_INPUT");
+            // The only `DateTime` inputs; async-graphql names the type, not the field.
+            if error.message.starts_with("Failed to parse \"DateTime\"") {
+                error.message.push_str(
+                    ": uploadedFrom and uploadedTo take an RFC 3339 time with an offset, e.g. 2026-11-28T18:00:00+08:00",
+                );
+            }
         }
     }
     response

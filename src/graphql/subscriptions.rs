@@ -5,13 +5,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Result, Subscription};
+use chrono::Utc;
 use futures_util::{Stream, StreamExt, stream};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::comments::Comment;
 use super::photos::{Photo, decode_after};
 use super::{parse_id, state};
-use crate::catalog::{Event, keys::CommentCursor};
+use crate::catalog::{self, Event, keys::CommentCursor};
 use crate::error::ApiError;
 
 /// Comments replayed per read when a subscriber resumes after a cursor.
@@ -37,9 +38,9 @@ pub struct Subscription;
 
 #[Subscription]
 impl Subscription {
-    /// New comments on one photo, or on every photo when `photoId` is null. With `after` (a comment's
-    /// `cursor`; needs `photoId`), the comments posted after it are sent first, so a client that reconnects,
-    /// to any instance, misses nothing.
+    /// Comments posted from now on, on one photo or on every photo when `photoId` is null. With `after` (a
+    /// comment's `cursor`; needs `photoId`), the comments posted after it are sent first, so a client that
+    /// reconnects, to any instance, misses nothing.
     async fn comment_added(
         &self,
         ctx: &Context<'_>,
@@ -62,6 +63,7 @@ impl Subscription {
             return Err(ApiError::NotFound(format!("no photo with id {id}")).into());
         }
         // Listen first, then replay: whatever commits in between arrives live, and the ids drop repeats.
+        let since = Utc::now();
         let receiver = state.events.subscribe();
         let mut replayed = Vec::new();
         let mut cursor = after;
@@ -75,9 +77,17 @@ impl Subscription {
             replayed.extend(page.items);
         }
         let replayed_ids: HashSet<_> = replayed.iter().map(|c| c.id).collect();
+        // What the feed re-reads from before the subscription is not news: after `after`, a comment is new if
+        // it sorts after it (comment times grow in commit order); otherwise if it was posted since subscribing.
+        let is_new = move |c: &catalog::Comment| match after {
+            Some(cursor) => (c.created_at, c.id) > (cursor.created_at, cursor.id),
+            None => c.created_at >= since,
+        };
         let live = live(receiver).filter_map(move |event| {
             let comment = match &*event {
-                Event::Comment(c) if photo_id.is_none_or(|id| id == c.photo_id) && !replayed_ids.contains(&c.id) => {
+                Event::Comment(c)
+                    if photo_id.is_none_or(|id| id == c.photo_id) && is_new(c) && !replayed_ids.contains(&c.id) =>
+                {
                     Some(Comment(c.clone()))
                 }
                 _ => None,
@@ -87,13 +97,14 @@ impl Subscription {
         Ok(stream::iter(replayed.into_iter().map(Comment)).chain(live))
     }
 
-    /// Every newly uploaded photo.
+    /// Every photo uploaded from now on.
     async fn photo_added(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Photo> + use<>> {
+        let since = Utc::now();
         let receiver = state(ctx)?.events.subscribe();
-        Ok(live(receiver).filter_map(|event| {
+        Ok(live(receiver).filter_map(move |event| {
             std::future::ready(match &*event {
-                Event::Photo(photo) => Some(Photo(photo.clone())),
-                Event::Comment(_) => None,
+                Event::Photo(photo) if photo.uploaded_at >= since => Some(Photo(photo.clone())),
+                _ => None,
             })
         }))
     }

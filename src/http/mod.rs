@@ -12,9 +12,9 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +23,7 @@ use tower_http::cors::{Any, CorsLayer};
 use self::client_ip::TrustedProxies;
 use self::listener::Peer;
 use self::shutdown::Lifecycle;
+use crate::error::ApiError;
 use crate::graphql::{self, PhotoSchema};
 use crate::state::AppState;
 
@@ -65,7 +66,7 @@ pub fn router(
     };
     let router = Router::new()
         // The API needs no large bodies (photos go straight to storage).
-        .route("/graphql", post(graphql_handler).get(graphql_handler).layer(DefaultBodyLimit::max(1024 * 1024)))
+        .route("/graphql", post(graphql_handler).get(graphql_handler))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
@@ -102,15 +103,55 @@ impl Shared {
     }
 }
 
+/// Largest GraphQL request body: the API needs no large bodies (photos go straight to storage).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 async fn graphql_handler(
     State(shared): State<Shared>,
     ConnectInfo(peer): ConnectInfo<Peer>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
-    let mut request = request.into_inner();
-    request.data = graphql::request_data(&shared.state, shared.client_ip(peer, &headers));
-    graphql::with_codes(shared.schema.execute(request).await).into()
+    request: axum::extract::Request,
+) -> Response {
+    let client_ip = shared.client_ip(peer, request.headers());
+    let mut request = match parse_request(request).await {
+        Ok(request) => request,
+        Err((status, error)) => {
+            let response = GraphQLResponse::from(graphql::error_response(error));
+            return (status, response).into_response();
+        }
+    };
+    request.data = graphql::request_data(&shared.state, client_ip);
+    let timeout = shared.state.limits.request_timeout;
+    let response = match tokio::time::timeout(timeout, shared.schema.execute(request)).await {
+        Ok(response) => graphql::with_codes(response),
+        Err(_) => {
+            tracing::warn!(?timeout, "request timed out");
+            graphql::error_response(ApiError::TimedOut(timeout))
+        }
+    };
+    GraphQLResponse::from(response).into_response()
+}
+
+/// One GraphQL request from a GET query string or a POST body of at most `MAX_BODY_BYTES`; a bad one is a
+/// GraphQL error with a code (and an HTTP status) that says what to fix.
+async fn parse_request(request: axum::extract::Request) -> Result<async_graphql::Request, (StatusCode, ApiError)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, ApiError::BadUserInput(message));
+    if request.method() == axum::http::Method::GET {
+        let query = request.uri().query().unwrap_or_default();
+        return async_graphql::http::parse_query_string(query)
+            .map_err(|e| bad(format!("the query string is not a GraphQL request: {e}")));
+    }
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| {
+        let message =
+            format!("the request body is over {MAX_BODY_BYTES} bytes: send a smaller query (photos go to storage)");
+        (StatusCode::PAYLOAD_TOO_LARGE, ApiError::BadUserInput(message))
+    })?;
+    // No GraphQL multipart uploads: photos go straight to storage with an upload ticket.
+    let options = async_graphql::http::MultipartOptions::default().max_num_files(0).max_file_size(0);
+    let batch = async_graphql::http::receive_batch_body(content_type, body.as_ref(), options)
+        .await
+        .map_err(|e| bad(format!("the body is not a GraphQL request (JSON with a `query`): {e}")))?;
+    batch.into_single().map_err(|_| bad("batched requests are not supported: send one operation per request".into()))
 }
 
 /// Prometheus metrics of this instance.

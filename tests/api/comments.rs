@@ -19,6 +19,7 @@ both_modes!(
     a_gallery_with_comments_costs_a_bounded_number_of_calls,
     subscribers_get_new_comments_and_photos_live,
     a_resumed_subscription_misses_nothing,
+    a_new_subscriber_gets_only_what_is_posted_after_it_subscribed,
     quiet_subscriptions_are_kept_alive_with_pings,
 );
 
@@ -231,6 +232,29 @@ async fn a_resumed_subscription_misses_nothing(app: TestApp) {
     }
     missed.push(later["id"].clone());
     assert_eq!(got, missed, "the missed comments in order, then live ones, none twice");
+}
+
+async fn a_new_subscriber_gets_only_what_is_posted_after_it_subscribed(app: TestApp) {
+    let photo = app.upload_photo("pier").await;
+    let old = app.add_comment(&photo["id"], "before subscribing").await;
+    let comments = "subscription($id: ID, $after: String) { commentAdded(photoId: $id, after: $after) { id } }";
+    // All at once, while the event feed (AWS mode) still holds what was just posted: it re-reads the last 2 s.
+    let (mut on_photo, mut everywhere, mut resumed, mut photos) = tokio::join!(
+        Subscription::start(&app.address, comments, json!({ "id": photo["id"] })),
+        Subscription::start(&app.address, comments, json!({ "id": null })),
+        Subscription::start(&app.address, comments, json!({ "id": photo["id"], "after": old["cursor"] })),
+        Subscription::start(&app.address, "subscription { photoAdded { id } }", json!({})),
+    );
+    let new = app.add_comment(&photo["id"], "after subscribing").await;
+    let added = app.upload_photo("after subscribing").await;
+    for (what, subscription) in
+        [("one photo", &mut on_photo), ("all photos", &mut everywhere), ("resumed", &mut resumed)]
+    {
+        let first = subscription.next(Duration::from_secs(3)).await.expect(what);
+        assert_eq!(first["commentAdded"]["id"], new["id"], "{what}: nothing from before it subscribed");
+    }
+    let first = photos.next(Duration::from_secs(3)).await.expect("a photo");
+    assert_eq!(first["photoAdded"]["id"], added["id"], "no photo from before it subscribed");
 }
 
 async fn quiet_subscriptions_are_kept_alive_with_pings(app: TestApp) {

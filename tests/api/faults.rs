@@ -59,3 +59,31 @@ async fn a_lost_dynamodb_gives_unavailable_fast_and_the_service_recovers() {
     let names = app.data(gallery, json!({})).await;
     assert_eq!(names["photos"]["nodes"][0]["name"], "after the outage");
 }
+
+/// A backend that stops answering (here: moto frozen with SIGSTOP, its port still open) holds no request
+/// past `--request-timeout-seconds`: the client gets `UNAVAILABLE` saying so, and the service serves again
+/// as soon as the backend answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_backend_times_out_the_request() {
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let moto = start_moto(port).await;
+    let app = TestApp::spawn(Mode::Aws, &["--dynamodb-endpoint", &endpoint, "--request-timeout-seconds", "1"]).await;
+    app.upload_photo("before the stall").await;
+    let gallery = "{ photos { nodes { name } } }";
+    let signal = |name: &str| {
+        let pid = moto.id().expect("moto runs").to_string();
+        let status = std::process::Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(status.success(), "kill {name} {pid}");
+    };
+
+    signal("-STOP");
+    let body = app.graphql(gallery, json!({})).await;
+    signal("-CONT");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("did not finish within 1 s"), "the deadline, not the SDK's own timeouts: {message}");
+
+    let names = app.data(gallery, json!({})).await;
+    assert_eq!(names["photos"]["nodes"][0]["name"], "before the stall", "served again");
+}

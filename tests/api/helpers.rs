@@ -263,6 +263,13 @@ impl TestApp {
     pub fn table_calls(&self) -> u64 {
         self.state.catalog.table().stats().calls()
     }
+
+    /// Table calls that write (whether or not their conditions held) so far.
+    pub fn table_writes(&self) -> u64 {
+        use photoshare::table::TableOp;
+        let stats = self.state.catalog.table().stats();
+        [TableOp::Transact, TableOp::PutMany, TableOp::Add].into_iter().map(|op| stats.calls_of(op)).sum()
+    }
 }
 
 pub const PHOTO_FIELDS: &str =

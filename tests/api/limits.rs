@@ -35,24 +35,30 @@ async fn over_limit_queries_are_refused_before_any_backend_call(app: TestApp) {
     }
     assert_eq!(app.table_calls(), calls, "refused queries cost no backend calls");
 
+    // Refused before parsing a query: still GraphQL errors with a code, and an HTTP status that says why.
     let url = format!("{}/graphql", app.address);
-    let batch = app
-        .client
-        .post(&url)
-        .json(&json!([{ "query": "{ photos { nodes { id } } }" }, { "query": "{ __typename }" }]))
-        .send()
-        .await
-        .unwrap();
-    assert!(batch.status().is_client_error(), "batched requests are off: {}", batch.status());
-    let huge = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(vec![b' '; 1024 * 1024 + 1])
-        .send()
-        .await
-        .unwrap();
-    assert!(huge.status().is_client_error(), "bodies over 1 MiB: {}", huge.status());
+    let padded = |bytes: usize| json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(bytes) } });
+    let refusals = [
+        (
+            "batched",
+            json!([{ "query": "{ photos { nodes { id } } }" }, { "query": "{ __typename }" }]).to_string(),
+            400,
+            "batched",
+        ),
+        ("not JSON", "{ photos { nodes { id } } }".to_string(), 400, "not a GraphQL request"),
+        ("over 1 MiB", padded(1024 * 1024).to_string(), 413, "over 1048576 bytes"),
+    ];
+    for (what, body, status, says) in refusals {
+        let response =
+            app.client.post(&url).header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(response.status(), status, "{what}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{what}: {body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains(says), "{what}: {body}");
+    }
+    let just_under = app.client.post(&url).json(&padded(1024 * 1024 - 100)).send().await.unwrap();
+    let just_under: serde_json::Value = just_under.json().await.unwrap();
+    assert_eq!(just_under["data"]["__typename"], "Query", "a body under 1 MiB is served: {just_under}");
     assert_eq!(app.table_calls(), calls);
 
     // Within the limits: GraphiQL's introspection, and a normal gallery page with comments.

@@ -6,6 +6,7 @@ mod helpers;
 mod subscriber;
 mod ws;
 
+mod bad_input;
 mod comments;
 mod fanout;
 mod faults;
