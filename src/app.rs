@@ -161,10 +161,10 @@ impl Application {
             rate_limiter: RateLimiter::new(config.mutations_per_minute, config.mutation_burst),
             metrics: Arc::default(),
         });
-        let schema = crate::graphql::build_schema(state.clone());
+        let api = crate::graphql::Api::new(state.clone());
         let lifecycle = Lifecycle::new();
         let edge = Edge { trusted_proxies: trusted_proxies.clone(), lifecycle: lifecycle.clone() };
-        let router = crate::http::router(schema, state.clone(), backends.object_store, edge);
+        let router = crate::http::router(api, state.clone(), backends.object_store, edge);
         let listener = EdgeListener::new(listener, config.proxy_protocol, trusted_proxies.clone())?;
         let timings = ShutdownTimings {
             drain: Duration::from_secs(config.drain_seconds),

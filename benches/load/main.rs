@@ -16,6 +16,10 @@
 //! The service runs in child processes (see `server`), so the memory and CPU time reported are its own; this
 //! process is the load generator and shares the machine's cores with it.
 
+/// The same allocator as the `photoshare` binary: the service runs as this binary's child process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod dataset;
 mod driver;
 mod operations;

@@ -1,11 +1,8 @@
 //! Limits on what one request may ask, checked before anything runs (so a refused request costs no backend
 //! call): nesting depth, complexity (a list field costs its `first` times its children), and aliases.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::ServerError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
 
 /// Deep enough for GraphiQL's own introspection query (about 15 levels).
 pub const MAX_DEPTH: usize = 16;
@@ -18,17 +15,6 @@ pub const MAX_ALIASES: usize = 30;
 pub fn paged(first: Option<i32>, default: i32, child: usize) -> usize {
     usize::try_from(first.unwrap_or(default)).unwrap_or(0).max(1).saturating_mul(child)
 }
-
-/// Refuses documents with more than `MAX_ALIASES` aliased fields (alias-multiplied work).
-pub struct AliasLimit;
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension)
-    }
-}
-
-struct AliasLimitExtension;
 
 fn aliases(selection_set: &SelectionSet) -> usize {
     selection_set
@@ -44,25 +30,15 @@ fn aliases(selection_set: &SelectionSet) -> usize {
         .sum()
 }
 
-#[async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let count: usize =
-            document.operations.iter().map(|(_, op)| aliases(&op.node.selection_set.node)).sum::<usize>()
-                + document.fragments.values().map(|f| aliases(&f.node.selection_set.node)).sum::<usize>();
-        if count > MAX_ALIASES {
-            return Err(ServerError::new(
-                format!("the query uses {count} aliases; at most {MAX_ALIASES} are allowed"),
-                None,
-            ));
-        }
-        Ok(document)
+/// Refuses documents with more than `MAX_ALIASES` aliased fields (alias-multiplied work).
+pub fn check_aliases(document: &ExecutableDocument) -> Result<(), ServerError> {
+    let count: usize = document.operations.iter().map(|(_, op)| aliases(&op.node.selection_set.node)).sum::<usize>()
+        + document.fragments.values().map(|f| aliases(&f.node.selection_set.node)).sum::<usize>();
+    if count > MAX_ALIASES {
+        return Err(ServerError::new(
+            format!("the query uses {count} aliases; at most {MAX_ALIASES} are allowed"),
+            None,
+        ));
     }
+    Ok(())
 }

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use async_graphql::Executor;
 use async_graphql_axum::GraphQLResponse;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
@@ -24,7 +25,7 @@ use self::client_ip::TrustedProxies;
 use self::listener::Peer;
 use self::shutdown::Lifecycle;
 use crate::error::ApiError;
-use crate::graphql::{self, PhotoSchema};
+use crate::graphql::{self, Api};
 use crate::state::AppState;
 
 mod playground;
@@ -42,7 +43,7 @@ pub struct Edge {
 /// What the handlers share.
 #[derive(Clone)]
 struct Shared {
-    schema: PhotoSchema,
+    api: Api,
     state: Arc<AppState>,
     trusted_proxies: Arc<TrustedProxies>,
     lifecycle: Arc<Lifecycle>,
@@ -50,15 +51,10 @@ struct Shared {
 }
 
 /// The router. `object_store` serves every path no route claims (embedded mode's S3 endpoint).
-pub fn router(
-    schema: PhotoSchema,
-    state: Arc<AppState>,
-    object_store: Option<s3s::service::S3Service>,
-    edge: Edge,
-) -> Router {
+pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service::S3Service>, edge: Edge) -> Router {
     let lifecycle = edge.lifecycle.clone();
     let shared = Shared {
-        schema,
+        api,
         state,
         trusted_proxies: edge.trusted_proxies,
         lifecycle: edge.lifecycle,
@@ -120,15 +116,7 @@ async fn graphql_handler(
         }
     };
     request.data = graphql::request_data(&shared.state, client_ip);
-    let timeout = shared.state.limits.request_timeout;
-    let response = match tokio::time::timeout(timeout, shared.schema.execute(request)).await {
-        Ok(response) => graphql::with_codes(response),
-        Err(_) => {
-            tracing::warn!(?timeout, "request timed out");
-            graphql::error_response(ApiError::TimedOut(timeout))
-        }
-    };
-    GraphQLResponse::from(response).into_response()
+    GraphQLResponse::from(shared.api.execute(request).await).into_response()
 }
 
 /// One GraphQL request from a GET query string or a POST body of at most `MAX_BODY_BYTES`; a bad one is a

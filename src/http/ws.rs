@@ -17,7 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use super::Shared;
 use super::listener::Peer;
 use super::shutdown::{Lifecycle, Phase};
-use crate::graphql::{self, PhotoSchema};
+use crate::graphql::{self, Api};
 
 /// Read buffer per connection. Clients send only small protocol messages (larger ones still arrive: the
 /// buffer grows for them); the library's default of 128 KiB, allocated for every connection, made 1,000
@@ -42,12 +42,12 @@ pub(super) async fn graphql_ws(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| serve(socket, shared.schema, protocol, data, ping_every, shared.lifecycle))
+        .on_upgrade(move |socket| serve(socket, shared.api, protocol, data, ping_every, shared.lifecycle))
 }
 
 async fn serve(
     socket: WebSocket,
-    schema: PhotoSchema,
+    api: Api,
     protocol: WebSocketProtocols,
     data: async_graphql::Data,
     ping_every: Duration,
@@ -62,7 +62,7 @@ async fn serve(
             _ => None,
         })
     });
-    let mut outgoing = async_graphql::http::WebSocket::new(schema, incoming, protocol).connection_data(data);
+    let mut outgoing = async_graphql::http::WebSocket::new(api, incoming, protocol).connection_data(data);
     let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
     loop {
