@@ -46,6 +46,9 @@ const WARMUP: Duration = Duration::from_millis(500);
 const FAN_OUT_SUBSCRIBERS: usize = 100;
 const FAN_OUT_COMMENTS: usize = 40;
 const CROWD: usize = 1_000;
+/// On the stand-ins: every `commentAdded(photoId)` subscription first reads its photo, and moto answers one
+/// request at a time, so 1,000 subscribing at once time out in moto's queue.
+const STAND_IN_CROWD: usize = 200;
 const UPLOADS: usize = 20;
 
 struct Options {
@@ -148,7 +151,8 @@ async fn embedded(options: &Options, dataset: &Dataset, report: &mut Report) -> 
     eprintln!("[load] {STORE}: {} photos and their comments loaded in {took:.1?}", dataset.photos.len());
     let mut server = Server::start(&args).await?;
     report.memory(STORE, &format!("started on {} photos", dataset.photos.len()), server.memory()?);
-    common(STORE, options, CONNECTIONS, dataset, report, &mut server, &[]).await?;
+    common(STORE, options, &Scale { connections: CONNECTIONS, crowd: CROWD }, dataset, report, &mut server, &[])
+        .await?;
     server.stop().await;
     Ok(())
 }
@@ -172,10 +176,25 @@ async fn aws(options: &Options, dataset: &Dataset, report: &mut Report) -> anyho
     let mut server = Server::start(&args).await?;
     report.memory(STORE, &format!("started on {} photos", dataset.photos.len()), server.memory()?);
     let second = Server::start(&args).await?;
-    common(STORE, options, STAND_IN_CONNECTIONS, dataset, report, &mut server, &[&second]).await?;
+    common(
+        STORE,
+        options,
+        &Scale { connections: STAND_IN_CONNECTIONS, crowd: STAND_IN_CROWD },
+        dataset,
+        report,
+        &mut server,
+        &[&second],
+    )
+    .await?;
     second.stop().await;
     server.stop().await;
     Ok(())
+}
+
+/// How hard a store is loaded: connections per load run, subscriptions in the crowd.
+struct Scale {
+    connections: &'static [usize],
+    crowd: usize,
 }
 
 /// Everything measured the same way on both stores; `others` are more instances on the same store (their
@@ -183,7 +202,7 @@ async fn aws(options: &Options, dataset: &Dataset, report: &mut Report) -> anyho
 async fn common(
     store: &str,
     options: &Options,
-    connections: &[usize],
+    scale: &Scale,
     dataset: &Dataset,
     report: &mut Report,
     server: &mut Server,
@@ -193,15 +212,15 @@ async fn common(
         // First, while the process has served nothing else: what the subscriptions themselves cost.
         let photo = dataset.crowd_photo().id.to_string();
         let poster = subscriptions::Poster::new(&server.address, &photo);
-        let mut crowd = subscriptions::Crowd::open(&[(server.address.as_str(), CROWD)], &photo).await?;
+        let mut crowd = subscriptions::Crowd::open(&[(server.address.as_str(), scale.crowd)], &photo).await?;
         crowd.wait_until_listening(&poster).await?;
-        report.memory(store, &format!("with {CROWD} subscriptions open"), server.memory()?);
+        report.memory(store, &format!("with {scale.crowd} subscriptions open"), server.memory()?);
         let (delays, lost) = crowd.measure(&poster, 5).await?;
         crowd.close();
-        report.fan_out(store, &[(server.address.as_str(), CROWD)], &delays, lost);
+        report.fan_out(store, &[(server.address.as_str(), scale.crowd)], &delays, lost);
     }
 
-    operations(store, options, connections, dataset, report, server).await?;
+    operations(store, options, scale.connections, dataset, report, server).await?;
     if options.load_only {
         return Ok(());
     }
