@@ -214,7 +214,7 @@ async fn common(
         let poster = subscriptions::Poster::new(&server.address, &photo);
         let mut crowd = subscriptions::Crowd::open(&[(server.address.as_str(), scale.crowd)], &photo).await?;
         crowd.wait_until_listening(&poster).await?;
-        report.memory(store, &format!("with {scale.crowd} subscriptions open"), server.memory()?);
+        report.memory(store, &format!("with {} subscriptions open", scale.crowd), server.memory()?);
         let (delays, lost) = crowd.measure(&poster, 5).await?;
         crowd.close();
         report.fan_out(store, &[(server.address.as_str(), scale.crowd)], &delays, lost);
