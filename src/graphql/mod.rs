@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::error::ApiError;
@@ -51,17 +52,45 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub struct Api {
     schema: PhotoSchema,
     state: Arc<AppState>,
+    documents: Arc<std::sync::Mutex<DocumentCache>>,
 }
+
+/// Documents parsed before, by query text: clients send the same few queries over and over, and parsing one
+/// cost a fifteenth of a gallery request's CPU time. Bounded: when full, it starts over.
+#[derive(Default)]
+struct DocumentCache(std::collections::HashMap<String, ExecutableDocument>);
+
+/// Distinct queries kept, of at most `CACHED_QUERY_BYTES` each (GraphiQL's introspection is 1.5 KB): a few MB.
+const CACHED_DOCUMENTS: usize = 256;
+const CACHED_QUERY_BYTES: usize = 8 * 1024;
 
 impl Api {
     pub fn new(state: Arc<AppState>) -> Self {
-        Self { schema: build_schema(state.clone()), state }
+        Self { schema: build_schema(state.clone()), state, documents: Default::default() }
     }
 
-    /// Parses the document (execution reuses it) and checks the limits async-graphql does not: the root
-    /// field the operation asks for, for metrics, or the error that refuses it.
-    fn admit(request: &mut async_graphql::Request) -> Result<&'static str, async_graphql::ServerError> {
-        let document = request.parsed_query()?;
+    /// Parses the document (or takes it from the cache; execution reuses it) and checks the limits
+    /// async-graphql does not: the root field the operation asks for, for metrics, or the error that refuses it.
+    fn admit(&self, request: &mut async_graphql::Request) -> Result<&'static str, async_graphql::ServerError> {
+        let cached = self.documents.lock().unwrap_or_else(|p| p.into_inner()).0.get(&request.query).cloned();
+        let document = match cached {
+            Some(document) => {
+                request.set_parsed_query(document);
+                request.parsed_query()?
+            }
+            None => {
+                let query = request.query.clone();
+                let document = request.parsed_query()?;
+                if query.len() <= CACHED_QUERY_BYTES {
+                    let mut cache = self.documents.lock().unwrap_or_else(|p| p.into_inner());
+                    if cache.0.len() >= CACHED_DOCUMENTS {
+                        cache.0.clear();
+                    }
+                    cache.0.insert(query, document.clone());
+                }
+                document
+            }
+        };
         limits::check_aliases(document)?;
         Ok(observe::root_field(document))
     }
@@ -75,7 +104,7 @@ fn refused(error: async_graphql::ServerError) -> async_graphql::Response {
 impl async_graphql::Executor for Api {
     async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
         let started = std::time::Instant::now();
-        let (operation, response) = match Self::admit(&mut request) {
+        let (operation, response) = match self.admit(&mut request) {
             Err(error) => ("invalid", refused(error)),
             Ok(operation) => {
                 let deadline = self.state.limits.request_timeout;
@@ -100,7 +129,7 @@ impl async_graphql::Executor for Api {
         session_data: Option<Arc<async_graphql::Data>>,
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
         use futures_util::StreamExt;
-        match Self::admit(&mut request) {
+        match self.admit(&mut request) {
             Err(error) => futures_util::stream::once(std::future::ready(refused(error))).boxed(),
             Ok(_) => self
                 .schema
