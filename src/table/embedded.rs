@@ -21,9 +21,39 @@ const AFTER_SEP: char = '\u{1}';
 pub struct EmbeddedTable {
     db: Arc<Database>,
     stats: TableStats,
-    /// redb has one writer at a time: writers wait here, not in a blocking-pool thread each (64 concurrent
-    /// writers held 64 threads).
-    writer: tokio::sync::Mutex<()>,
+    /// Changes for the writer thread (see `write_loop`); `None` once dropped, which stops it.
+    queue: Option<std::sync::mpsc::Sender<Pending>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A change to make, all or nothing.
+enum Change {
+    Transact(Vec<Write>),
+    /// Add to a number attribute, creating the item if it is absent.
+    Add {
+        key: Key,
+        attr: String,
+        by: i64,
+    },
+}
+
+/// A change waiting for the writer thread, and where its outcome goes.
+struct Pending {
+    change: Change,
+    done: tokio::sync::oneshot::Sender<TableResult<()>>,
+}
+
+/// Most changes committed together.
+const GROUP: usize = 256;
+
+impl Drop for EmbeddedTable {
+    fn drop(&mut self) {
+        // The writer thread ends when its queue closes; wait for it, so the file is closed when this returns.
+        self.queue.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 impl EmbeddedTable {
@@ -34,7 +64,13 @@ impl EmbeddedTable {
         txn.open_table(ITEMS)?;
         txn.open_table(GSI1_ENTRIES)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db), stats: TableStats::default(), writer: tokio::sync::Mutex::new(()) })
+        let db = Arc::new(db);
+        let (queue, pending) = std::sync::mpsc::channel();
+        let writer = {
+            let db = db.clone();
+            std::thread::Builder::new().name("photoshare-writer".into()).spawn(move || write_loop(&db, pending))?
+        };
+        Ok(Self { db, stats: TableStats::default(), queue: Some(queue), writer: Some(writer) })
     }
 
     /// Reads run on the calling task: a read is at most a page (about 100 items) from redb's cache, tens of
@@ -43,16 +79,129 @@ impl EmbeddedTable {
         work(&self.db)
     }
 
-    /// Writes (which wait for the disk) run on the blocking pool.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Database) -> TableResult<T> + Send + 'static,
-    ) -> TableResult<T> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(|e| TableError::Internal(anyhow::anyhow!("embedded table task failed: {e}")))?
+    /// Hands a change to the writer thread and waits for its outcome.
+    async fn submit(&self, change: Change) -> TableResult<()> {
+        let stopped = || internal(anyhow::anyhow!("the embedded table's writer has stopped"));
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.queue.as_ref().ok_or_else(stopped)?.send(Pending { change, done }).map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
+}
+
+/// The writer thread. redb has one writer at a time and every commit waits for the disk, so the changes that
+/// queued while the last commit was syncing are committed together, with one sync (group commit). Each
+/// change still succeeds or fails on its own: its conditions are checked against what the changes before it
+/// in the group left, and a refused change writes nothing.
+fn write_loop(db: &Database, pending: std::sync::mpsc::Receiver<Pending>) {
+    while let Ok(first) = pending.recv() {
+        let mut group = vec![first];
+        group.extend(pending.try_iter().take(GROUP - 1));
+        let (changes, waiting): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.change, p.done)).unzip();
+        for (outcome, done) in commit_group(db, changes).into_iter().zip(waiting) {
+            let _ = done.send(outcome);
+        }
+    }
+}
+
+/// Every change's outcome; the group commits once.
+fn commit_group(db: &Database, changes: Vec<Change>) -> Vec<TableResult<()>> {
+    let count = changes.len();
+    let failed = |error: &TableError| (0..count).map(|_| Err(internal(anyhow::anyhow!("{error}")))).collect();
+    let txn = match db.begin_write().map_err(internal) {
+        Ok(txn) => txn,
+        Err(error) => return failed(&error),
+    };
+    let outcomes = (|| {
+        let mut items = txn.open_table(ITEMS).map_err(internal)?;
+        let mut index = txn.open_table(GSI1_ENTRIES).map_err(internal)?;
+        let mut outcomes = Vec::with_capacity(count);
+        for change in changes {
+            match stage(&items, change) {
+                Ok(staged) => {
+                    // A failure here leaves the change half-applied: the whole group is abandoned below.
+                    apply(&mut items, &mut index, staged)?;
+                    outcomes.push(Ok(()));
+                }
+                Err(refused) => outcomes.push(Err(refused)),
+            }
+        }
+        Ok::<_, TableError>(outcomes)
+    })();
+    match outcomes {
+        // Dropping the uncommitted transaction aborts it: nothing of the group is written.
+        Err(error) => failed(&error),
+        Ok(outcomes) => match txn.commit().map_err(internal) {
+            Ok(()) => outcomes,
+            Err(error) => failed(&error),
+        },
+    }
+}
+
+/// A change's items as they will be (`None`: removed), its conditions checked against `items`; nothing is
+/// written yet.
+fn stage(items: &redb::Table<&str, &[u8]>, change: Change) -> TableResult<Vec<(Key, Option<Item>)>> {
+    let current = |key: &Key| -> TableResult<Option<Item>> {
+        items.get(item_key(key)?.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()
+    };
+    let writes = match change {
+        Change::Add { key, attr, by } => {
+            let mut item = current(&key)?.unwrap_or_else(|| {
+                Item::from([(PK.to_string(), Value::S(key.pk.clone())), (SK.to_string(), Value::S(key.sk.clone()))])
+            });
+            let now = item.opt_number(&attr).unwrap_or(0);
+            item.insert(attr, Value::N(now + by));
+            return Ok(vec![(key, Some(item))]);
+        }
+        Change::Transact(writes) => writes,
+    };
+    writes
+        .into_iter()
+        .map(|write| match write {
+            Write::Put(item) => Ok((key_of(&item).map_err(internal)?, Some(item))),
+            Write::PutIfAbsent(item) => {
+                let key = key_of(&item).map_err(internal)?;
+                match current(&key)? {
+                    Some(_) => Err(TableError::ConditionFailed),
+                    None => Ok((key, Some(item))),
+                }
+            }
+            Write::Update { key, add, set, checks } => {
+                let mut item = current(&key)?.ok_or(TableError::ConditionFailed)?;
+                if !checks.iter().all(|check| check.holds(&item)) {
+                    return Err(TableError::ConditionFailed);
+                }
+                for (attr, by) in add {
+                    let now = item.opt_number(&attr).unwrap_or(0);
+                    item.insert(attr, Value::N(now + by));
+                }
+                item.extend(set);
+                Ok((key, Some(item)))
+            }
+            Write::Delete(key) => Ok((key, None)),
+        })
+        .collect()
+}
+
+/// Writes staged items, keeping the index in step.
+fn apply(
+    items: &mut redb::Table<&str, &[u8]>,
+    index: &mut redb::Table<&str, &[u8]>,
+    staged: Vec<(Key, Option<Item>)>,
+) -> TableResult<()> {
+    for (key, new_item) in staged {
+        let raw = item_key(&key)?;
+        let old = items.remove(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
+        if let Some(entry) = old.as_ref().map(index_entry).transpose()?.flatten() {
+            index.remove(entry.as_str()).map_err(internal)?;
+        }
+        if let Some(item) = new_item {
+            items.insert(raw.as_str(), encode(&item)?.as_slice()).map_err(internal)?;
+            if let Some(entry) = index_entry(&item)? {
+                index.insert(entry.as_str(), [].as_slice()).map_err(internal)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn internal(e: impl Into<anyhow::Error>) -> TableError {
@@ -206,89 +355,22 @@ impl Table for EmbeddedTable {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()> {
-        let _writer = self.writer.lock().await;
-        let result = self
-            .blocking(move |db| {
-                let txn = db.begin_write().map_err(internal)?;
-                {
-                    let mut items = txn.open_table(ITEMS).map_err(internal)?;
-                    let mut index = txn.open_table(GSI1_ENTRIES).map_err(internal)?;
-                    for write in writes {
-                        let (key, new_item) = match write {
-                            Write::Put(item) => (key_of(&item).map_err(internal)?, Some(item)),
-                            Write::PutIfAbsent(item) => {
-                                let key = key_of(&item).map_err(internal)?;
-                                if items.get(item_key(&key)?.as_str()).map_err(internal)?.is_some() {
-                                    return Err(TableError::ConditionFailed);
-                                }
-                                (key, Some(item))
-                            }
-                            Write::Update { key, add, set, checks } => {
-                                let raw = item_key(&key)?;
-                                let Some(old) = items.get(raw.as_str()).map_err(internal)? else {
-                                    return Err(TableError::ConditionFailed);
-                                };
-                                let mut item = decode(old.value())?;
-                                if !checks.iter().all(|check| check.holds(&item)) {
-                                    return Err(TableError::ConditionFailed);
-                                }
-                                for (attr, by) in add {
-                                    let current = item.opt_number(&attr).unwrap_or(0);
-                                    item.insert(attr, Value::N(current + by));
-                                }
-                                item.extend(set);
-                                (key, Some(item))
-                            }
-                            Write::Delete(key) => (key, None),
-                        };
-                        let raw = item_key(&key)?;
-                        let old =
-                            items.remove(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
-                        if let Some(entry) = old.as_ref().map(index_entry).transpose()?.flatten() {
-                            index.remove(entry.as_str()).map_err(internal)?;
-                        }
-                        if let Some(item) = new_item {
-                            items.insert(raw.as_str(), encode(&item)?.as_slice()).map_err(internal)?;
-                            if let Some(entry) = index_entry(&item)? {
-                                index.insert(entry.as_str(), [].as_slice()).map_err(internal)?;
-                            }
-                        }
-                    }
-                }
-                // Dropping an uncommitted write transaction (the early returns above) aborts it: nothing is written.
-                txn.commit().map_err(internal)
-            })
-            .await;
+        let outcome = self.submit(Change::Transact(writes)).await;
         // A refused transaction is a call too.
         self.stats.record(TableOp::Transact, 0);
-        result
+        outcome
     }
 
     async fn put_many(&self, items: Vec<Item>) -> TableResult<()> {
-        self.transact(items.into_iter().map(Write::Put).collect()).await
+        let outcome = self.submit(Change::Transact(items.into_iter().map(Write::Put).collect())).await;
+        self.stats.record(TableOp::PutMany, 0);
+        outcome
     }
 
     async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()> {
-        let (key, attr) = (key.clone(), attr.to_string());
-        let _writer = self.writer.lock().await;
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(internal)?;
-            {
-                let mut items = txn.open_table(ITEMS).map_err(internal)?;
-                let raw = item_key(&key)?;
-                let existing = items.get(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
-                let mut item = existing.unwrap_or_else(|| {
-                    Item::from([(PK.to_string(), Value::S(key.pk.clone())), (SK.to_string(), Value::S(key.sk.clone()))])
-                });
-                let current = item.opt_number(&attr).unwrap_or(0);
-                item.insert(attr, Value::N(current + by));
-                items.insert(raw.as_str(), encode(&item)?.as_slice()).map_err(internal)?;
-            }
-            txn.commit().map_err(internal)
-        })
-        .await?;
+        let outcome = self.submit(Change::Add { key: key.clone(), attr: attr.to_string(), by }).await;
         self.stats.record(TableOp::Add, 0);
-        Ok(())
+        outcome
     }
 
     fn stats(&self) -> &TableStats {
@@ -330,6 +412,35 @@ mod tests {
         // What versions before postcard wrote.
         assert_eq!(decode(&serde_json::to_vec(&stored).unwrap()).unwrap(), stored);
         assert!(decode(&[POSTCARD, 0xff]).is_err(), "damaged bytes are an error, not a panic");
+    }
+
+    /// Writers that queue up are committed together, yet each one succeeds or fails alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_changes_succeed_or_fail_each_on_its_own() {
+        let dir = std::env::temp_dir().join(format!("photoshare-table-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let table = Arc::new(EmbeddedTable::open(&dir.join("t.redb")).unwrap());
+        let racers = (0..50).map(|n| {
+            let table = table.clone();
+            tokio::spawn(async move {
+                let claim = Write::PutIfAbsent(item("CLAIM", "only", None));
+                let own = Write::Put(item("OWN", &format!("{n:02}"), None));
+                let counter = Key::new("COUNT", "n");
+                let (claimed, counted) = tokio::join!(table.transact(vec![claim, own]), table.add(&counter, "n", 1));
+                (claimed, counted)
+            })
+        });
+        let outcomes: Vec<_> = futures_util::future::join_all(racers).await.into_iter().map(Result::unwrap).collect();
+        let won: Vec<usize> = (0..50).filter(|n| outcomes[*n].0.is_ok()).collect();
+        assert_eq!(won.len(), 1, "one claim wins");
+        assert!(outcomes.iter().all(|(claim, _)| claim.is_ok() || matches!(claim, Err(TableError::ConditionFailed))));
+        let own = table.query(&query("OWN", Index::Table)).await.unwrap();
+        assert_eq!(sks(&own), [format!("{:02}", won[0])], "a refused transaction wrote nothing");
+        assert!(outcomes.iter().all(|(_, counted)| counted.is_ok()));
+        let count = table.get(&Key::new("COUNT", "n")).await.unwrap().unwrap();
+        assert_eq!(count.opt_number("n"), Some(50), "every add counted once");
+        drop(table);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
