@@ -189,8 +189,6 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
         .map_err(|_| ApiError::bad_input(format!("{argument} must be an id this API gave out, not {:?}", id.as_str())))
 }
 
-/// Errors async-graphql raises itself (syntax, validation, input values it cannot parse) are the client's to
-/// fix: give them the `BAD_USER_INPUT` code, so every error a client sees has one.
 /// A response of one error, for a request that was refused before it ran.
 pub fn error_response(error: crate::error::ApiError) -> async_graphql::Response {
     let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
@@ -198,6 +196,8 @@ pub fn error_response(error: crate::error::ApiError) -> async_graphql::Response 
     async_graphql::Response::from_errors(vec![error])
 }
 
+/// Errors async-graphql raises itself (syntax, validation, input values it cannot parse) are the client's to
+/// fix: give them the `BAD_USER_INPUT` code, so every error a client sees has one.
 pub fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
