@@ -108,9 +108,12 @@ async fn graphql_handler(
     request: axum::extract::Request,
 ) -> Response {
     let client_ip = shared.client_ip(peer, request.headers());
+    let started = std::time::Instant::now();
     let mut request = match parse_request(request).await {
         Ok(request) => request,
         Err((status, error)) => {
+            let outcome = error.code();
+            shared.state.metrics.record_request("invalid", outcome, started.elapsed().as_secs_f64());
             let response = GraphQLResponse::from(graphql::error_response(error));
             return (status, response).into_response();
         }

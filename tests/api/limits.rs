@@ -50,6 +50,12 @@ async fn over_limit_queries_are_refused_before_any_backend_call(app: TestApp) {
         ("not JSON", "{ photos { nodes { id } } }".to_string(), 400, "not a GraphQL request"),
         ("over 1 MiB", padded(1024 * 1024).to_string(), 413, "over 1048576 bytes"),
     ];
+    let refused_so_far = || async {
+        let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+        let line = r#"photoshare_graphql_requests_total{operation="invalid",outcome="BAD_USER_INPUT"} "#;
+        metrics.lines().find_map(|l| l.strip_prefix(line)).map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let counted = refused_so_far().await;
     for (what, body, status, says) in refusals {
         let response =
             app.client.post(&url).header("content-type", "application/json").body(body).send().await.unwrap();
@@ -58,6 +64,7 @@ async fn over_limit_queries_are_refused_before_any_backend_call(app: TestApp) {
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{what}: {body}");
         assert!(body["errors"][0]["message"].as_str().unwrap().contains(says), "{what}: {body}");
     }
+    assert_eq!(refused_so_far().await - counted, 3, "refused bodies are counted in the metrics");
     let just_under = app.client.post(&url).json(&padded(1024 * 1024 - 100)).send().await.unwrap();
     let just_under: serde_json::Value = just_under.json().await.unwrap();
     assert_eq!(just_under["data"]["__typename"], "Query", "a body under 1 MiB is served: {just_under}");
