@@ -96,6 +96,10 @@ cat >"$TMP/identities.json" <<JSON
   "actions":["Admin","Read","Write","List","Tagging"]}]}
 JSON
 mkdir "$TMP/weed"
+# Every test bucket is a SeaweedFS collection with volumes of its own. By default a volume is 30 GB and the
+# number of volumes follows the free disk space (one per GB), so with ~32 GB free the suite ran out of
+# volumes; small volumes (sparse files) and a fixed maximum keep it independent of the disk.
+WEED_VOLUMES=(-master.volumeSizeLimitMB=64 -volume.max=500)
 
 # setsid: each stand-in leads its own process group, so cleanup can kill it whole.
 setsid "$PY" tests/moto_server.py "$MOTO" >"$TMP/moto.log" 2>&1 &
@@ -107,7 +111,7 @@ setsid "$WEED" mini -dir="$TMP/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -s3.localSocket="$TMP/s3.sock" -filer.localSocket="$TMP/filer.sock" \
   -s3.config="$TMP/identities.json" -s3.autoCreateBucket=false \
   -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 \
-  -master.telemetry=false -volume.preStopSeconds=0 >"$TMP/weed.log" 2>&1 &
+  -master.telemetry=false -volume.preStopSeconds=0 "${WEED_VOLUMES[@]}" >"$TMP/weed.log" 2>&1 &
 PIDS+=($!); WEED_PID=$!
 
 [[ -n $HAPROXY ]] && export PHOTOSHARE_TEST_HAPROXY=$HAPROXY
