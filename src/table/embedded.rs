@@ -148,8 +148,7 @@ fn stage(items: &redb::Table<&str, &[u8]>, change: Change) -> TableResult<Vec<(K
             let mut item = current(&key)?.unwrap_or_else(|| {
                 Item::from([(PK.to_string(), Value::S(key.pk.clone())), (SK.to_string(), Value::S(key.sk.clone()))])
             });
-            let now = item.opt_number(&attr).unwrap_or(0);
-            item.insert(attr, Value::N(now + by));
+            add_to(&mut item, attr, by);
             return Ok(vec![(key, Some(item))]);
         }
         Change::Transact(writes) => writes,
@@ -170,16 +169,19 @@ fn stage(items: &redb::Table<&str, &[u8]>, change: Change) -> TableResult<Vec<(K
                 if !checks.iter().all(|check| check.holds(&item)) {
                     return Err(TableError::ConditionFailed);
                 }
-                for (attr, by) in add {
-                    let now = item.opt_number(&attr).unwrap_or(0);
-                    item.insert(attr, Value::N(now + by));
-                }
+                add.into_iter().for_each(|(attr, by)| add_to(&mut item, attr, by));
                 item.extend(set);
                 Ok((key, Some(item)))
             }
             Write::Delete(key) => Ok((key, None)),
         })
         .collect()
+}
+
+/// Adds `by` to the number attribute `attr` (absent counts as 0), as DynamoDB's `ADD` does.
+fn add_to(item: &mut Item, attr: String, by: i64) {
+    let now = item.opt_number(&attr).unwrap_or(0);
+    item.insert(attr, Value::N(now + by));
 }
 
 /// Writes staged items, keeping the index in step.
