@@ -154,6 +154,7 @@ impl Application {
                 view_url: Duration::from_secs(config.view_url_seconds),
                 ws_ping: Duration::from_secs(config.ws_ping_seconds),
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
+                query_cache: Duration::from_millis(config.query_cache_millis),
                 introspection: config.introspection,
                 field_suggestions: config.field_suggestions,
             },

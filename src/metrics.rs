@@ -35,6 +35,8 @@ pub struct Metrics {
     /// (root field, outcome) → count.
     requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// Requests answered from the response cache (counted in `requests` too).
+    cached_answers: std::sync::atomic::AtomicU64,
 }
 
 /// Live numbers read at scrape time.
@@ -53,6 +55,11 @@ impl Metrics {
         if let Ok(mut latency) = self.latency.lock() {
             latency.entry(operation).or_default().observe(seconds);
         }
+    }
+
+    /// A request answered from the response cache (its request is recorded with `record_request` as well).
+    pub fn record_cached_answer(&self) {
+        self.cached_answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn render(&self, gauges: &Gauges) -> String {
@@ -94,6 +101,10 @@ impl Metrics {
                 );
             }
         }
+        out.push_str("# HELP photoshare_graphql_cached_answers_total Queries answered from the response cache.\n");
+        out.push_str("# TYPE photoshare_graphql_cached_answers_total counter\n");
+        let cached = self.cached_answers.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(out, "photoshare_graphql_cached_answers_total {cached}");
         out.push_str("# HELP photoshare_table_calls_total Table (DynamoDB or embedded) calls by operation.\n");
         out.push_str("# TYPE photoshare_table_calls_total counter\n");
         for op in TableOp::ALL {

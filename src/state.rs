@@ -20,6 +20,8 @@ pub struct Limits {
     pub ws_ping: Duration,
     /// Longest a query or mutation may take.
     pub request_timeout: Duration,
+    /// Longest a query's answer is served again (see `graphql::response_cache`); zero: never.
+    pub query_cache: Duration,
     pub introspection: bool,
     pub field_suggestions: bool,
 }

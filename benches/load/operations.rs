@@ -15,6 +15,8 @@ pub type Check = Box<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
 pub struct Operation {
     pub name: &'static str,
     pub body: Body,
+    /// Whether it writes (the runs with the response cache leave these out: they are not cached).
+    pub writes: bool,
     /// What a correct response's `data` holds.
     pub check: Check,
 }
@@ -57,11 +59,13 @@ pub fn all(dataset: &Dataset, run: &str) -> Vec<Operation> {
     vec![
         Operation {
             name: "floor `{ __typename }`",
+            writes: false,
             body: rotating(vec![body("{ __typename }", json!({}))]),
             check: Box::new(|data| ensure(data["__typename"] == "Query", || format!("{data}"))),
         },
         Operation {
             name: "gallery page (20, url, 3 comments)",
+            writes: false,
             body: rotating(vec![body(GALLERY, json!({}))]),
             check: Box::new(move |data| {
                 let nodes = data["photos"]["nodes"].as_array().cloned().unwrap_or_default();
@@ -79,6 +83,7 @@ pub fn all(dataset: &Dataset, run: &str) -> Vec<Operation> {
         },
         Operation {
             name: "photo page (50 comments)",
+            writes: false,
             body: rotating(page_ids.iter().map(|id| body(PHOTO_PAGE, json!({ "id": id, "first": 50 }))).collect()),
             check: Box::new(|data| {
                 let photo = &data["photo"];
@@ -91,6 +96,7 @@ pub fn all(dataset: &Dataset, run: &str) -> Vec<Operation> {
         },
         Operation {
             name: "search name + month",
+            writes: false,
             body: rotating(vec![body(
                 SEARCH,
                 json!({ "first": 20, "filter": {
@@ -108,6 +114,7 @@ pub fn all(dataset: &Dataset, run: &str) -> Vec<Operation> {
         },
         Operation {
             name: "addComment",
+            writes: true,
             body: Arc::new(move |_| {
                 let n = comments.fetch_add(1, Ordering::Relaxed);
                 let input = json!({ "photoId": targets[n as usize % targets.len()],

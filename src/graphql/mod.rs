@@ -7,6 +7,7 @@ mod loaders;
 mod observe;
 mod photos;
 mod rate_limit;
+mod response_cache;
 mod shares;
 mod subscriptions;
 mod uploads;
@@ -17,11 +18,13 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use bytes::Bytes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 pub use loaders::PhotoLoader;
 pub use rate_limit::RateLimiter;
+use response_cache::ResponseCache;
 
 #[derive(MergedObject, Default)]
 pub struct Query(photos::PhotoQuery, shares::ShareQuery);
@@ -53,6 +56,15 @@ pub struct Api {
     schema: PhotoSchema,
     state: Arc<AppState>,
     documents: Arc<std::sync::Mutex<DocumentCache>>,
+    answers: Arc<ResponseCache>,
+}
+
+/// What `admit` found out about a request it lets run.
+struct Admitted {
+    /// The root field, for metrics.
+    operation: &'static str,
+    /// Where its answer is kept, if it may be.
+    cache_key: Option<response_cache::Key>,
 }
 
 /// Documents parsed before, by query text: clients send the same few queries over and over, and parsing one
@@ -66,12 +78,64 @@ const CACHED_QUERY_BYTES: usize = 8 * 1024;
 
 impl Api {
     pub fn new(state: Arc<AppState>) -> Self {
-        Self { schema: build_schema(state.clone()), state, documents: Default::default() }
+        let answers = Arc::new(ResponseCache::new(state.limits.query_cache));
+        Self { schema: build_schema(state.clone()), state, documents: Default::default(), answers }
+    }
+
+    /// The JSON answer to a query or mutation sent over HTTP. A read-only query asked again, identically, with
+    /// no write through this instance since, is answered from the response cache without running it.
+    pub async fn answer(&self, mut request: async_graphql::Request) -> Bytes {
+        let started = std::time::Instant::now();
+        let admitted = match self.admit(&mut request) {
+            Ok(admitted) => admitted,
+            Err(error) => return self.finish("invalid", started, refused(error)),
+        };
+        // Read before any data is: an answer computed from data older than a write is kept under an older
+        // generation than that write's, and never served after it.
+        let generation = self.state.catalog.table().stats().writes();
+        if let Some(body) = admitted.cache_key.as_ref().and_then(|key| self.answers.get(key, generation)) {
+            self.state.metrics.record_cached_answer();
+            self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());
+            return body;
+        }
+        let response = self.run(admitted.operation, request).await;
+        let keep = response.is_ok();
+        let body = self.finish(admitted.operation, started, response);
+        if let (Some(key), true) = (admitted.cache_key, keep) {
+            self.answers.put(key, generation, body.clone());
+        }
+        body
+    }
+
+    /// Execute an admitted request within the request deadline.
+    async fn run(&self, operation: &'static str, request: async_graphql::Request) -> async_graphql::Response {
+        let deadline = self.state.limits.request_timeout;
+        match tokio::time::timeout(deadline, self.schema.execute(request)).await {
+            Ok(response) => with_codes(response),
+            Err(_) => {
+                tracing::warn!(operation, ?deadline, "request timed out");
+                error_response(ApiError::TimedOut(deadline))
+            }
+        }
+    }
+
+    /// Record the request's outcome and serialise its response.
+    fn finish(&self, operation: &'static str, started: std::time::Instant, response: async_graphql::Response) -> Bytes {
+        let outcome = observe::outcome(&response);
+        self.state.metrics.record_request(operation, outcome, started.elapsed().as_secs_f64());
+        match serde_json::to_vec(&response) {
+            Ok(json) => Bytes::from(json),
+            Err(error) => {
+                tracing::error!(%error, "cannot serialise a response");
+                Bytes::from_static(br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#)
+            }
+        }
     }
 
     /// Parses the document (or takes it from the cache; execution reuses it) and checks the limits
     /// async-graphql does not: the root field the operation asks for, for metrics, or the error that refuses it.
-    fn admit(&self, request: &mut async_graphql::Request) -> Result<&'static str, async_graphql::ServerError> {
+    fn admit(&self, request: &mut async_graphql::Request) -> Result<Admitted, async_graphql::ServerError> {
+        let operation_name = request.operation_name.clone();
         let cached = self.documents.lock().unwrap_or_else(|p| p.into_inner()).0.get(&request.query).cloned();
         let document = match cached {
             Some(document) => {
@@ -92,7 +156,9 @@ impl Api {
             }
         };
         limits::check_aliases(document)?;
-        Ok(observe::root_field(document))
+        let operation = observe::root_field(document);
+        let cacheable = self.answers.enabled() && response_cache::is_cacheable(document, operation_name.as_deref());
+        Ok(Admitted { operation, cache_key: cacheable.then(|| response_cache::Key::new(request)).flatten() })
     }
 }
 
@@ -106,17 +172,7 @@ impl async_graphql::Executor for Api {
         let started = std::time::Instant::now();
         let (operation, response) = match self.admit(&mut request) {
             Err(error) => ("invalid", refused(error)),
-            Ok(operation) => {
-                let deadline = self.state.limits.request_timeout;
-                let response = match tokio::time::timeout(deadline, self.schema.execute(request)).await {
-                    Ok(response) => with_codes(response),
-                    Err(_) => {
-                        tracing::warn!(operation, ?deadline, "request timed out");
-                        error_response(ApiError::TimedOut(deadline))
-                    }
-                };
-                (operation, response)
-            }
+            Ok(admitted) => (admitted.operation, self.run(admitted.operation, request).await),
         };
         let outcome = observe::outcome(&response);
         self.state.metrics.record_request(operation, outcome, started.elapsed().as_secs_f64());

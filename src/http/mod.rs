@@ -12,7 +12,6 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::Executor;
 use async_graphql_axum::GraphQLResponse;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
@@ -119,7 +118,8 @@ async fn graphql_handler(
         }
     };
     request.data = graphql::request_data(&shared.state, client_ip);
-    GraphQLResponse::from(shared.api.execute(request).await).into_response()
+    let body = shared.api.answer(request).await;
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"))], body).into_response()
 }
 
 /// One GraphQL request from a GET query string or a POST body of at most `MAX_BODY_BYTES`; a bad one is a

@@ -366,14 +366,11 @@ impl Table for DynamoTable {
                 .collect::<TableResult<_>>()?;
             let mut backoff = Duration::from_millis(20);
             while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.name, std::mem::take(&mut pending))
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
+                let output =
+                    self.client.batch_write_item().request_items(&self.name, std::mem::take(&mut pending)).send().await;
+                // Counted before the outcome: a failed call may still have written.
                 self.stats.record(TableOp::PutMany, 0);
+                let output = output.map_err(sdk_error)?;
                 // Items DynamoDB left unprocessed (throttling) are sent again after a short pause.
                 pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.name)).unwrap_or_default();
                 if !pending.is_empty() {
@@ -386,7 +383,8 @@ impl Table for DynamoTable {
     }
 
     async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()> {
-        self.client
+        let output = self
+            .client
             .update_item()
             .table_name(&self.name)
             .set_key(Some(key_attrs(key)))
@@ -394,10 +392,9 @@ impl Table for DynamoTable {
             .expression_attribute_names("#attr", attr)
             .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
             .send()
-            .await
-            .map_err(sdk_error)?;
+            .await;
         self.stats.record(TableOp::Add, 0);
-        Ok(())
+        output.map(drop).map_err(sdk_error)
     }
 
     fn stats(&self) -> &TableStats {

@@ -174,6 +174,9 @@ pub struct TableStats {
     calls: AtomicU64,
     items_read: AtomicU64,
     by_op: [AtomicU64; 6],
+    /// Write calls finished (whatever their outcome): a reader that saw this count unchanged across its
+    /// reads saw no write of this instance land in between.
+    writes: AtomicU64,
 }
 
 impl TableStats {
@@ -181,6 +184,14 @@ impl TableStats {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.items_read.fetch_add(items_read as u64, Ordering::Relaxed);
         self.by_op[op as usize].fetch_add(1, Ordering::Relaxed);
+        if matches!(op, TableOp::Transact | TableOp::PutMany | TableOp::Add) {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Write calls finished so far: recorded after the write landed (or failed).
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
     }
 
     /// Calls of one kind so far.

@@ -12,8 +12,8 @@ use crate::helpers::{Mode, TestApp};
 use crate::ws::Subscription;
 
 /// A `photoshare` process; killed when dropped.
-struct Instance {
-    address: String,
+pub struct Instance {
+    pub address: String,
     _child: Child,
 }
 
@@ -22,7 +22,8 @@ async fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-async fn start_instance(table: &str, bucket: &str) -> Instance {
+/// A process on `table` and `bucket` with `extra` flags.
+pub async fn start_instance(table: &str, bucket: &str, extra: &[&str]) -> Instance {
     let port = free_port().await;
     let child = Command::new(env!("CARGO_BIN_EXE_photoshare"))
         .args(["--store", "aws", "--table", table, "--bucket", bucket, "--s3-path-style", "true"])
@@ -30,6 +31,7 @@ async fn start_instance(table: &str, bucket: &str) -> Instance {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--dynamodb-endpoint", &std::env::var("PHOTOSHARE_TEST_DYNAMODB_ENDPOINT").unwrap()])
         .args(["--s3-endpoint", &std::env::var("PHOTOSHARE_TEST_S3_ENDPOINT").unwrap()])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
         .kill_on_drop(true)
@@ -55,8 +57,11 @@ async fn comments_posted_through_one_instance_reach_subscribers_on_the_others() 
     // The in-process app creates the table and bucket; three processes then share them.
     let setup = TestApp::spawn(Mode::Aws, &[]).await;
     let (table, bucket) = (&setup.table, &setup.bucket);
-    let (a, b, c) =
-        tokio::join!(start_instance(table, bucket), start_instance(table, bucket), start_instance(table, bucket));
+    let (a, b, c) = tokio::join!(
+        start_instance(table, bucket, &[]),
+        start_instance(table, bucket, &[]),
+        start_instance(table, bucket, &[])
+    );
     let photo = setup.upload_photo("shared").await;
 
     let query = "subscription($id: ID) { commentAdded(photoId: $id) { id body } }";

@@ -259,6 +259,14 @@ impl TestApp {
         self.data(query, json!({ "input": { "photoId": photo_id, "body": body } })).await["addComment"].clone()
     }
 
+    /// The value of a metric line of `/metrics` (its name and labels, as printed); 0 if absent.
+    pub async fn metric(&self, series: &str) -> u64 {
+        let url = format!("{}/metrics", self.address);
+        let text = self.client.get(url).send().await.expect("metrics").text().await.expect("metrics text");
+        let value = text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' '));
+        value.map_or(0, |n| n.parse().expect("a counter"))
+    }
+
     /// Table calls so far.
     pub fn table_calls(&self) -> u64 {
         self.state.catalog.table().stats().calls()

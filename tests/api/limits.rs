@@ -50,11 +50,8 @@ async fn over_limit_queries_are_refused_before_any_backend_call(app: TestApp) {
         ("not JSON", "{ photos { nodes { id } } }".to_string(), 400, "not a GraphQL request"),
         ("over 1 MiB", padded(1024 * 1024).to_string(), 413, "over 1048576 bytes"),
     ];
-    let refused_so_far = || async {
-        let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
-        let line = r#"photoshare_graphql_requests_total{operation="invalid",outcome="BAD_USER_INPUT"} "#;
-        metrics.lines().find_map(|l| l.strip_prefix(line)).map_or(0, |n| n.parse::<u64>().unwrap())
-    };
+    let refused_so_far =
+        || app.metric(r#"photoshare_graphql_requests_total{operation="invalid",outcome="BAD_USER_INPUT"}"#);
     let counted = refused_so_far().await;
     for (what, body, status, says) in refusals {
         let response =

@@ -7,6 +7,7 @@ mod subscriber;
 mod ws;
 
 mod bad_input;
+mod cache;
 mod comments;
 mod fanout;
 mod faults;

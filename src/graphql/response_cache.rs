@@ -1,0 +1,164 @@
+//! Answers to read-only queries, kept for a moment: many clients ask for the same gallery page or photo at
+//! once, and executing one costs about ten times the HTTP round trip (async-graphql resolves and serialises
+//! every field on its own). An answer is reused only while nothing was written through this instance since
+//! it was computed (the table's write count is its generation) and for at most the configured lifetime, which
+//! bounds how long a write made through another instance may stay unseen (index reads on DynamoDB are
+//! eventually consistent anyway).
+//!
+//! Only operations whose root fields are all in [`CACHEABLE_ROOTS`] are kept: their answers depend on the
+//! stored data alone (not on the caller, nor on the clock: `Photo.url` links are signed per 5-minute window).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use bytes::Bytes;
+
+/// Root fields whose answers are a function of the stored photos and comments. Not `shareLink`: its `opens`
+/// counts visits, which are not GraphQL writes.
+const CACHEABLE_ROOTS: &[&str] = &["photos", "photo"];
+/// Distinct answers kept; when full, stale ones are dropped, and if none is stale it starts over.
+const ENTRIES: usize = 256;
+/// Larger answers are not kept (a gallery page of 20 is about 10 KB): at most a few MB in all.
+const MAX_ANSWER_BYTES: usize = 32 * 1024;
+
+/// What identifies an answer: the request exactly as the client sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    query: String,
+    operation_name: Option<String>,
+    /// The variables as JSON (they are kept in name order, so equal variables give equal text).
+    variables: String,
+}
+
+impl Key {
+    /// The key of `request`, whose operation [`is_cacheable`].
+    pub fn new(request: &async_graphql::Request) -> Option<Self> {
+        Some(Self {
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables: serde_json::to_string(&request.variables).ok()?,
+        })
+    }
+}
+
+/// Whether the operation that runs is a query asking only for [`CACHEABLE_ROOTS`] (directly, not through
+/// fragments: clients rarely spread fragments at the root, and checking them is not worth it).
+pub fn is_cacheable(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    let operation = match operation_name {
+        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => document.operations.iter().next(),
+    };
+    let Some((_, operation)) = operation else { return false };
+    operation.node.ty == OperationType::Query
+        && operation.node.selection_set.node.items.iter().all(|item| match &item.node {
+            Selection::Field(field) => CACHEABLE_ROOTS.contains(&field.node.name.node.as_str()),
+            _ => false,
+        })
+}
+
+struct Entry {
+    body: Bytes,
+    /// The table's write count when the answer's execution began.
+    generation: u64,
+    stored: Instant,
+}
+
+pub struct ResponseCache {
+    lifetime: Duration,
+    entries: Mutex<HashMap<Key, Entry>>,
+}
+
+impl ResponseCache {
+    /// Answers live at most `lifetime`; zero turns the cache off.
+    pub fn new(lifetime: Duration) -> Self {
+        Self { lifetime, entries: Mutex::default() }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.lifetime.is_zero()
+    }
+
+    /// The answer to `key`, if one was computed at `generation` less than a lifetime ago.
+    pub fn get(&self, key: &Key, generation: u64) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = entries.get(key)?;
+        (entry.generation == generation && entry.stored.elapsed() < self.lifetime).then(|| entry.body.clone())
+    }
+
+    /// Keep `body`, the answer to `key` whose execution began at `generation` (read before any data was).
+    pub fn put(&self, key: Key, generation: u64, body: Bytes) {
+        if !self.enabled() || body.len() > MAX_ANSWER_BYTES {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= ENTRIES && !entries.contains_key(&key) {
+            entries.retain(|_, e| e.generation == generation && e.stored.elapsed() < self.lifetime);
+            if entries.len() >= ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Entry { body, generation, stored: Instant::now() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(query: &str) -> Option<Key> {
+        let document = async_graphql::parser::parse_query(query).expect("query parses");
+        is_cacheable(&document, None).then(|| Key::new(&async_graphql::Request::new(query))).flatten()
+    }
+
+    #[test]
+    fn only_queries_of_photos_are_cacheable() {
+        assert!(key("{ photos(first: 2) { nodes { id } } }").is_some());
+        assert!(key("query P { photo(id: \"x\") { name } }").is_some());
+        assert!(key("{ __typename }").is_none(), "nothing to save");
+        assert!(key("{ shareLink(token: \"t\") { opens } }").is_none(), "opens changes without a GraphQL write");
+        assert!(key("{ photos { nodes { id } } shareLink(token: \"t\") { opens } }").is_none());
+        assert!(key("mutation { revokeShareLink(token: \"t\") }").is_none());
+        assert!(key("subscription { photoAdded { id } }").is_none());
+        assert!(key("{ ...Root } fragment Root on Query { photos { nodes { id } } }").is_none());
+    }
+
+    #[test]
+    fn the_named_operation_decides() {
+        let query = "query A { photos { nodes { id } } } mutation B { revokeShareLink(token: \"t\") }";
+        let document = async_graphql::parser::parse_query(query).expect("query parses");
+        assert!(is_cacheable(&document, Some("A")));
+        assert!(!is_cacheable(&document, Some("B")));
+    }
+
+    #[test]
+    fn an_answer_is_reused_only_at_its_generation_and_within_its_lifetime() {
+        let cache = ResponseCache::new(Duration::from_millis(200));
+        let key = key("{ photos { nodes { id } } }").expect("cacheable");
+        cache.put(key.clone(), 7, Bytes::from_static(b"{}"));
+        assert_eq!(cache.get(&key, 7).as_deref(), Some(&b"{}"[..]));
+        assert_eq!(cache.get(&key, 8), None, "a write happened since");
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(cache.get(&key, 7), None, "older than its lifetime");
+    }
+
+    #[test]
+    fn variables_are_part_of_the_key() {
+        let query = "query($first: Int) { photos(first: $first) { nodes { id } } }";
+        let with = |first: i32| {
+            let variables = async_graphql::Variables::from_json(serde_json::json!({ "first": first }));
+            Key::new(&async_graphql::Request::new(query).variables(variables)).expect("a key")
+        };
+        assert_eq!(with(2), with(2));
+        assert_ne!(with(2), with(3));
+    }
+
+    #[test]
+    fn a_zero_lifetime_keeps_nothing() {
+        let cache = ResponseCache::new(Duration::ZERO);
+        let key = key("{ photos { nodes { id } } }").expect("cacheable");
+        cache.put(key.clone(), 1, Bytes::from_static(b"{}"));
+        assert_eq!(cache.get(&key, 1), None);
+    }
+}

@@ -1,0 +1,91 @@
+//! The response cache: a read-only query asked again is answered without the table until something is
+//! written through the instance; a write through another instance shows within the cache's lifetime.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::both_modes;
+use crate::fanout::start_instance;
+use crate::helpers::{Mode, TestApp};
+
+both_modes!(a_repeated_query_reads_nothing_until_something_is_written);
+
+const GALLERY: &str = "query($first: Int!) { photos(first: $first) {
+    nodes { id name commentCount comments(first: 3) { nodes { body } } } } }";
+const PHOTO: &str = "query($id: ID!) { photo(id: $id) { name commentCount comments { nodes { body } } } }";
+const CACHED: &str = "photoshare_graphql_cached_answers_total";
+
+async fn a_repeated_query_reads_nothing_until_something_is_written(app: TestApp) {
+    let photo = app.upload_photo("first light").await;
+    let first = app.data(GALLERY, json!({ "first": 10 })).await;
+    assert_eq!(first["photos"]["nodes"][0]["id"], photo["id"]);
+    let (calls, cached) = (app.table_calls(), app.metric(CACHED).await);
+    assert_eq!(app.data(GALLERY, json!({ "first": 10 })).await, first, "the same answer");
+    assert_eq!(app.table_calls() - calls, 0, "answered without the table");
+    assert_eq!(app.metric(CACHED).await - cached, 1, "counted as a cached answer");
+
+    let calls = app.table_calls();
+    app.data(GALLERY, json!({ "first": 5 })).await;
+    assert_eq!(app.table_calls() - calls, 1, "other variables are another request");
+    app.data(PHOTO, json!({ "id": photo["id"] })).await;
+
+    // A comment through this instance shows at once, in the gallery and on the photo's page.
+    app.add_comment(&photo["id"], "lovely light").await;
+    let gallery = app.data(GALLERY, json!({ "first": 10 })).await;
+    let node = &gallery["photos"]["nodes"][0];
+    assert_eq!((&node["commentCount"], &node["comments"]["nodes"][0]["body"]), (&json!(1), &json!("lovely light")));
+    let page = app.data(PHOTO, json!({ "id": photo["id"] })).await;
+    assert_eq!(page["photo"]["commentCount"], 1);
+
+    // So does a new photo.
+    let newer = app.upload_photo("second light").await;
+    let gallery = app.data(GALLERY, json!({ "first": 10 })).await;
+    assert_eq!(gallery["photos"]["nodes"][0]["id"], newer["id"]);
+
+    // Mutations and other roots are never answered from the cache.
+    let share = "mutation($id: ID!) { createShareLink(photoId: $id) { token } }";
+    let (one, two) =
+        (app.data(share, json!({ "id": photo["id"] })).await, app.data(share, json!({ "id": photo["id"] })).await);
+    assert_ne!(one["createShareLink"]["token"], two["createShareLink"]["token"]);
+
+    // Turned off, every request reads.
+    let uncached = TestApp::spawn(app.mode, &["--query-cache-millis", "0"]).await;
+    uncached.upload_photo("no cache").await;
+    for _ in 0..2 {
+        let calls = uncached.table_calls();
+        uncached.data(GALLERY, json!({ "first": 10 })).await;
+        assert_eq!(uncached.table_calls() - calls, 1, "read every time");
+    }
+    assert_eq!(uncached.metric(CACHED).await, 0);
+}
+
+/// Two instances share a table: what one caches may miss a write through the other for at most the
+/// cache's lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_another_instance_shows_within_the_cache_lifetime() {
+    let lifetime = Duration::from_millis(500);
+    let app = TestApp::spawn(Mode::Aws, &["--query-cache-millis", "500"]).await;
+    let other = start_instance(&app.table, &app.bucket, &[]).await;
+    let photo = app.upload_photo("shared").await;
+    let comments = |page: &Value| page["photo"]["commentCount"].as_i64().expect("a count");
+    assert_eq!(comments(&app.data(PHOTO, json!({ "id": photo["id"] })).await), 0);
+
+    let written = Instant::now();
+    app.at(&other.address).add_comment(&photo["id"], "from the other instance").await;
+    let write_took = written.elapsed();
+    loop {
+        let started = Instant::now();
+        let page = app.data(PHOTO, json!({ "id": photo["id"] })).await;
+        if comments(&page) == 1 {
+            break;
+        }
+        // A stale answer must come from before the lifetime ran out (a query takes up to a second on moto).
+        assert!(
+            started.duration_since(written) < lifetime + write_took,
+            "still no comment {:?} after it was written (lifetime {lifetime:?})",
+            started.duration_since(written)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
