@@ -38,6 +38,9 @@ pub struct EventHub {
     /// Set once the hub follows the table's feed: then everything, this instance's commits included, is
     /// delivered from the feed, in commit order (see `committed`).
     follows_feed: std::sync::atomic::AtomicBool,
+    /// Events delivered so far: counted before delivery, so a cached answer older than an event a
+    /// subscriber reacts to is never served (see `graphql::response_cache`).
+    delivered: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -70,6 +73,7 @@ impl EventHub {
             sender: broadcast::channel(CAPACITY).0,
             seen: Mutex::default(),
             follows_feed: Default::default(),
+            delivered: Default::default(),
         })
     }
 
@@ -90,9 +94,15 @@ impl EventHub {
             Err(poisoned) => poisoned.into_inner().insert(event.id(), Instant::now()),
         };
         if fresh {
+            self.delivered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // An error only means nobody is subscribed right now.
             let _ = self.sender.send(Arc::new(event));
         }
+    }
+
+    /// Events delivered so far (those of other instances included, in AWS mode).
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {

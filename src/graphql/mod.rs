@@ -91,8 +91,9 @@ impl Api {
             Err(error) => return self.finish("invalid", started, refused(error)),
         };
         // Read before any data is: an answer computed from data older than a write is kept under an older
-        // generation than that write's, and never served after it.
-        let generation = self.state.catalog.table().stats().writes();
+        // generation than that write's, and never served after it. Writes through this instance count as they
+        // land; other instances' as their events arrive from the feed (while anyone here subscribes).
+        let generation = self.state.catalog.table().stats().writes() + self.state.events.delivered();
         if let Some(body) = admitted.cache_key.as_ref().and_then(|key| self.answers.get(key, generation)) {
             self.state.metrics.record_cached_answer();
             self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());

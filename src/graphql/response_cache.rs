@@ -1,9 +1,11 @@
 //! Answers to read-only queries, kept for a moment: many clients ask for the same gallery page or photo at
 //! once, and executing one costs about ten times the HTTP round trip (async-graphql resolves and serialises
 //! every field on its own). An answer is reused only while nothing was written through this instance since
-//! it was computed (the table's write count is its generation) and for at most the configured lifetime, which
-//! bounds how long a write made through another instance may stay unseen (index reads on DynamoDB are
-//! eventually consistent anyway).
+//! it was computed (the table's write count, plus the events delivered, is its generation) and for at most
+//! the configured lifetime, which bounds how long a write made through another instance may stay unseen
+//! (index reads on DynamoDB are eventually consistent anyway). While this instance has subscribers, it also
+//! follows the event feed, and another instance's new photo or comment ends the cached answers before a
+//! subscriber here hears of it.
 //!
 //! Only operations whose root fields are all in [`CACHEABLE_ROOTS`] are kept: their answers depend on the
 //! stored data alone (not on the caller, nor on the clock: `Photo.url` links are signed per 5-minute window).
@@ -60,7 +62,7 @@ pub fn is_cacheable(document: &ExecutableDocument, operation_name: Option<&str>)
 
 struct Entry {
     body: Bytes,
-    /// The table's write count when the answer's execution began.
+    /// The generation when the answer's execution began.
     generation: u64,
     stored: Instant,
 }

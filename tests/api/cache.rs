@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::both_modes;
 use crate::fanout::start_instance;
 use crate::helpers::{Mode, TestApp};
+use crate::ws::Subscription;
 
 both_modes!(a_repeated_query_reads_nothing_until_something_is_written);
 
@@ -87,5 +88,25 @@ async fn a_write_through_another_instance_shows_within_the_cache_lifetime() {
             started.duration_since(written)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A subscriber hears of another instance's comment; what it then reads here, however long answers are
+/// cached, has the comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_a_subscriber_heard_of_is_in_what_it_reads_next() {
+    let app = TestApp::spawn(Mode::Aws, &["--query-cache-millis", "60000"]).await;
+    let other = start_instance(&app.table, &app.bucket, &[]).await;
+    let photo = app.upload_photo("shared").await;
+    let query = "subscription($id: ID) { commentAdded(photoId: $id) { id } }";
+    let mut subscriber = Subscription::start(&app.address, query, json!({ "id": photo["id"] })).await;
+    for n in 1..=3 {
+        let before = app.data(PHOTO, json!({ "id": photo["id"] })).await;
+        assert_eq!(before["photo"]["commentCount"], n - 1);
+        let comment = app.at(&other.address).add_comment(&photo["id"], &format!("comment {n}")).await;
+        let heard = subscriber.next(Duration::from_secs(5)).await.expect("the comment is delivered");
+        assert_eq!(heard["commentAdded"]["id"], comment["id"]);
+        let after = app.data(PHOTO, json!({ "id": photo["id"] })).await;
+        assert_eq!(after["photo"]["commentCount"], n, "not the answer cached before the comment");
     }
 }
