@@ -56,10 +56,16 @@ impl Drop for EmbeddedTable {
     }
 }
 
+/// redb's page cache (its default is 1 GiB, which a playground on a laptop should not grow to).
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl EmbeddedTable {
     /// Open (or create) the store file at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let db = Database::create(path).with_context(|| format!("opening the embedded table {}", path.display()))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .with_context(|| format!("opening the embedded table {}", path.display()))?;
         let txn = db.begin_write()?;
         txn.open_table(ITEMS)?;
         txn.open_table(GSI1_ENTRIES)?;
