@@ -24,6 +24,8 @@ const CACHEABLE_ROOTS: &[&str] = &["photos", "photo"];
 const ENTRIES: usize = 256;
 /// Larger answers are not kept (a gallery page of 20 is about 10 KB): at most a few MB in all.
 const MAX_ANSWER_BYTES: usize = 32 * 1024;
+/// Nor answers to larger requests (query text and variables): keys stay small too.
+const MAX_KEY_BYTES: usize = 8 * 1024;
 
 /// What identifies an answer: the request exactly as the client sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,12 +37,16 @@ pub struct Key {
 }
 
 impl Key {
-    /// The key of `request`, whose operation [`is_cacheable`].
+    /// The key of `request`, whose operation [`is_cacheable`]; none for a request too large to keep.
     pub fn new(request: &async_graphql::Request) -> Option<Self> {
-        Some(Self {
+        if request.query.len() > MAX_KEY_BYTES {
+            return None;
+        }
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        (request.query.len() + variables.len() <= MAX_KEY_BYTES).then(|| Self {
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),
-            variables: serde_json::to_string(&request.variables).ok()?,
+            variables,
         })
     }
 }
@@ -154,6 +160,14 @@ mod tests {
         };
         assert_eq!(with(2), with(2));
         assert_ne!(with(2), with(3));
+    }
+
+    #[test]
+    fn large_requests_are_not_kept() {
+        let padded = format!("{{ photos {{ nodes {{ id }} }} }} #{}", "x".repeat(MAX_KEY_BYTES));
+        assert!(key(&padded).is_none(), "a long query text");
+        let variables = async_graphql::Variables::from_json(serde_json::json!({ "pad": "x".repeat(MAX_KEY_BYTES) }));
+        assert!(Key::new(&async_graphql::Request::new("{ photos { nodes { id } } }").variables(variables)).is_none());
     }
 
     #[test]
