@@ -274,9 +274,7 @@ impl TestApp {
 
     /// Table calls that write (whether or not their conditions held) so far.
     pub fn table_writes(&self) -> u64 {
-        use photoshare::table::TableOp;
-        let stats = self.state.catalog.table().stats();
-        [TableOp::Transact, TableOp::PutMany, TableOp::Add].into_iter().map(|op| stats.calls_of(op)).sum()
+        self.state.catalog.table().stats().writes()
     }
 }
 
