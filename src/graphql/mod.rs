@@ -94,6 +94,7 @@ impl Api {
         // generation than that write's, and never served after it. Writes through this instance count as they
         // land; other instances' as their events arrive from the feed (while anyone here subscribes).
         let generation = self.state.catalog.table().stats().writes() + self.state.events.delivered();
+        let computed = std::time::Instant::now();
         if let Some(body) = admitted.cache_key.as_ref().and_then(|key| self.answers.get(key, generation)) {
             self.state.metrics.record_cached_answer();
             self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());
@@ -103,7 +104,7 @@ impl Api {
         let keep = response.is_ok();
         let body = self.finish(admitted.operation, started, response);
         if let (Some(key), true) = (admitted.cache_key, keep) {
-            self.answers.put(key, generation, body.clone());
+            self.answers.put(key, generation, computed, body.clone());
         }
         body
     }

@@ -70,7 +70,8 @@ struct Entry {
     body: Bytes,
     /// The generation when the answer's execution began.
     generation: u64,
-    stored: Instant,
+    /// When its execution began: its data is no older than this.
+    computed: Instant,
 }
 
 pub struct ResponseCache {
@@ -92,22 +93,29 @@ impl ResponseCache {
     pub fn get(&self, key: &Key, generation: u64) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let entry = entries.get(key)?;
-        (entry.generation == generation && entry.stored.elapsed() < self.lifetime).then(|| entry.body.clone())
+        (entry.generation == generation && entry.computed.elapsed() < self.lifetime).then(|| entry.body.clone())
     }
 
-    /// Keep `body`, the answer to `key` whose execution began at `generation` (read before any data was).
-    pub fn put(&self, key: Key, generation: u64, body: Bytes) {
+    /// Keep `body`, the answer to `key` whose execution began at `computed`, at `generation` (both read
+    /// before any data was). An answer of an earlier generation does not replace a later one.
+    pub fn put(&self, key: Key, generation: u64, computed: Instant, body: Bytes) {
         if !self.enabled() || body.len() > MAX_ANSWER_BYTES {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= ENTRIES && !entries.contains_key(&key) {
-            entries.retain(|_, e| e.generation == generation && e.stored.elapsed() < self.lifetime);
-            if entries.len() >= ENTRIES {
-                entries.clear();
+        match entries.get(&key) {
+            Some(kept) if kept.generation > generation => return,
+            Some(_) => {}
+            None if entries.len() >= ENTRIES => {
+                let lifetime = self.lifetime;
+                entries.retain(|_, e| e.generation >= generation && e.computed.elapsed() < lifetime);
+                if entries.len() >= ENTRIES {
+                    entries.clear();
+                }
             }
+            None => {}
         }
-        entries.insert(key, Entry { body, generation, stored: Instant::now() });
+        entries.insert(key, Entry { body, generation, computed });
     }
 }
 
@@ -144,11 +152,29 @@ mod tests {
     fn an_answer_is_reused_only_at_its_generation_and_within_its_lifetime() {
         let cache = ResponseCache::new(Duration::from_millis(200));
         let key = key("{ photos { nodes { id } } }").expect("cacheable");
-        cache.put(key.clone(), 7, Bytes::from_static(b"{}"));
+        cache.put(key.clone(), 7, Instant::now(), Bytes::from_static(b"{}"));
         assert_eq!(cache.get(&key, 7).as_deref(), Some(&b"{}"[..]));
         assert_eq!(cache.get(&key, 8), None, "a write happened since");
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(cache.get(&key, 7), None, "older than its lifetime");
+    }
+
+    #[test]
+    fn the_lifetime_counts_from_when_execution_began() {
+        let cache = ResponseCache::new(Duration::from_millis(200));
+        let key = key("{ photos { nodes { id } } }").expect("cacheable");
+        let long_ago = Instant::now() - Duration::from_millis(300);
+        cache.put(key.clone(), 1, long_ago, Bytes::from_static(b"{}"));
+        assert_eq!(cache.get(&key, 1), None, "its data is older than the lifetime");
+    }
+
+    #[test]
+    fn a_slower_older_answer_does_not_replace_a_newer_one() {
+        let cache = ResponseCache::new(Duration::from_secs(60));
+        let key = key("{ photos { nodes { id } } }").expect("cacheable");
+        cache.put(key.clone(), 2, Instant::now(), Bytes::from_static(b"new"));
+        cache.put(key.clone(), 1, Instant::now(), Bytes::from_static(b"old"));
+        assert_eq!(cache.get(&key, 2).as_deref(), Some(&b"new"[..]));
     }
 
     #[test]
@@ -174,7 +200,7 @@ mod tests {
     fn a_zero_lifetime_keeps_nothing() {
         let cache = ResponseCache::new(Duration::ZERO);
         let key = key("{ photos { nodes { id } } }").expect("cacheable");
-        cache.put(key.clone(), 1, Bytes::from_static(b"{}"));
+        cache.put(key.clone(), 1, Instant::now(), Bytes::from_static(b"{}"));
         assert_eq!(cache.get(&key, 1), None);
     }
 }
