@@ -92,8 +92,10 @@ impl Api {
         };
         // Read before any data is: an answer computed from data older than a write is kept under an older
         // generation than that write's, and never served after it. Writes through this instance count as they
-        // land; other instances' as their events arrive from the feed (while anyone here subscribes).
-        let generation = self.state.catalog.table().stats().writes() + self.state.events.delivered();
+        // land; other instances' as their events arrive from the feed (while anyone here subscribes). Both
+        // counts make the generation, side by side (a sum could come out equal for different counts).
+        let (writes, events) = (self.state.catalog.table().stats().writes(), self.state.events.delivered());
+        let generation = (u128::from(writes) << 64) | u128::from(events);
         let computed = std::time::Instant::now();
         if let Some(body) = admitted.cache_key.as_ref().and_then(|key| self.answers.get(key, generation)) {
             self.state.metrics.record_cached_answer();

@@ -1,7 +1,7 @@
 //! Answers to read-only queries, kept for a moment: many clients ask for the same gallery page or photo at
 //! once, and executing one costs about ten times the HTTP round trip (async-graphql resolves and serialises
 //! every field on its own). An answer is reused only while nothing was written through this instance since
-//! it was computed (the table's write count, plus the events delivered, is its generation) and for at most
+//! it was computed (the table's write count and the events delivered are its generation) and for at most
 //! the configured lifetime, which bounds how long a write made through another instance may stay unseen
 //! (index reads on DynamoDB are eventually consistent anyway). While this instance has subscribers, it also
 //! follows the event feed, and another instance's new photo or comment ends the cached answers before a
@@ -69,7 +69,7 @@ pub fn is_cacheable(document: &ExecutableDocument, operation_name: Option<&str>)
 struct Entry {
     body: Bytes,
     /// The generation when the answer's execution began.
-    generation: u64,
+    generation: u128,
     /// When its execution began: its data is no older than this.
     computed: Instant,
 }
@@ -90,7 +90,7 @@ impl ResponseCache {
     }
 
     /// The answer to `key`, if one was computed at `generation` less than a lifetime ago.
-    pub fn get(&self, key: &Key, generation: u64) -> Option<Bytes> {
+    pub fn get(&self, key: &Key, generation: u128) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let entry = entries.get(key)?;
         (entry.generation == generation && entry.computed.elapsed() < self.lifetime).then(|| entry.body.clone())
@@ -98,7 +98,7 @@ impl ResponseCache {
 
     /// Keep `body`, the answer to `key` whose execution began at `computed`, at `generation` (both read
     /// before any data was). An answer of an earlier generation does not replace a later one.
-    pub fn put(&self, key: Key, generation: u64, computed: Instant, body: Bytes) {
+    pub fn put(&self, key: Key, generation: u128, computed: Instant, body: Bytes) {
         if !self.enabled() || body.len() > MAX_ANSWER_BYTES {
             return;
         }
