@@ -123,10 +123,20 @@ impl Api {
         }
     }
 
-    /// Record the request's outcome and serialise its response.
-    fn finish(&self, operation: &'static str, started: std::time::Instant, response: async_graphql::Response) -> Bytes {
-        let outcome = observe::outcome(&response);
+    /// The JSON answer to an HTTP request refused before it could be parsed (see `http::parse_request`).
+    pub fn refuse(&self, error: ApiError, started: std::time::Instant) -> Bytes {
+        self.finish("invalid", started, error_response(error))
+    }
+
+    /// Record the request's root field, outcome and time in the metrics.
+    fn record(&self, operation: &'static str, started: std::time::Instant, response: &async_graphql::Response) {
+        let outcome = observe::outcome(response);
         self.state.metrics.record_request(operation, outcome, started.elapsed().as_secs_f64());
+    }
+
+    /// Record the request and serialise its response.
+    fn finish(&self, operation: &'static str, started: std::time::Instant, response: async_graphql::Response) -> Bytes {
+        self.record(operation, started, &response);
         match serde_json::to_vec(&response) {
             Ok(json) => Bytes::from(json),
             Err(error) => {
@@ -178,8 +188,7 @@ impl async_graphql::Executor for Api {
             Err(error) => ("invalid", refused(error)),
             Ok(admitted) => (admitted.operation, self.run(admitted.operation, request).await),
         };
-        let outcome = observe::outcome(&response);
-        self.state.metrics.record_request(operation, outcome, started.elapsed().as_secs_f64());
+        self.record(operation, started, &response);
         response
     }
 
@@ -250,7 +259,7 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
 }
 
 /// A response of one error, for a request that was refused before it ran.
-pub fn error_response(error: crate::error::ApiError) -> async_graphql::Response {
+fn error_response(error: crate::error::ApiError) -> async_graphql::Response {
     let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
     error.locations.clear();
     async_graphql::Response::from_errors(vec![error])

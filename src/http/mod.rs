@@ -12,7 +12,6 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql_axum::GraphQLResponse;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -108,18 +107,15 @@ async fn graphql_handler(
 ) -> Response {
     let client_ip = shared.client_ip(peer, request.headers());
     let started = std::time::Instant::now();
-    let mut request = match parse_request(request).await {
-        Ok(request) => request,
-        Err((status, error)) => {
-            let outcome = error.code();
-            shared.state.metrics.record_request("invalid", outcome, started.elapsed().as_secs_f64());
-            let response = GraphQLResponse::from(graphql::error_response(error));
-            return (status, response).into_response();
+    let (status, body) = match parse_request(request).await {
+        Ok(mut request) => {
+            request.data = graphql::request_data(&shared.state, client_ip);
+            (StatusCode::OK, shared.api.answer(request).await)
         }
+        Err((status, error)) => (status, shared.api.refuse(error, started)),
     };
-    request.data = graphql::request_data(&shared.state, client_ip);
-    let body = shared.api.answer(request).await;
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"))], body).into_response()
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"))], body)
+        .into_response()
 }
 
 /// One GraphQL request from a GET query string or a POST body of at most `MAX_BODY_BYTES`; a bad one is a
