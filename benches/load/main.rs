@@ -223,14 +223,9 @@ async fn common(
 ) -> anyhow::Result<()> {
     if !options.load_only {
         // First, while the process has served nothing else: what the subscriptions themselves cost.
-        let photo = dataset.crowd_photo().id.to_string();
-        let poster = subscriptions::Poster::new(&server.address, &photo);
-        let mut crowd = subscriptions::Crowd::open(&[(server.address.as_str(), scale.crowd)], &photo).await?;
-        crowd.wait_until_listening(&poster).await?;
-        report.memory(store, &format!("with {} subscriptions open", scale.crowd), server.memory()?);
-        let (delays, lost) = crowd.measure(&poster, 5).await?;
-        crowd.close();
-        report.fan_out(store, &[(server.address.as_str(), scale.crowd)], &delays, lost);
+        let crowd = [(server.address.as_str(), scale.crowd)];
+        let memory = format!("with {} subscriptions open", scale.crowd);
+        fan_out(store, report, server, &dataset.crowd_photo().id.to_string(), &crowd, 5, Some(&memory)).await?;
     }
 
     operations(store, options, scale.connections, dataset, report, server, Include::All).await?;
@@ -239,15 +234,10 @@ async fn common(
     }
     report.memory(store, "after the load runs", server.memory()?);
 
-    let photo = dataset.fan_out_photo().id.to_string();
-    let poster = subscriptions::Poster::new(&server.address, &photo);
     let mut places = vec![(server.address.as_str(), FAN_OUT_SUBSCRIBERS / (others.len() + 1))];
     places.extend(others.iter().map(|other| (other.address.as_str(), FAN_OUT_SUBSCRIBERS / (others.len() + 1))));
-    let mut crowd = subscriptions::Crowd::open(&places, &photo).await?;
-    crowd.wait_until_listening(&poster).await?;
-    let (delays, lost) = crowd.measure(&poster, FAN_OUT_COMMENTS).await?;
-    crowd.close();
-    report.fan_out(store, &places, &delays, lost);
+    let photo = dataset.fan_out_photo().id.to_string();
+    fan_out(store, report, server, &photo, &places, FAN_OUT_COMMENTS, None).await?;
 
     let uploads = uploads::measure(server, UPLOADS).await?;
     report.uploads(store, &uploads);
@@ -261,6 +251,29 @@ enum Include {
     All,
     /// Not `addComment`.
     Reads,
+}
+
+/// Subscribe `places` (address, subscribers) to `photo`'s comments, post `comments` through `server` and report
+/// each delivery's delay; `memory` labels the service's RSS taken while they all listen.
+async fn fan_out(
+    store: &str,
+    report: &mut Report,
+    server: &Server,
+    photo: &str,
+    places: &[(&str, usize)],
+    comments: usize,
+    memory: Option<&str>,
+) -> anyhow::Result<()> {
+    let poster = subscriptions::Poster::new(&server.address, photo);
+    let mut crowd = subscriptions::Crowd::open(places, photo).await?;
+    crowd.wait_until_listening(&poster).await?;
+    if let Some(state) = memory {
+        report.memory(store, state, server.memory()?);
+    }
+    let (delays, lost) = crowd.measure(&poster, comments).await?;
+    crowd.close();
+    report.fan_out(store, places, &delays, lost);
+    Ok(())
 }
 
 async fn operations(
