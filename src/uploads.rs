@@ -35,15 +35,22 @@ impl NewUpload {
     ) -> ApiResult<Self> {
         let content_type =
             CONTENT_TYPES.into_iter().find(|t| t.eq_ignore_ascii_case(content_type.trim())).ok_or_else(|| {
-                ApiError::bad_input(format!("contentType must be image/jpeg or image/png, not {content_type:?}"))
+                ApiError::bad_input(format!(
+                    "contentType must be image/jpeg or image/png, not {}",
+                    text::quote(content_type)
+                ))
             })?;
         let file_name = text::single_line(file_name);
         // Browsers on some systems send a whole path: keep its last part.
         let base = file_name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
-        if base.is_empty() || base.chars().count() > 255 {
+        if text::is_blank(base) || base.chars().count() > 255 {
             return Err(ApiError::bad_input("fileName must be 1 to 255 characters, e.g. \"sunset.jpg\""));
         }
-        let name = match name.map(text::single_line).filter(|n| !n.is_empty()) {
+        let name = name.map(text::single_line).filter(|n| !n.is_empty());
+        if name.as_deref().is_some_and(text::is_blank) {
+            return Err(ApiError::bad_input("name has no visible characters: give it letters, digits or symbols"));
+        }
+        let name = match name {
             Some(name) => name,
             None => base.rsplit_once('.').map_or(base, |(stem, _)| stem).trim().to_string(),
         };
@@ -52,6 +59,9 @@ impl NewUpload {
             return Err(ApiError::bad_input(format!("name must be at most {} characters", text::NAME_MAX_CHARS)));
         }
         let description = description.map(text::multi_line).filter(|d| !d.is_empty());
+        if description.as_deref().is_some_and(text::is_blank) {
+            return Err(ApiError::bad_input("description has no visible characters: leave it out or write some"));
+        }
         if description.as_ref().is_some_and(|d| d.chars().count() > text::DESCRIPTION_MAX_CHARS) {
             return Err(ApiError::bad_input(format!(
                 "description must be at most {} characters",

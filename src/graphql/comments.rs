@@ -61,6 +61,9 @@ pub struct AddCommentInput {
 fn parse_body(body: &str) -> Result<String, ApiError> {
     let body = text::multi_line(body);
     let length = body.chars().count();
+    if length > 0 && text::is_blank(&body) {
+        return Err(ApiError::bad_input("body has no visible characters: write something a reader can see"));
+    }
     if length == 0 || length > BODY_MAX_CHARS {
         return Err(ApiError::bad_input(format!(
             "body must be 1 to {BODY_MAX_CHARS} characters after trimming, not {length}"

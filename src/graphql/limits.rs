@@ -1,5 +1,16 @@
 //! Limits on what one request may ask, checked before anything runs (so a refused request costs no backend
-//! call): nesting depth, complexity (a list field costs its `first` times its children), and aliases.
+//! call). Two kinds:
+//!
+//! - **Before validation** (`check_document`): the query text's size, and what the document asks for once its
+//!   fragments are expanded: fields, fragment spreads and aliases. async-graphql's validation, depth and
+//!   complexity checks walk every spread of every fragment again, so a 984-byte document whose fragments each
+//!   spread the next one twice (`F0 { ...F1 ...F1 }`, 25 levels) cost 11 s of CPU and 3 GB before it was
+//!   answered. Here each fragment is counted once and its count reused wherever it is spread, so the check
+//!   costs one walk of the text as written, however much it would expand to.
+//! - **During validation** (async-graphql's own, configured in `schema_builder`): nesting depth and complexity
+//!   (a list field costs its `first` times its children).
+
+use std::collections::HashMap;
 
 use async_graphql::ServerError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
@@ -10,35 +21,192 @@ pub const MAX_DEPTH: usize = 16;
 /// each would cost over 25,000.
 pub const MAX_COMPLEXITY: usize = 10_000;
 pub const MAX_ALIASES: usize = 30;
+/// Largest query text: the playground's biggest document is under 1 KiB, GraphiQL's introspection 1.5 KiB.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+/// Fields a document may select once its fragments are expanded (GraphiQL's introspection selects 181).
+pub const MAX_FIELDS: u64 = 1_000;
+/// Fragment spreads once expanded (GraphiQL's introspection has 10).
+pub const MAX_SPREADS: u64 = 100;
+/// Directives on one field (`@include` and `@skip` are the only ones).
+pub const MAX_DIRECTIVES: usize = 4;
 
 /// Complexity of a paged list field: `first` items (default `default`) of `child` each.
 pub fn paged(first: Option<i32>, default: i32, child: usize) -> usize {
     usize::try_from(first.unwrap_or(default)).unwrap_or(0).max(1).saturating_mul(child)
 }
 
-fn aliases(selection_set: &SelectionSet) -> usize {
-    selection_set
-        .items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(field) => {
-                usize::from(field.node.alias.is_some()) + aliases(&field.node.selection_set.node)
-            }
-            Selection::InlineFragment(fragment) => aliases(&fragment.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+/// What a selection set asks for, with its fragments expanded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub fields: u64,
+    pub spreads: u64,
+    pub aliases: u64,
 }
 
-/// Refuses documents with more than `MAX_ALIASES` aliased fields (alias-multiplied work).
-pub fn check_aliases(document: &ExecutableDocument) -> Result<(), ServerError> {
-    let count: usize = document.operations.iter().map(|(_, op)| aliases(&op.node.selection_set.node)).sum::<usize>()
-        + document.fragments.values().map(|f| aliases(&f.node.selection_set.node)).sum::<usize>();
-    if count > MAX_ALIASES {
-        return Err(ServerError::new(
-            format!("the query uses {count} aliases; at most {MAX_ALIASES} are allowed"),
-            None,
-        ));
+impl Cost {
+    fn add(&mut self, other: Cost) {
+        self.fields = self.fields.saturating_add(other.fields);
+        self.spreads = self.spreads.saturating_add(other.spreads);
+        self.aliases = self.aliases.saturating_add(other.aliases);
+    }
+}
+
+/// Counts a document's cost, each fragment once.
+struct Counter<'a> {
+    document: &'a ExecutableDocument,
+    /// Each fragment's cost once counted; `None` while it is being counted (so a spread of it then is a cycle).
+    fragments: HashMap<&'a str, Option<Cost>>,
+    /// Selections looked at: at most the number written in the document.
+    visited: u64,
+}
+
+impl<'a> Counter<'a> {
+    fn selection_set(&mut self, set: &'a SelectionSet) -> Result<Cost, ServerError> {
+        let mut cost = Cost::default();
+        for item in &set.items {
+            self.visited += 1;
+            match &item.node {
+                Selection::Field(field) => {
+                    cost.add(Cost { fields: 1, spreads: 0, aliases: u64::from(field.node.alias.is_some()) });
+                    cost.add(self.selection_set(&field.node.selection_set.node)?);
+                }
+                Selection::InlineFragment(fragment) => cost.add(self.selection_set(&fragment.node.selection_set.node)?),
+                Selection::FragmentSpread(spread) => {
+                    cost.add(Cost { fields: 0, spreads: 1, aliases: 0 });
+                    cost.add(self.fragment(spread.node.fragment_name.node.as_str())?);
+                }
+            }
+        }
+        Ok(cost)
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Result<Cost, ServerError> {
+        match self.fragments.get(name) {
+            Some(Some(cost)) => return Ok(*cost),
+            Some(None) => return Err(refusal(format!("fragment {} spreads itself: remove the cycle", quote(name)))),
+            None => {}
+        }
+        // An unknown fragment costs nothing here; validation names it.
+        let Some((key, definition)) = self.document.fragments.get_key_value(name) else { return Ok(Cost::default()) };
+        self.fragments.insert(key.as_str(), None);
+        let cost = self.selection_set(&definition.node.selection_set.node)?;
+        self.fragments.insert(key.as_str(), Some(cost));
+        Ok(cost)
+    }
+}
+
+/// What `document` asks for, all its operations together, with every fragment expanded (counted once each),
+/// and how many selections were looked at to find out.
+pub fn cost(document: &ExecutableDocument) -> Result<(Cost, u64), ServerError> {
+    let mut counter = Counter { document, fragments: HashMap::new(), visited: 0 };
+    let mut total = Cost::default();
+    for (_, operation) in document.operations.iter() {
+        total.add(counter.selection_set(&operation.node.selection_set.node)?);
+    }
+    // Fragments no operation spreads are still validated: count them too (once).
+    for name in document.fragments.keys() {
+        counter.fragment(name.as_str())?;
+    }
+    Ok((total, counter.visited))
+}
+
+/// Refuses query text over `MAX_QUERY_BYTES`, before it is parsed.
+pub fn check_size(query: &str) -> Result<(), ServerError> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(refusal(format!(
+            "the query is {} bytes; at most {MAX_QUERY_BYTES} are allowed: send a smaller document",
+            query.len()
+        )));
     }
     Ok(())
+}
+
+/// Refuses documents that would expand to more than `MAX_FIELDS` fields, `MAX_SPREADS` fragment spreads or
+/// `MAX_ALIASES` aliases; the cost when they do not.
+pub fn check_document(document: &ExecutableDocument) -> Result<Cost, ServerError> {
+    let (cost, _) = cost(document)?;
+    let over = |what: &str, count: u64, max: u64| {
+        refusal(format!("the query selects {count} {what} once its fragments are expanded; at most {max} are allowed"))
+    };
+    if cost.spreads > MAX_SPREADS {
+        return Err(over("fragment spreads", cost.spreads, MAX_SPREADS));
+    }
+    if cost.fields > MAX_FIELDS {
+        return Err(over("fields", cost.fields, MAX_FIELDS));
+    }
+    if cost.aliases > MAX_ALIASES as u64 {
+        return Err(refusal(format!("the query uses {} aliases; at most {MAX_ALIASES} are allowed", cost.aliases)));
+    }
+    Ok(cost)
+}
+
+fn refusal(message: String) -> ServerError {
+    ServerError::new(message, None)
+}
+
+/// A name from the client, quoted, at most 80 characters of it.
+fn quote(text: &str) -> String {
+    crate::text::quote(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `levels` fragments, each spreading the next one twice: expands to 2^levels `__typename` fields.
+    fn bomb(levels: usize) -> String {
+        let mut query = String::from("query { ...F0 }");
+        for level in 0..levels {
+            query.push_str(&format!(" fragment F{level} on Query {{ ...F{next} ...F{next} }}", next = level + 1));
+        }
+        query.push_str(&format!(" fragment F{levels} on Query {{ __typename }}"));
+        query
+    }
+
+    #[test]
+    fn a_fragment_bomb_is_counted_without_expanding_it() {
+        for levels in [25, 60] {
+            let document = async_graphql::parser::parse_query(bomb(levels)).unwrap();
+            let (cost, visited) = cost(&document).unwrap();
+            assert_eq!(cost.fields, if levels < 64 { 1 << levels } else { u64::MAX });
+            assert!(visited <= 2 * levels as u64 + 2, "{levels} levels: {visited} selections looked at");
+            let refused = check_document(&document).unwrap_err();
+            assert!(
+                refused.message.contains("fragment spreads") && refused.message.contains("at most 100"),
+                "{}",
+                refused.message
+            );
+        }
+    }
+
+    #[test]
+    fn wide_fragments_are_refused_by_their_fields() {
+        let fields = (0..40).map(|i| format!("f{i}: __typename")).collect::<Vec<_>>().join(" ");
+        let query = format!(
+            "{{ ...A ...A }} fragment A on Query {{ ...B ...B ...B ...B }} fragment B on Query {{ {} }}",
+            "__typename ".repeat(200)
+        );
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        let refused = check_document(&document).unwrap_err();
+        assert!(refused.message.contains("1600 fields"), "{}", refused.message);
+        let aliased =
+            async_graphql::parser::parse_query(format!("{{ ...A ...A }} fragment A on Query {{ {fields} }}")).unwrap();
+        assert!(check_document(&aliased).unwrap_err().message.contains("80 aliases"));
+    }
+
+    #[test]
+    fn cycles_are_refused_and_unknown_fragments_left_to_validation() {
+        let cycle =
+            async_graphql::parser::parse_query("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
+                .unwrap();
+        assert!(check_document(&cycle).unwrap_err().message.contains("spreads itself"));
+        let unknown = async_graphql::parser::parse_query("{ ...Missing }").unwrap();
+        assert_eq!(check_document(&unknown).unwrap().fields, 0);
+    }
+
+    #[test]
+    fn query_text_is_bounded() {
+        assert!(check_size(&" ".repeat(MAX_QUERY_BYTES)).is_ok());
+        assert!(check_size(&" ".repeat(MAX_QUERY_BYTES + 1)).unwrap_err().message.contains("at most 16384"));
+    }
 }

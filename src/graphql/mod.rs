@@ -45,6 +45,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
+        .limit_directives(limits::MAX_DIRECTIVES)
 }
 
 /// The API as the HTTP and WebSocket layers run it: the schema, behind what every operation passes first
@@ -57,6 +58,8 @@ pub struct Api {
     state: Arc<AppState>,
     documents: Arc<std::sync::Mutex<DocumentCache>>,
     answers: Arc<ResponseCache>,
+    /// Heavy documents being validated and run at once: at most one per core.
+    heavy: Arc<tokio::sync::Semaphore>,
 }
 
 /// What `admit` found out about a request it lets run.
@@ -65,12 +68,23 @@ struct Admitted {
     operation: &'static str,
     /// Where its answer is kept, if it may be.
     cache_key: Option<response_cache::Key>,
+    /// Validating it takes long enough to run off the runtime's workers (see `HEAVY_FIELDS`).
+    heavy: bool,
 }
 
-/// Documents parsed before, by query text: clients send the same few queries over and over, and parsing one
-/// cost a fifteenth of a gallery request's CPU time. Bounded: when full, it starts over.
+/// Documents parsed (and their costs counted) before, by query text: clients send the same few queries over
+/// and over, and parsing one cost a fifteenth of a gallery request's CPU time. Only documents within the
+/// limits are kept. Bounded: when full, it starts over.
 #[derive(Default)]
-struct DocumentCache(std::collections::HashMap<String, ExecutableDocument>);
+struct DocumentCache(std::collections::HashMap<String, (ExecutableDocument, limits::Cost)>);
+
+/// Documents selecting more fields than this (once expanded), or longer than `HEAVY_BYTES`, are validated and
+/// run on the blocking pool, a few at a time: async-graphql validates a document in one go, without yielding,
+/// and the largest documents within the limits take milliseconds, which on a runtime worker would hold up every
+/// other request scheduled there. GraphiQL's introspection (181 fields) is one of them; the playground's
+/// queries (under 40) and a gallery page are not.
+const HEAVY_FIELDS: u64 = 100;
+const HEAVY_BYTES: usize = 4 * 1024;
 
 /// Distinct queries kept, of at most `CACHED_QUERY_BYTES` each (GraphiQL's introspection is 1.5 KB): a few MB.
 const CACHED_DOCUMENTS: usize = 256;
@@ -79,7 +93,9 @@ const CACHED_QUERY_BYTES: usize = 8 * 1024;
 impl Api {
     pub fn new(state: Arc<AppState>) -> Self {
         let answers = Arc::new(ResponseCache::new(state.limits.query_cache));
-        Self { schema: build_schema(state.clone()), state, documents: Default::default(), answers }
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
+        Self { schema: build_schema(state.clone()), state, documents: Default::default(), answers, heavy }
     }
 
     /// The JSON answer to a query or mutation sent over HTTP. A read-only query asked again, identically, with
@@ -102,7 +118,7 @@ impl Api {
             self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());
             return body;
         }
-        let response = self.run(admitted.operation, request).await;
+        let response = self.run(&admitted, request).await;
         let keep = response.is_ok();
         let body = self.finish(admitted.operation, started, response);
         if let (Some(key), true) = (admitted.cache_key, keep) {
@@ -111,13 +127,25 @@ impl Api {
         body
     }
 
-    /// Execute an admitted request within the request deadline.
-    async fn run(&self, operation: &'static str, request: async_graphql::Request) -> async_graphql::Response {
+    /// Execute an admitted request within the request deadline; a heavy one on the blocking pool (the wait for
+    /// a turn counts towards the deadline).
+    async fn run(&self, admitted: &Admitted, request: async_graphql::Request) -> async_graphql::Response {
         let deadline = self.state.limits.request_timeout;
-        match tokio::time::timeout(deadline, self.schema.execute(request)).await {
-            Ok(response) => with_codes(response),
+        let execution = async {
+            if !admitted.heavy {
+                return Ok(self.schema.execute(request).await);
+            }
+            let _turn = self.heavy.acquire().await.map_err(|_| anyhow::anyhow!("heavy-document semaphore closed"))?;
+            let (schema, runtime) = (self.schema.clone(), tokio::runtime::Handle::current());
+            tokio::task::spawn_blocking(move || runtime.block_on(schema.execute(request)))
+                .await
+                .map_err(|e| anyhow::anyhow!("a heavy document's execution failed: {e}"))
+        };
+        match tokio::time::timeout(deadline, execution).await {
+            Ok(Ok(response)) => with_codes(response),
+            Ok(Err(cause)) => error_response(ApiError::Internal(cause)),
             Err(_) => {
-                tracing::warn!(operation, ?deadline, "request timed out");
+                tracing::warn!(operation = admitted.operation, ?deadline, "request timed out");
                 error_response(ApiError::TimedOut(deadline))
             }
         }
@@ -147,32 +175,36 @@ impl Api {
     }
 
     /// Parses the document (or takes it from the cache; execution reuses it) and checks the limits
-    /// async-graphql does not: the root field the operation asks for, for metrics, or the error that refuses it.
+    /// async-graphql does not, before it validates anything (`limits::check_document`): the root field the
+    /// operation asks for, for metrics, or the error that refuses it.
     fn admit(&self, request: &mut async_graphql::Request) -> Result<Admitted, async_graphql::ServerError> {
         let operation_name = request.operation_name.clone();
+        let long = request.query.len() > HEAVY_BYTES;
         let cached = self.documents.lock().unwrap_or_else(|p| p.into_inner()).0.get(&request.query).cloned();
-        let document = match cached {
-            Some(document) => {
+        let (document, cost) = match cached {
+            Some((document, cost)) => {
                 request.set_parsed_query(document);
-                request.parsed_query()?
+                (request.parsed_query()?, cost)
             }
             None => {
+                limits::check_size(&request.query)?;
                 let query = request.query.clone();
                 let document = request.parsed_query()?;
+                let cost = limits::check_document(document)?;
                 if query.len() <= CACHED_QUERY_BYTES {
                     let mut cache = self.documents.lock().unwrap_or_else(|p| p.into_inner());
                     if cache.0.len() >= CACHED_DOCUMENTS {
                         cache.0.clear();
                     }
-                    cache.0.insert(query, document.clone());
+                    cache.0.insert(query, (document.clone(), cost));
                 }
-                document
+                (document, cost)
             }
         };
-        limits::check_aliases(document)?;
+        let heavy = cost.fields > HEAVY_FIELDS || long;
         let operation = observe::root_field(document);
         let cacheable = self.answers.enabled() && response_cache::is_cacheable(document, operation_name.as_deref());
-        Ok(Admitted { operation, cache_key: cacheable.then(|| response_cache::Key::new(request)).flatten() })
+        Ok(Admitted { operation, cache_key: cacheable.then(|| response_cache::Key::new(request)).flatten(), heavy })
     }
 }
 
@@ -186,7 +218,7 @@ impl async_graphql::Executor for Api {
         let started = std::time::Instant::now();
         let (operation, response) = match self.admit(&mut request) {
             Err(error) => ("invalid", refused(error)),
-            Ok(admitted) => (admitted.operation, self.run(admitted.operation, request).await),
+            Ok(admitted) => (admitted.operation, self.run(&admitted, request).await),
         };
         self.record(operation, started, &response);
         response
@@ -254,8 +286,12 @@ fn photo_loader<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a DataLoader<P
 
 /// A UUID argument, or a `BAD_USER_INPUT` naming it.
 fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::try_parse(id.as_str())
-        .map_err(|_| ApiError::bad_input(format!("{argument} must be an id this API gave out, not {:?}", id.as_str())))
+    uuid::Uuid::try_parse(id.as_str()).map_err(|_| {
+        ApiError::bad_input(format!(
+            "{argument} must be an id this API gave out, not {}",
+            crate::text::quote(id.as_str())
+        ))
+    })
 }
 
 /// A response of one error, for a request that was refused before it ran.

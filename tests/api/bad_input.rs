@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::both_modes;
 use crate::helpers::TestApp;
 
-both_modes!(every_bad_argument_is_refused_by_name_and_writes_nothing);
+both_modes!(every_bad_argument_is_refused_by_name_and_writes_nothing, text_loses_bidi_controls);
 
 const CREATE_UPLOAD: &str = "mutation($input: CreateUploadInput!) { createUpload(input: $input) { uploadId } }";
 const COMPLETE_UPLOAD: &str = "mutation($id: ID!) { completeUpload(uploadId: $id) { id } }";
@@ -47,11 +47,21 @@ async fn every_bad_argument_is_refused_by_name_and_writes_nothing(app: TestApp) 
         ),
         ("gif", CREATE_UPLOAD, upload(json!({ "contentType": "image/gif" })), bad, "contentType"),
         ("long name", CREATE_UPLOAD, upload(json!({ "name": "n".repeat(201) })), bad, "name"),
+        ("invisible name", CREATE_UPLOAD, upload(json!({ "name": "\u{200b}\u{200d} \u{3164}" })), bad, "name"),
+        (
+            "invisible description",
+            CREATE_UPLOAD,
+            upload(json!({ "description": "\u{feff}\u{2060}" })),
+            bad,
+            "description",
+        ),
+        ("invisible file name", CREATE_UPLOAD, upload(json!({ "fileName": "\u{200b}" })), bad, "fileName"),
         ("long description", CREATE_UPLOAD, upload(json!({ "description": "d".repeat(5_001) })), bad, "description"),
         ("malformed upload id", COMPLETE_UPLOAD, json!({ "id": "upload-1" }), bad, "uploadId"),
         ("unknown upload", COMPLETE_UPLOAD, json!({ "id": unknown }), "NOT_FOUND", "upload"),
         ("malformed photo id", ADD_COMMENT, comment("photo-1", "hi", json!({})), bad, "photoId"),
         ("blank body", ADD_COMMENT, comment(&id, " \n\t ", json!({})), bad, "body"),
+        ("invisible body", ADD_COMMENT, comment(&id, "\u{200b}\u{200c}\u{200d}\n\u{feff}", json!({})), bad, "body"),
         ("long body", ADD_COMMENT, comment(&id, &"é".repeat(2_001), json!({})), bad, "body"),
         ("bad client id", ADD_COMMENT, comment(&id, "hi", json!({ "clientId": "no spaces!" })), bad, "clientId"),
         ("unknown photo", ADD_COMMENT, comment(&unknown, "hi", json!({})), "NOT_FOUND", "photo"),
@@ -73,6 +83,8 @@ async fn every_bad_argument_is_refused_by_name_and_writes_nothing(app: TestApp) 
             "uploadedFrom",
         ),
         ("malformed photo", PHOTO, json!({ "id": "photo-1" }), bad, "id"),
+        ("5,000-character id", PHOTO, json!({ "id": "x".repeat(5_000) }), bad, "id"),
+        ("long content type", CREATE_UPLOAD, upload(json!({ "contentType": "t".repeat(5_000) })), bad, "contentType"),
         ("comments first 0", COMMENTS, json!({ "id": id, "first": 0 }), bad, "first"),
         ("comments bad cursor", COMMENTS, json!({ "id": id, "after": "zzz" }), bad, "after"),
     ];
@@ -83,6 +95,8 @@ async fn every_bad_argument_is_refused_by_name_and_writes_nothing(app: TestApp) 
         assert_eq!(error["extensions"]["code"], code, "{what}: {body}");
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(names), "{what}: the message names `{names}`: {message}");
+        // What the client sent is quoted, at most 80 characters of it.
+        assert!(message.chars().count() < 250, "{what}: a short message: {message}");
         if code == bad {
             // A bad argument of `comments` is found once its photo is read.
             let reads = if query == COMMENTS { 1 } else { 0 };
@@ -99,4 +113,19 @@ async fn every_bad_argument_is_refused_by_name_and_writes_nothing(app: TestApp) 
         json!([{ "id": id, "commentCount": 0, "comments": { "nodes": [] } }]),
         "nothing was written"
     );
+}
+
+/// Bidirectional overrides and isolates are removed from names, descriptions and comments: "hi \u{202e}evil"
+/// would show as "hi live".
+async fn text_loses_bidi_controls(app: TestApp) {
+    let ticket = app.create_upload("pier.jpg", "image/jpeg", Some("hi \u{202e}evil\u{202c} \u{2067}x\u{2069}")).await;
+    let posted = app.post_file(&ticket, crate::helpers::JPEG, "image/jpeg", &[]).await;
+    assert!(posted.status().is_success());
+    let photo = app.complete_upload(ticket["uploadId"].as_str().unwrap()).await;
+    assert_eq!(photo["data"]["completeUpload"]["name"], "hi evil x", "{photo}");
+    let comment =
+        app.add_comment(&photo["data"]["completeUpload"]["id"], "\u{202d}look\u{202c} \u{2066}here\u{2069}").await;
+    assert_eq!(comment["body"], "look here");
+    let search = app.data("{ photos(filter: {name: \"evil\"}) { nodes { name } } }", json!({})).await;
+    assert_eq!(search["photos"]["nodes"][0]["name"], "hi evil x", "indexed as shown");
 }

@@ -6,7 +6,21 @@ use serde_json::json;
 use crate::both_modes;
 use crate::helpers::TestApp;
 
-both_modes!(over_limit_queries_are_refused_before_any_backend_call, mutations_are_rate_limited_per_address);
+both_modes!(
+    over_limit_queries_are_refused_before_any_backend_call,
+    fragment_bombs_are_refused_before_validation,
+    mutations_are_rate_limited_per_address
+);
+
+/// `levels` fragments, each spreading the next one twice: 2^levels `__typename` fields once expanded. At 24
+/// levels it is the 984-byte document that took 11 s of CPU and 3 GB to answer.
+pub fn fragment_bomb(levels: usize) -> String {
+    let mut query = String::from("query { ...F0 }");
+    for level in 0..levels {
+        query.push_str(&format!(" fragment F{level} on Query {{ ...F{next} ...F{next} }}", next = level + 1));
+    }
+    query + &format!(" fragment F{levels} on Query {{ __typename }}")
+}
 
 /// GraphiQL's own introspection query (graphql-js `getIntrospectionQuery`), about 15 levels deep.
 const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name }
@@ -81,6 +95,47 @@ async fn over_limit_queries_are_refused_before_any_backend_call(app: TestApp) {
     assert!(body.get("errors").is_some() || body["data"]["__schema"].is_null(), "introspection off: {body}");
     let typo = closed.graphql("{ photoz { nodes { id } } }", json!({})).await;
     assert!(!typo["errors"][0]["message"].as_str().unwrap().contains("Did you mean"), "{typo}");
+}
+
+async fn fragment_bombs_are_refused_before_validation(app: TestApp) {
+    assert_eq!(fragment_bomb(24).len(), 984);
+    let wide = format!(
+        "{{ ...A ...A ...A }} fragment A on Query {{ ...B ...B ...B }} fragment B on Query {{ {} }}",
+        "__typename ".repeat(120)
+    );
+    let aliased = format!(
+        "{{ ...A ...A }} fragment A on Query {{ {} }}",
+        (0..20).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" ")
+    );
+    let long = format!("{{ {} }}", "__typename ".repeat(2_000));
+    let refusals = [
+        ("the 984-byte bomb", fragment_bomb(24), "fragment spreads"),
+        ("a 60-level bomb", fragment_bomb(60), "fragment spreads"),
+        ("fields by fragments", wide, "1080 fields once its fragments are expanded; at most 1000"),
+        ("aliases by fragments", aliased, "40 aliases; at most 30"),
+        ("a cycle", "{ ...A } fragment A on Query { ...A }".to_string(), "fragment \"A\" spreads itself"),
+        ("22 KB of text", long, "bytes; at most 16384 are allowed"),
+    ];
+    let calls = app.table_calls();
+    // Twice each: nothing refused is kept in the document cache.
+    for (what, query, says) in refusals.iter().chain(&refusals) {
+        let started = std::time::Instant::now();
+        let body = app.graphql(query, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{what}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{what}: {message}");
+        assert!(body["data"].is_null(), "{what}: nothing ran: {body}");
+        // Today's code answered the 984-byte bomb after 11 s (release build); this bound is far above the
+        // refusal's microseconds and far below that, even for a debug build on a loaded machine.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{what}: {:?}", started.elapsed());
+    }
+    assert_eq!(app.table_calls(), calls, "refusals cost no backend call");
+    // Within the limits, fragments still work, and a heavy document (run on the blocking pool) is answered.
+    let fine =
+        app.data("{ ...A ...A } fragment A on Query { ...B ...B } fragment B on Query { __typename }", json!({})).await;
+    assert_eq!(fine["__typename"], "Query");
+    let heavy = format!("{{ {} }}", "__typename ".repeat(500));
+    assert_eq!(app.data(&heavy, json!({})).await["__typename"], "Query");
 }
 
 async fn mutations_are_rate_limited_per_address(app: TestApp) {
