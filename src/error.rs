@@ -13,6 +13,8 @@ pub enum ApiError {
     /// The request is wrong; the message names the argument and what is allowed.
     BadUserInput(String),
     NotFound(String),
+    /// An owner key is needed, or the one sent is malformed.
+    Unauthenticated(String),
     /// The uploaded object is missing, not a JPEG/PNG, or too large.
     UploadInvalid(String),
     /// A backend is down or throttling: retry later.
@@ -31,6 +33,7 @@ impl ApiError {
         match self {
             Self::BadUserInput(_) => "BAD_USER_INPUT",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::UploadInvalid(_) => "UPLOAD_INVALID",
             Self::Unavailable(_) | Self::TimedOut(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -42,7 +45,10 @@ impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let code = error.code();
         let message = match error {
-            ApiError::BadUserInput(m) | ApiError::NotFound(m) | ApiError::UploadInvalid(m) => m,
+            ApiError::BadUserInput(m)
+            | ApiError::NotFound(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::UploadInvalid(m) => m,
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "backend unavailable");
                 "a storage backend is unavailable; retry shortly".to_string()

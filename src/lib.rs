@@ -4,6 +4,7 @@
 pub mod app;
 pub mod aws;
 pub mod blob;
+pub mod caller;
 pub mod catalog;
 pub mod config;
 pub mod error;

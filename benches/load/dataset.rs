@@ -119,7 +119,7 @@ impl Dataset {
                             photo_id,
                             body: format!("Comment {n}: what a lovely light on the water, where was this taken?"),
                             author_ip: "192.0.2.2".into(),
-                            client_id: None,
+                            retry: None,
                         })
                         .await?;
                     anyhow::ensure!(comment.is_some(), "photo {photo_id} is missing");

@@ -39,8 +39,16 @@ pub struct NewComment {
     pub photo_id: Uuid,
     pub body: String,
     pub author_ip: String,
-    /// Makes retries idempotent: the same `client_id` on the same photo yields the same comment.
-    pub client_id: Option<String>,
+    /// Makes retries idempotent: the same id from the same caller on the same photo yields the same comment.
+    pub retry: Option<RetryId>,
+}
+
+/// An id a client chose for its call, so that retrying it stores one comment.
+#[derive(Debug, Clone)]
+pub struct RetryId {
+    /// Whose id it is (see `caller::Caller::retry_scope`).
+    pub scope: String,
+    pub client_id: String,
 }
 
 impl Comment {
@@ -156,11 +164,11 @@ impl CountWrite {
 }
 
 impl Catalog {
-    /// Add a comment; `None` if the photo does not exist (nothing is written then). A repeated `client_id`
-    /// returns the comment stored the first time.
+    /// Add a comment; `None` if the photo does not exist (nothing is written then). A repeated retry id (the
+    /// same caller's `clientId`) returns the comment stored the first time.
     ///
     /// The first try assumes the photo keeps its first comments already and is stamped with the clock. If the
-    /// conditions refuse it, the photo is read (with the retry record of `client_id`, in the same call): its
+    /// conditions refuse it, the photo is read (with the retry record of `retry`, in the same call): its
     /// count, kept comments and latest comment time decide the comment's time and how the transaction updates
     /// the photo (see `CountWrite`), and it is tried again.
     pub async fn add_comment(&self, new: NewComment) -> TableResult<Option<Comment>> {
@@ -176,7 +184,7 @@ impl Catalog {
         let _turn = lock.lock().await;
         for _ in 0..ATTEMPTS {
             if read {
-                let (photo, earlier) = self.photo_and_request(new.photo_id, new.client_id.as_deref()).await?;
+                let (photo, earlier) = self.photo_and_request(new.photo_id, new.retry.as_ref()).await?;
                 if let Some(comment_sk) = earlier {
                     let item = self.table.get(&Key::new(keys::photo(new.photo_id).pk, comment_sk)).await?;
                     return Ok(item.as_ref().map(Comment::from_item).transpose()?);
@@ -196,8 +204,8 @@ impl Catalog {
                 Write::Put(comment.to_item()),
                 Write::Put(Event::Comment(comment.clone()).to_item(comment.created_at)),
             ];
-            if let Some(client_id) = &new.client_id {
-                let key = keys::comment_request(new.photo_id, client_id);
+            if let Some(retry) = &new.retry {
+                let key = keys::comment_request(new.photo_id, &retry.scope, &retry.client_id);
                 let comment_key = keys::comment(comment.photo_id, comment.created_at, comment.id);
                 writes.push(Write::PutIfAbsent(Item::from([
                     (PK.into(), Value::S(key.pk)),
@@ -224,17 +232,17 @@ impl Catalog {
         Err(TableError::Conflict)
     }
 
-    /// The photo's item, and the sort key of the comment stored for `client_id` if one was: one read.
+    /// The photo's item, and the sort key of the comment stored for `retry` if one was: one read.
     async fn photo_and_request(
         &self,
         photo_id: Uuid,
-        client_id: Option<&str>,
+        retry: Option<&RetryId>,
     ) -> TableResult<(Option<Item>, Option<String>)> {
         let photo_key = keys::photo(photo_id);
-        let Some(client_id) = client_id else {
+        let Some(retry) = retry else {
             return Ok((self.table.get(&photo_key).await?, None));
         };
-        let request_key = keys::comment_request(photo_id, client_id);
+        let request_key = keys::comment_request(photo_id, &retry.scope, &retry.client_id);
         let (mut photo, mut earlier) = (None, None);
         for item in self.table.batch_get(&[photo_key.clone(), request_key.clone()]).await? {
             if item.opt_string(SK) == Some(request_key.sk.as_str()) {

@@ -48,9 +48,12 @@ pub fn comment(photo_id: Uuid, created_at: DateTime<Utc>, comment_id: Uuid) -> K
     Key::new(format!("PHOTO#{photo_id}"), format!("C#{}#{comment_id}", time(created_at)))
 }
 
-/// The record that makes a comment with a client-supplied id idempotent.
-pub fn comment_request(photo_id: Uuid, client_id: &str) -> Key {
-    Key::new(format!("PHOTO#{photo_id}"), format!("REQ#{client_id}"))
+/// The record that makes a comment with a client-supplied id idempotent: per caller (`scope`, see
+/// `caller::Caller::retry_scope`, kept as 128 bits of its SHA-256), so two callers' equal ids never meet.
+pub fn comment_request(photo_id: Uuid, scope: &str, client_id: &str) -> Key {
+    use sha2::Digest;
+    let scope: String = sha2::Sha256::digest(scope.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Key::new(format!("PHOTO#{photo_id}"), format!("REQ#{scope}#{client_id}"))
 }
 
 /// A name token's entry for a photo, in the token's partition sorted like the gallery.

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::table::{Item, ItemExt, Table, Value};
-pub use comments::{Comment, NewComment};
+pub use comments::{Comment, NewComment, RetryId};
 pub use events::Event;
 pub use photos::{FIRST_COMMENTS, Photo, Upload};
 pub use search::PhotoFilter;

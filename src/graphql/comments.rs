@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
-use super::{client_ip, parse_id, photo_loader, state};
-use crate::catalog::{self, Event, NewComment};
+use super::{caller, client_ip, parse_id, photo_loader, state};
+use crate::catalog::{self, Event, NewComment, RetryId};
 use crate::error::ApiError;
 use crate::text;
 
@@ -54,7 +54,9 @@ pub struct AddCommentInput {
     /// 1 to 2,000 characters after trimming; any language.
     body: String,
     /// Optional id chosen by the client (1–64 of `A-Z a-z 0-9 - _`, e.g. a UUID): retrying a call with the same
-    /// `clientId` returns the comment stored the first time instead of adding another.
+    /// `clientId` returns the comment stored the first time instead of adding another. It is the caller's own:
+    /// scoped by its owner key (`Authorization: Bearer`), or without one by its address, so another client's
+    /// equal id stores its own comment.
     client_id: Option<String>,
 }
 
@@ -96,7 +98,10 @@ impl CommentMutation {
             photo_id: parse_id("photoId", &input.photo_id)?,
             body: parse_body(&input.body)?,
             author_ip: client_ip(ctx)?.to_string(),
-            client_id: parse_client_id(input.client_id)?,
+            retry: match parse_client_id(input.client_id)? {
+                Some(client_id) => Some(RetryId { scope: caller(ctx)?.retry_scope()?, client_id }),
+                None => None,
+            },
         };
         let state = state(ctx)?;
         let photo_id = new.photo_id;

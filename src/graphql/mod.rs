@@ -20,6 +20,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use bytes::Bytes;
 
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 pub use loaders::PhotoLoader;
@@ -35,10 +36,6 @@ pub struct Mutation(uploads::UploadMutation, comments::CommentMutation, shares::
 pub use subscriptions::Subscription;
 
 pub type PhotoSchema = Schema<Query, Mutation, Subscription>;
-
-/// The caller's address, as the HTTP layer determined it.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
 
 /// The schema without backends: enough for its SDL. Limits apply to every request, before execution.
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
@@ -259,9 +256,9 @@ pub fn sdl() -> String {
 
 /// Data each request (or WebSocket connection) carries: who is calling, and its own DataLoader (no stale
 /// cache across requests).
-pub fn request_data(state: &Arc<AppState>, ip: IpAddr) -> async_graphql::Data {
+pub fn request_data(state: &Arc<AppState>, caller: Caller) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
-    data.insert(ClientIp(ip));
+    data.insert(caller);
     data.insert(DataLoader::with_cache(PhotoLoader::new(state.catalog.clone()), tokio::spawn, HashMapCache::default()));
     data
 }
@@ -271,10 +268,12 @@ fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiE
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("schema built without state: {}", e.message)))
 }
 
+fn caller<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Caller, ApiError> {
+    ctx.data::<Caller>().map_err(|e| ApiError::Internal(anyhow::anyhow!("request without a caller: {}", e.message)))
+}
+
 fn client_ip(ctx: &async_graphql::Context<'_>) -> Result<IpAddr, ApiError> {
-    ctx.data::<ClientIp>()
-        .map(|ip| ip.0)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("request without client IP: {}", e.message)))
+    Ok(caller(ctx)?.ip)
 }
 
 /// The request's photo loader; its cache also holds every photo a listing returned, so `Comment.photo` and

@@ -1,4 +1,4 @@
-//! Mutations per client address: a token bucket per IP on each instance (behind a load balancer the
+//! Mutations per client address: a token bucket per IP (an IPv6 client's /64) on each instance (behind a load balancer the
 //! effective limit is up to the instance count times this). Over the limit: `RATE_LIMITED` with
 //! `extensions.retryAfter` in seconds.
 
@@ -40,7 +40,7 @@ impl RateLimiter {
         if buckets.len() > 10_000 {
             buckets.retain(|_, bucket| now.duration_since(bucket.at) < IDLE);
         }
-        let bucket = buckets.entry(ip).or_insert(Bucket { tokens: self.burst, at: now });
+        let bucket = buckets.entry(crate::caller::address_key(ip)).or_insert(Bucket { tokens: self.burst, at: now });
         let refilled = now.duration_since(bucket.at).as_secs_f64() * self.per_second;
         bucket.tokens = (bucket.tokens + refilled).min(self.burst);
         bucket.at = now;

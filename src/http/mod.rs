@@ -22,6 +22,7 @@ use tower_http::cors::{Any, CorsLayer};
 use self::client_ip::TrustedProxies;
 use self::listener::Peer;
 use self::shutdown::Lifecycle;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::graphql::{self, Api};
 use crate::state::AppState;
@@ -106,10 +107,12 @@ async fn graphql_handler(
     request: axum::extract::Request,
 ) -> Response {
     let client_ip = shared.client_ip(peer, request.headers());
+    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
     let started = std::time::Instant::now();
     let (status, body) = match parse_request(request).await {
         Ok(mut request) => {
-            request.data = graphql::request_data(&shared.state, client_ip);
+            let caller = Caller::new(client_ip, authorization.as_ref().map(HeaderValue::as_bytes));
+            request.data = graphql::request_data(&shared.state, caller);
             (StatusCode::OK, shared.api.answer(request).await)
         }
         Err((status, error)) => (status, shared.api.refuse(error, started)),

@@ -17,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use super::Shared;
 use super::listener::Peer;
 use super::shutdown::{Lifecycle, Phase};
+use crate::caller::Caller;
 use crate::graphql::{self, Api};
 
 /// Read buffer per connection. Clients send only small protocol messages (larger ones still arrive: the
@@ -37,7 +38,9 @@ pub(super) async fn graphql_ws(
     let Some(protocol) = protocol else {
         return (StatusCode::BAD_REQUEST, "offer the graphql-transport-ws subprotocol").into_response();
     };
-    let data = graphql::request_data(&shared.state, shared.client_ip(peer, &headers));
+    let authorization = headers.get(header::AUTHORIZATION).map(|value| value.as_bytes());
+    let caller = Caller::new(shared.client_ip(peer, &headers), authorization);
+    let data = graphql::request_data(&shared.state, caller);
     let ping_every = shared.state.limits.ws_ping;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)

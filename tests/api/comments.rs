@@ -15,6 +15,7 @@ both_modes!(
     the_timeline_is_oldest_first_in_pages_and_counts_agree,
     bad_comments_are_refused_and_write_nothing,
     a_retried_comment_with_a_client_id_is_stored_once,
+    a_client_id_belongs_to_its_caller,
     concurrent_commenters_lose_nothing,
     a_gallery_with_comments_costs_a_bounded_number_of_calls,
     subscribers_get_new_comments_and_photos_live,
@@ -113,6 +114,49 @@ async fn a_retried_comment_with_a_client_id_is_stored_once(app: TestApp) {
     assert_ne!(elsewhere["addComment"]["id"], a["addComment"]["id"]);
     let (count, comments) = timeline(&app, &photo["id"]).await;
     assert_eq!((count, comments.len()), (1, 1));
+}
+
+/// `addComment` from `client`, with `authorization` if given; the whole response body.
+async fn comment_as(app: &TestApp, client: &reqwest::Client, authorization: Option<&str>, input: Value) -> Value {
+    let query = "mutation($input: AddCommentInput!) { addComment(input: $input) { id body authorIp } }";
+    let mut request = client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": query, "variables": { "input": input } }));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+async fn a_client_id_belongs_to_its_caller(app: TestApp) {
+    let photo = app.upload_photo("pier").await;
+    let from = |address: &str| reqwest::Client::builder().local_address(address.parse().ok()).build().unwrap();
+    let (here, there) = (from("127.0.0.1"), from("127.0.0.2"));
+    let input = |body: &str| json!({ "photoId": photo["id"], "body": body, "clientId": "same-id" });
+    let id = |body: &Value| body["data"]["addComment"]["id"].as_str().map(str::to_string);
+
+    // Two addresses, no key: two comments, each with its own text.
+    let first = comment_as(&app, &here, None, input("from one client")).await;
+    let second = comment_as(&app, &there, None, input("from another client")).await;
+    assert_eq!(second["data"]["addComment"]["body"], "from another client", "{second}");
+    assert_eq!(second["data"]["addComment"]["authorIp"], "127.0.0.2");
+    assert_ne!(id(&first), id(&second));
+    // Each one's retry still finds its own.
+    assert_eq!(id(&comment_as(&app, &there, None, input("retry")).await), id(&second));
+
+    // Owner keys scope it instead: two keys from one address are two callers; one key from two addresses is one.
+    let (alice, bob) = (format!("Bearer {}", "a".repeat(40)), format!("Bearer {}", "b".repeat(40)));
+    let by_alice = comment_as(&app, &here, Some(&alice), input("alice")).await;
+    let by_bob = comment_as(&app, &here, Some(&bob), input("bob")).await;
+    assert_ne!(id(&by_alice), id(&by_bob), "{by_alice} {by_bob}");
+    assert_ne!(id(&by_alice), id(&first), "a key is not its address");
+    assert_eq!(id(&comment_as(&app, &there, Some(&alice), input("alice again")).await), id(&by_alice));
+
+    // A malformed key is refused, and nothing is written.
+    let refused = comment_as(&app, &here, Some("Bearer short"), input("never stored")).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+    let (count, comments) = timeline(&app, &photo["id"]).await;
+    assert_eq!((count, comments.len()), (4, 4));
 }
 
 async fn concurrent_commenters_lose_nothing(app: TestApp) {

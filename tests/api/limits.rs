@@ -9,7 +9,8 @@ use crate::helpers::TestApp;
 both_modes!(
     over_limit_queries_are_refused_before_any_backend_call,
     fragment_bombs_are_refused_before_validation,
-    mutations_are_rate_limited_per_address
+    mutations_are_rate_limited_per_address,
+    an_ipv6_network_is_one_address_to_the_rate_limit
 );
 
 /// `levels` fragments, each spreading the next one twice: 2^levels `__typename` fields once expanded. At 24
@@ -156,4 +157,23 @@ async fn mutations_are_rate_limited_per_address(app: TestApp) {
         limited.data("{ photos { nodes { id } } }", json!({})).await;
     }
     app.add_comment(&app.upload_photo("elsewhere").await["id"], "unlimited").await;
+}
+
+/// A /64 holds 2^64 addresses: an IPv6 client is limited by its /64, not by each address it can take.
+async fn an_ipv6_network_is_one_address_to_the_rate_limit(app: TestApp) {
+    let flags = ["--mutations-per-minute", "1", "--mutation-burst", "1", "--trusted-proxies", "127.0.0.1"];
+    let limited = TestApp::spawn(app.mode, &flags).await;
+    let query = "mutation { createUpload(input: {fileName: \"a.jpg\", contentType: \"image/jpeg\"}) { uploadId } }";
+    let from = |address: &str| {
+        let request = limited.client.post(format!("{}/graphql", limited.address)).header("x-forwarded-for", address);
+        async move {
+            request.json(&json!({ "query": query })).send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let first = from("2001:db8:1:2::1").await;
+    assert!(first.get("errors").is_none(), "{first}");
+    let same_network = from("2001:db8:1:2:ffff::9").await;
+    assert_eq!(same_network["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{same_network}");
+    let other_network = from("2001:db8:1:3::1").await;
+    assert!(other_network.get("errors").is_none(), "another /64 has its own budget: {other_network}");
 }
