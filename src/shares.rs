@@ -98,14 +98,17 @@ pub enum Open {
     NotFound,
 }
 
-pub async fn open(state: &AppState, token: &str) -> ApiResult<Open> {
+/// Open a share link; its `opens` count goes up by one when `count` (the caller's opens are within their rate).
+pub async fn open(state: &AppState, token: &str, count: bool) -> ApiResult<Open> {
     let hash = hash_token(token);
     let Some(share) = state.catalog.share(&hash).await? else { return Ok(Open::NotFound) };
     if !share.is_open(Utc::now()) {
         return Ok(Open::Gone);
     }
     let Some(photo) = state.catalog.photo(share.photo_id).await? else { return Ok(Open::Gone) };
-    state.catalog.count_share_open(&hash).await?;
+    if count {
+        state.catalog.count_share_open(&hash).await?;
+    }
     Ok(Open::Redirect(presign(state, &photo, share.expires_at).await?))
 }
 

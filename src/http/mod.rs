@@ -24,7 +24,7 @@ use self::listener::Peer;
 use self::shutdown::Lifecycle;
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::graphql::{self, Api};
+use crate::graphql::{self, Api, RateLimiter};
 use crate::state::AppState;
 
 mod playground;
@@ -47,6 +47,8 @@ struct Shared {
     trusted_proxies: Arc<TrustedProxies>,
     lifecycle: Arc<Lifecycle>,
     readiness: Arc<health::Readiness>,
+    /// Share-link opens counted per client address (`share`).
+    share_opens: Arc<RateLimiter>,
 }
 
 /// The router. `object_store` serves every path no route claims (embedded mode's S3 endpoint).
@@ -58,6 +60,7 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         trusted_proxies: edge.trusted_proxies,
         lifecycle: edge.lifecycle,
         readiness: Default::default(),
+        share_opens: Arc::new(RateLimiter::new(share::OPENS_COUNTED_PER_MINUTE, share::OPENS_COUNTED_BURST)),
     };
     let router = Router::new()
         // The API needs no large bodies (photos go straight to storage).
@@ -73,7 +76,12 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         .route("/app/{file}", get(playground::asset))
         .with_state(shared);
     let router = match object_store {
-        Some(s3) => router.fallback_service(axum::error_handling::HandleError::new(s3, object_store_error)),
+        Some(s3) => {
+            let store = Router::new()
+                .fallback_service(axum::error_handling::HandleError::new(s3, object_store_error))
+                .layer(axum::middleware::map_response(log_object_store_refusal));
+            router.fallback_service(store)
+        }
         None => router,
     };
     // The API is public and uses no cookies: any origin may call it, and browsers may POST uploads to the
@@ -82,6 +90,18 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         .layer(axum::middleware::from_fn(request_id::request_id))
         .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).expose_headers(Any))
         .layer(axum::middleware::from_fn_with_state(lifecycle, shutdown::close_connections_while_draining))
+}
+
+/// A refusal of the embedded object store is the client's fault (a warning); its failures are errors. The
+/// request's span names the method and path.
+async fn log_object_store_refusal(response: Response) -> Response {
+    let status = response.status();
+    if status.is_client_error() {
+        tracing::warn!(%status, "embedded object store refused a request");
+    } else if status.is_server_error() {
+        tracing::error!(%status, "embedded object store failed a request");
+    }
+    response
 }
 
 async fn object_store_error(error: s3s::HttpError) -> (StatusCode, &'static str) {
@@ -153,8 +173,14 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.state.metrics.render(&gauges))
 }
 
-async fn graphiql() -> Html<&'static str> {
-    Html(include_str!("../../playground/graphiql/index.html"))
+/// GraphiQL's page loads its scripts and styles from this server only, and talks to this server only
+/// (`'self'` covers its WebSocket too); its editor sets styles from script, which `style-src` allows.
+const GRAPHIQL_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+async fn graphiql() -> impl IntoResponse {
+    let policy = (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(GRAPHIQL_POLICY));
+    ([policy], Html(include_str!("../../playground/graphiql/index.html")))
 }
 
 /// The vendored GraphiQL files, embedded in the binary so it works offline.
@@ -168,6 +194,8 @@ const GRAPHIQL_ASSETS: &[(&str, &str, &[u8])] = &[
     ("graphiql.min.js", "text/javascript", include_bytes!("../../playground/graphiql/graphiql.min.js")),
     ("graphiql.min.css", "text/css", include_bytes!("../../playground/graphiql/graphiql.min.css")),
     ("graphql-ws.min.js", "text/javascript", include_bytes!("../../playground/graphiql/graphql-ws.min.js")),
+    ("page.css", "text/css", include_bytes!("../../playground/graphiql/page.css")),
+    ("start.js", "text/javascript", include_bytes!("../../playground/graphiql/start.js")),
 ];
 
 async fn graphiql_asset(Path(file): Path<String>) -> Result<Response, Infallible> {

@@ -1,17 +1,29 @@
 //! `GET /s/<token>`: a share's service link. 302 to a fresh presigned GET while the share is valid, 410 Gone
-//! once it expired or was revoked, 404 for a token the service never gave out.
+//! once it expired or was revoked, 404 for a token the service never gave out. Each open is counted (a table
+//! write) up to `OPENS_COUNTED_PER_MINUTE` per client address; past that the link still redirects, uncounted.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Shared;
+use super::listener::Peer;
 use crate::error::ApiError;
 use crate::shares::{self, Open};
 
-pub(super) async fn open_share(State(shared): State<Shared>, Path(token): Path<String>) -> Response {
+/// Opens counted per client address and minute, after a burst of `OPENS_COUNTED_BURST`.
+pub(super) const OPENS_COUNTED_PER_MINUTE: u32 = 30;
+pub(super) const OPENS_COUNTED_BURST: u32 = 10;
+
+pub(super) async fn open_share(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
     let no_store = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    match shares::open(&shared.state, &token).await {
+    let counted = shared.share_opens.take(shared.client_ip(peer, &headers), std::time::Instant::now()).is_ok();
+    match shares::open(&shared.state, &token, counted).await {
         Ok(Open::Redirect(url)) => match HeaderValue::from_str(&url) {
             Ok(location) => (StatusCode::FOUND, [no_store, (header::LOCATION, location)]).into_response(),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -17,10 +17,17 @@ async fn health_and_graphiql_are_served(app: TestApp) {
 
     let graphiql = get("/graphiql").await.unwrap();
     assert_eq!(graphiql.status(), 200);
+    let policy = graphiql.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    for rule in ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+        assert!(policy.contains(rule), "GraphiQL's CSP has {rule}: {policy}");
+    }
     let page = graphiql.text().await.unwrap();
     assert!(page.contains("/graphiql/assets/graphiql.min.js"), "GraphiQL loads its own assets");
+    assert!(!page.contains("<script>") && !page.contains("<style>"), "nothing inline for the CSP to allow");
     assert!(!page.contains("https://"), "no CDN: the page works offline");
-    for asset in ["graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"] {
+    for asset in
+        ["graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js", "start.js"]
+    {
         let response = get(&format!("/graphiql/assets/{asset}")).await.unwrap();
         assert_eq!(response.status(), 200, "{asset}");
         assert!(response.bytes().await.unwrap().len() > 1000, "{asset} has content");
@@ -92,4 +99,54 @@ async fn every_response_carries_a_request_id(app: TestApp) {
     assert!(uuid::Uuid::try_parse(made.headers()["x-request-id"].to_str().unwrap()).is_ok());
     let unsafe_id = app.client.post(&url).header("x-request-id", "a b\tc").json(&body).send().await.unwrap();
     assert_ne!(unsafe_id.headers()["x-request-id"], "a b\tc", "ids that are not plain tokens are replaced");
+}
+
+/// A client's fault is a warning in the logs, not an error: operators page on errors. Run as a process with
+/// JSON logs, sent what clients get wrong: a malformed upload form and an unsigned request to the embedded
+/// object store, and a bad GraphQL request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_faults_are_logged_as_warnings() {
+    use tokio::io::AsyncReadExt;
+    let dir = crate::helpers::TempDir(std::env::temp_dir().join(format!("photoshare-logs-{}", uuid::Uuid::new_v4())));
+    let port = crate::haproxy::free_port().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_photoshare"))
+        .args(["--data-dir", &dir.0.display().to_string(), "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--log-format", "json", "--drain-seconds", "0"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let address = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{address}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let malformed = client
+        .post(format!("{address}/photoshare"))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("not a form")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let unsigned = client.get(format!("{address}/photoshare/photos/x.jpg")).send().await.unwrap();
+    assert_eq!(unsigned.status(), 403);
+    let bad = client.post(format!("{address}/graphql")).body("{").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    child.wait().await.unwrap();
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
+    let lines: Vec<serde_json::Value> = logs.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let errors: Vec<_> = lines.iter().filter(|line| line["level"] == "ERROR").collect();
+    assert!(errors.is_empty(), "client faults logged as errors: {errors:?}");
+    let refusals = lines.iter().filter(|line| {
+        line["level"] == "WARN" && line["fields"]["message"] == "embedded object store refused a request"
+    });
+    assert_eq!(refusals.count(), 2, "each refusal is a warning: {logs}");
 }

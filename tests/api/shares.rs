@@ -12,6 +12,7 @@ both_modes!(
     a_share_link_opens_the_photo_until_it_expires,
     the_service_link_redirects_until_expiry_or_revocation,
     bad_share_requests_are_refused,
+    opens_are_counted_up_to_a_rate_per_address,
 );
 
 const CREATE: &str = "mutation($id: ID!, $seconds: Int) { createShareLink(photoId: $id, expiresInSeconds: $seconds) {
@@ -106,4 +107,30 @@ async fn bad_share_requests_are_refused(app: TestApp) {
     // Seven days is the longest S3 allows, and fine.
     let week = share(&app, &photo, Some(604_800)).await;
     assert_eq!(app.client.get(week["url"].as_str().unwrap()).send().await.unwrap().status(), 200);
+}
+
+/// Every open of a service link is a table write: one address's opens are counted 10 at once and then 30 a
+/// minute, and past that the link still works, uncounted and without writing.
+async fn opens_are_counted_up_to_a_rate_per_address(app: TestApp) {
+    let photo = app.upload_photo("pier").await;
+    let link = share(&app, &photo, Some(300)).await;
+    let service_url = link["serviceUrl"].as_str().unwrap();
+    let writes = app.table_writes();
+    for n in 0..40 {
+        let redirect = app.client.get(service_url).send().await.unwrap();
+        assert_eq!(redirect.status(), 302, "open {n} still redirects");
+    }
+    let status = "query($t: String!) { shareLink(token: $t) { opens } }";
+    let opens = app.data(status, json!({ "t": link["token"] })).await["shareLink"]["opens"].as_i64().unwrap();
+    // The burst, and what the rate refills while the 40 requests run (one every 2 s).
+    assert!((10..=13).contains(&opens), "{opens} opens counted of 40");
+    assert_eq!(app.table_writes() - writes, opens as u64, "one write per counted open, none for the others");
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse().ok())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(elsewhere.get(service_url).send().await.unwrap().status(), 302);
+    let counted = app.data(status, json!({ "t": link["token"] })).await["shareLink"]["opens"].as_i64().unwrap();
+    assert_eq!(counted, opens + 1, "another address is counted");
 }

@@ -248,6 +248,11 @@ async function runMode(browser, mode) {
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (error) => pageErrors.push(`${label}: ${error.message}`));
+    // A Content-Security-Policy refusal is a console error, not a page error.
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
+        pageErrors.push(`${label}: ${message.text()}`);
+    });
     return page;
   };
 
@@ -561,6 +566,9 @@ async function runMode(browser, mode) {
       await nav('GraphiQL').click();
       await pageA.waitForURL(`${base}/graphiql`);
       await pageA.locator('.graphiql-container').waitFor();
+      // Its default query runs against /graphql under the page's CSP.
+      await pageA.locator('.graphiql-execute-button').click();
+      await pageA.locator('.graphiql-response .CodeMirror', { hasText: '"photos"' }).waitFor();
       await shot(pageA, 'graphiql');
     });
 
