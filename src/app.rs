@@ -120,6 +120,14 @@ impl Application {
                  PROXY headers are read only from the load balancer's addresses"
             );
         }
+        if config.ws_idle_seconds <= config.ws_ping_seconds {
+            anyhow::bail!(
+                "--ws-idle-seconds ({}) must be more than --ws-ping-seconds ({}): a client answers each ping, so a \
+                 socket is quiet at least that long",
+                config.ws_idle_seconds,
+                config.ws_ping_seconds
+            );
+        }
         if config.drain_seconds >= config.shutdown_seconds {
             anyhow::bail!(
                 "--drain-seconds ({}) must be less than --shutdown-seconds ({}): requests in flight need time to \
@@ -152,7 +160,12 @@ impl Application {
                 max_upload_bytes: config.max_upload_bytes,
                 upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
                 view_url: Duration::from_secs(config.view_url_seconds),
-                ws_ping: Duration::from_secs(config.ws_ping_seconds),
+                ws: crate::http::ws::WsLimits {
+                    ping_every: Duration::from_secs(config.ws_ping_seconds),
+                    init_within: Duration::from_secs(config.ws_init_seconds),
+                    idle: Duration::from_secs(config.ws_idle_seconds),
+                    per_address: usize::try_from(config.ws_connections_per_address).unwrap_or(usize::MAX),
+                },
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
                 query_cache: Duration::from_millis(config.query_cache_millis),
                 introspection: config.introspection,

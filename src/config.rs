@@ -85,6 +85,17 @@ pub struct Config {
     /// (an ALB closes connections idle for 60 s by default).
     #[arg(long, global = true, env = "PHOTOSHARE_WS_PING_SECONDS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_seconds: u64,
+    /// Seconds a WebSocket client has to send `connection_init` after connecting; then it is closed (4408).
+    #[arg(long, global = true, env = "PHOTOSHARE_WS_INIT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ws_init_seconds: u64,
+    /// Seconds a WebSocket may send nothing at all, not even the pong to a ping, before it is closed (checked
+    /// at each ping). More than `--ws-ping-seconds`.
+    #[arg(long, global = true, env = "PHOTOSHARE_WS_IDLE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=86_400))]
+    pub ws_idle_seconds: u64,
+    /// WebSockets one client address (an IPv6 client's /64) may hold open on one instance; more get 429.
+    /// Clients behind one NAT share an address: each socket carries up to 100 subscriptions.
+    #[arg(long, global = true, env = "PHOTOSHARE_WS_CONNECTIONS_PER_ADDRESS", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub ws_connections_per_address: u64,
     /// Seconds a GraphQL query or mutation may take; then it fails with `UNAVAILABLE` (a backend is too slow).
     #[arg(long, global = true, env = "PHOTOSHARE_REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout_seconds: u64,

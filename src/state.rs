@@ -16,8 +16,8 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     pub upload_ticket: Duration,
     pub view_url: Duration,
-    /// Between WebSocket pings to subscribers.
-    pub ws_ping: Duration,
+    /// WebSocket pings, timeouts and bounds.
+    pub ws: crate::http::ws::WsLimits,
     /// Longest a query or mutation may take.
     pub request_timeout: Duration,
     /// Longest a query's answer is served again (see `graphql::response_cache`); zero: never.

@@ -1,8 +1,8 @@
 //! Live updates over WebSocket (`/graphql/ws`, graphql-transport-ws): new comments and new photos, from
 //! whichever instance they were posted to.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, ID, Result, Subscription};
 use chrono::Utc;
@@ -12,11 +12,48 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 use super::comments::Comment;
 use super::photos::{Photo, decode_after};
 use super::{parse_id, state};
-use crate::catalog::{self, Event, keys::CommentCursor};
+use crate::catalog::{self, Catalog, Event, keys::CommentCursor};
 use crate::error::ApiError;
 
-/// Comments replayed per read when a subscriber resumes after a cursor.
+/// Comments replayed per read when a subscriber resumes after a cursor. The next page is read only once the
+/// socket has taken this one, so a replay holds and sends at most a page at a time, however long it is.
 const REPLAY_PAGE: usize = 100;
+
+/// What a replay reads next.
+struct Replay {
+    catalog: Catalog,
+    /// Where the next page starts; `None` when the replay is done.
+    next: Option<CommentCursor>,
+    page: VecDeque<catalog::Comment>,
+    /// The last comment sent (the `after` cursor before any): live comments up to it were replayed already.
+    last: Arc<Mutex<CommentCursor>>,
+}
+
+/// The comments after `after`, read a page at a time as the subscriber takes them; a failed read is the
+/// stream's last item.
+fn replay(
+    catalog: Catalog,
+    after: CommentCursor,
+    last: Arc<Mutex<CommentCursor>>,
+) -> impl Stream<Item = Result<Comment>> {
+    let start = Replay { catalog, next: Some(after), page: VecDeque::new(), last };
+    stream::unfold(start, |mut replay| async move {
+        loop {
+            if let Some(comment) = replay.page.pop_front() {
+                *replay.last.lock().unwrap_or_else(|p| p.into_inner()) = comment.cursor();
+                return Some((Ok(Comment(comment)), replay));
+            }
+            let position = replay.next.take()?;
+            match replay.catalog.list_comments(position.photo_id, REPLAY_PAGE, Some(position)).await {
+                Ok(page) => {
+                    replay.next = page.has_next.then(|| page.items.last().map(|c| c.cursor())).flatten();
+                    replay.page = page.items.into();
+                }
+                Err(error) => return Some((Err(ApiError::from(error).into()), replay)),
+            }
+        }
+    })
+}
 
 /// The live events of this instance's hub, until the subscriber falls too far behind (it is then
 /// disconnected, and can resume with `after`).
@@ -46,7 +83,7 @@ impl Subscription {
         ctx: &Context<'_>,
         photo_id: Option<ID>,
         after: Option<String>,
-    ) -> Result<impl Stream<Item = Comment> + use<>> {
+    ) -> Result<impl Stream<Item = Result<Comment>> + use<>> {
         let state = state(ctx)?.clone();
         let photo_id = photo_id.map(|id| parse_id("photoId", &id)).transpose()?;
         let after = decode_after(after, CommentCursor::decode)?;
@@ -62,39 +99,40 @@ impl Subscription {
         {
             return Err(ApiError::NotFound(format!("no photo with id {id}")).into());
         }
-        // Listen first, then replay: whatever commits in between arrives live, and the ids drop repeats.
+        // Listen first, then replay: whatever commits in between arrives live, and what was replayed already
+        // is dropped from the live events by position (a photo's comment times grow in commit order).
         let since = Utc::now();
         let receiver = state.events.subscribe();
-        let mut replayed = Vec::new();
-        let mut cursor = after;
-        while let Some(position) = cursor {
-            let page = state
-                .catalog
-                .list_comments(position.photo_id, REPLAY_PAGE, Some(position))
-                .await
-                .map_err(ApiError::from)?;
-            cursor = page.has_next.then(|| page.items.last().map(|c| c.cursor())).flatten();
-            replayed.extend(page.items);
-        }
-        let replayed_ids: HashSet<_> = replayed.iter().map(|c| c.id).collect();
+        let last = after.map(|cursor| Arc::new(Mutex::new(cursor)));
+        let replayed = match (&last, after) {
+            (Some(last), Some(cursor)) => replay(state.catalog.clone(), cursor, last.clone()).left_stream(),
+            _ => stream::empty().right_stream(),
+        };
         // What the feed re-reads from before the subscription is not news: after `after`, a comment is new if
-        // it sorts after it (comment times grow in commit order); otherwise if it was posted since subscribing.
-        let is_new = move |c: &catalog::Comment| match after {
-            Some(cursor) => (c.created_at, c.id) > (cursor.created_at, cursor.id),
+        // it sorts after the last one sent; otherwise if it was posted since subscribing.
+        let is_new = move |c: &catalog::Comment| match &last {
+            Some(last) => {
+                let last = *last.lock().unwrap_or_else(|p| p.into_inner());
+                (c.created_at, c.id) > (last.created_at, last.id)
+            }
             None => c.created_at >= since,
         };
         let live = live(receiver).filter_map(move |event| {
             let comment = match &*event {
-                Event::Comment(c)
-                    if photo_id.is_none_or(|id| id == c.photo_id) && is_new(c) && !replayed_ids.contains(&c.id) =>
-                {
-                    Some(Comment(c.clone()))
+                Event::Comment(c) if photo_id.is_none_or(|id| id == c.photo_id) && is_new(c) => {
+                    Some(Ok(Comment(c.clone())))
                 }
                 _ => None,
             };
             std::future::ready(comment)
         });
-        Ok(stream::iter(replayed.into_iter().map(Comment)).chain(live))
+        // A failed replay read ends the subscription (after its error): the client resumes from what it got.
+        Ok(replayed.chain(live).scan(false, |failed, item| {
+            std::future::ready((!*failed).then(|| {
+                *failed = item.is_err();
+                item
+            }))
+        }))
     }
 
     /// Every photo uploaded from now on.

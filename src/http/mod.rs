@@ -30,7 +30,8 @@ use crate::state::AppState;
 mod playground;
 mod request_id;
 mod share;
-mod ws;
+pub mod ws;
+mod ws_protocol;
 
 /// The HTTP layer's place in the network and in the instance's life.
 pub struct Edge {
@@ -49,6 +50,8 @@ struct Shared {
     readiness: Arc<health::Readiness>,
     /// Share-link opens counted per client address (`share`).
     share_opens: Arc<RateLimiter>,
+    /// WebSockets open per client address (`ws`).
+    open_sockets: Arc<ws::OpenSockets>,
 }
 
 /// The router. `object_store` serves every path no route claims (embedded mode's S3 endpoint).
@@ -61,6 +64,7 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         lifecycle: edge.lifecycle,
         readiness: Default::default(),
         share_opens: Arc::new(RateLimiter::new(share::OPENS_COUNTED_PER_MINUTE, share::OPENS_COUNTED_BURST)),
+        open_sockets: Default::default(),
     };
     let router = Router::new()
         // The API needs no large bodies (photos go straight to storage).

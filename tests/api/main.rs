@@ -20,3 +20,4 @@ mod schema;
 mod search;
 mod shares;
 mod uploads;
+mod ws_limits;

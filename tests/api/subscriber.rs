@@ -6,9 +6,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::ws::Socket;
 
 /// What the server sent next.
 #[derive(Debug)]
@@ -27,10 +26,7 @@ pub struct Subscriber {
 impl Subscriber {
     /// Connect to `/graphql/ws` at `address` (http://host:port) and start one subscription.
     pub async fn start(address: &str, query: &str, variables: Value) -> Self {
-        let url = format!("{}/graphql/ws", address.replacen("http://", "ws://", 1));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("ws connect");
+        let socket = crate::ws::connect(address).await.expect("ws connect");
         let mut subscriber = Self { socket };
         subscriber.send(json!({ "type": "connection_init" })).await;
         match subscriber.protocol_message(Duration::from_secs(5)).await {

@@ -7,7 +7,39 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Open `/graphql/ws` at `address` (http://host:port) with the graphql-transport-ws subprotocol; nothing sent.
+pub async fn connect(address: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    connect_from(address, "127.0.0.1").await
+}
+
+/// `connect`, from the loopback address `source` (127.0.0.2, …: another client to the server).
+pub async fn connect_from(address: &str, source: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let url = format!("{}/graphql/ws", address.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request().expect("ws request");
+    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    let tcp = tokio::net::TcpSocket::new_v4()?;
+    tcp.bind(format!("{source}:0").parse().expect("a loopback address"))?;
+    let server = address.trim_start_matches("http://").parse().expect("http://ip:port");
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp.connect(server).await?);
+    let (socket, response) = tokio_tungstenite::client_async(request, stream).await?;
+    assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+    Ok(socket)
+}
+
+/// The close code the server ends `socket` with within `timeout`, skipping other frames; `None` if it
+/// ended without one or did not end.
+pub async fn close_code(socket: &mut Socket, timeout: Duration) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await.ok()?? {
+            Ok(Message::Close(frame)) => return Some(frame.map_or(1005, |frame| u16::from(frame.code))),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
 
 pub struct Subscription {
     socket: Socket,
@@ -20,11 +52,7 @@ pub const SETTLE: Duration = Duration::from_millis(400);
 impl Subscription {
     /// Open `/graphql/ws` at `address` (http://host:port) and start one subscription.
     pub async fn start(address: &str, query: &str, variables: Value) -> Self {
-        let url = format!("{}/graphql/ws", address.replacen("http://", "ws://", 1));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-        let (mut socket, response) = tokio_tungstenite::connect_async(request).await.expect("ws connect");
-        assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+        let mut socket = connect(address).await.expect("ws connect");
         socket.send(Message::text(json!({ "type": "connection_init" }).to_string())).await.unwrap();
         let mut subscription = Self { socket };
         let ack = subscription.message(Duration::from_secs(5)).await.expect("connection_ack");
