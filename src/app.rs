@@ -18,6 +18,7 @@ use crate::config::{Config, StoreKind};
 use crate::events::EventHub;
 use crate::graphql::RateLimiter;
 use crate::http::Edge;
+use crate::http::connection::ConnectionLimits;
 use crate::http::listener::EdgeListener;
 use crate::http::shutdown::{self, Lifecycle, ShutdownTimings};
 use crate::state::{AppState, Limits};
@@ -29,6 +30,7 @@ pub struct Application {
     state: Arc<AppState>,
     lifecycle: Arc<Lifecycle>,
     timings: ShutdownTimings,
+    connections: ConnectionLimits,
 }
 
 /// The backends a configuration asks for.
@@ -167,6 +169,7 @@ impl Application {
                     per_address: usize::try_from(config.ws_connections_per_address).unwrap_or(usize::MAX),
                 },
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
+                body_timeout: Duration::from_secs(config.body_timeout_seconds),
                 query_cache: Duration::from_millis(config.query_cache_millis),
                 introspection: config.introspection,
                 field_suggestions: config.field_suggestions,
@@ -191,7 +194,12 @@ impl Application {
             proxy_protocol = config.proxy_protocol,
             "photoshare ready"
         );
-        Ok(Self { listener, router, state, lifecycle, timings })
+        let connections = ConnectionLimits {
+            header: Duration::from_secs(config.header_timeout_seconds),
+            keep_alive: Duration::from_secs(config.keep_alive_seconds),
+            body: Duration::from_secs(config.body_timeout_seconds),
+        };
+        Ok(Self { listener, router, state, lifecycle, timings, connections })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -208,7 +216,7 @@ impl Application {
 
     /// Serve until `shutdown` completes, then drain and stop (see `http::shutdown`).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, shutdown).await
+        shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, self.connections, shutdown).await
     }
 
     /// Serve until SIGTERM or Ctrl-C, then drain and stop; a second signal stops at once.

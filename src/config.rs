@@ -85,6 +85,18 @@ pub struct Config {
     /// (an ALB closes connections idle for 60 s by default).
     #[arg(long, global = true, env = "PHOTOSHARE_WS_PING_SECONDS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_seconds: u64,
+    /// Seconds a client has to send a request's whole head (request line and headers): from connecting, or
+    /// from the first byte of a later request on a kept-alive connection. Then the connection is closed.
+    #[arg(long, global = true, env = "PHOTOSHARE_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may wait idle for its next request (and a request in flight may move no
+    /// byte). Above the load balancer's idle timeout (an ALB's is 60 s), so that it closes idle connections first.
+    #[arg(long, global = true, env = "PHOTOSHARE_KEEP_ALIVE_SECONDS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub keep_alive_seconds: u64,
+    /// Seconds a request body may take to start, or pause; after that many seconds it must also average 8 KiB/s.
+    /// A GraphQL request's whole body must arrive within this time.
+    #[arg(long, global = true, env = "PHOTOSHARE_BODY_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_seconds: u64,
     /// Seconds a WebSocket client has to send `connection_init` after connecting; then it is closed (4408).
     #[arg(long, global = true, env = "PHOTOSHARE_WS_INIT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_init_seconds: u64,

@@ -18,6 +18,8 @@ pub struct Limits {
     pub view_url: Duration,
     /// WebSocket pings, timeouts and bounds.
     pub ws: crate::http::ws::WsLimits,
+    /// Longest a GraphQL request's body may take to arrive.
+    pub body_timeout: Duration,
     /// Longest a query or mutation may take.
     pub request_timeout: Duration,
     /// Longest a query's answer is served again (see `graphql::response_cache`); zero: never.

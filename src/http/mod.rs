@@ -3,6 +3,7 @@
 //! exact path. Also who the client is behind proxies, and how the server stops.
 
 pub mod client_ip;
+pub mod connection;
 mod health;
 pub mod listener;
 mod proxy_protocol;
@@ -133,7 +134,7 @@ async fn graphql_handler(
     let client_ip = shared.client_ip(peer, request.headers());
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
     let started = std::time::Instant::now();
-    let (status, body) = match parse_request(request).await {
+    let (status, body) = match parse_request(request, shared.state.limits.body_timeout).await {
         Ok(mut request) => {
             let caller = Caller::new(client_ip, authorization.as_ref().map(HeaderValue::as_bytes));
             request.data = graphql::request_data(&shared.state, caller);
@@ -147,7 +148,10 @@ async fn graphql_handler(
 
 /// One GraphQL request from a GET query string or a POST body of at most `MAX_BODY_BYTES`; a bad one is a
 /// GraphQL error with a code (and an HTTP status) that says what to fix.
-async fn parse_request(request: axum::extract::Request) -> Result<async_graphql::Request, (StatusCode, ApiError)> {
+async fn parse_request(
+    request: axum::extract::Request,
+    body_timeout: std::time::Duration,
+) -> Result<async_graphql::Request, (StatusCode, ApiError)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, ApiError::BadUserInput(message));
     if request.method() == axum::http::Method::GET {
         let query = request.uri().query().unwrap_or_default();
@@ -155,11 +159,21 @@ async fn parse_request(request: axum::extract::Request) -> Result<async_graphql:
             .map_err(|e| bad(format!("the query string is not a GraphQL request: {e}")));
     }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| {
-        let message =
-            format!("the request body is over {MAX_BODY_BYTES} bytes: send a smaller query (photos go to storage)");
-        (StatusCode::PAYLOAD_TOO_LARGE, ApiError::BadUserInput(message))
-    })?;
+    let too_slow = || {
+        let message = format!("the request body did not arrive within {} s: send it at once", body_timeout.as_secs());
+        (StatusCode::REQUEST_TIMEOUT, ApiError::BadUserInput(message))
+    };
+    let body = tokio::time::timeout(body_timeout, axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES))
+        .await
+        .map_err(|_| too_slow())?
+        .map_err(|error| {
+            if connection::is_too_slow(&error) {
+                return too_slow();
+            }
+            let message =
+                format!("the request body is over {MAX_BODY_BYTES} bytes: send a smaller query (photos go to storage)");
+            (StatusCode::PAYLOAD_TOO_LARGE, ApiError::BadUserInput(message))
+        })?;
     // No GraphQL multipart uploads: photos go straight to storage with an upload ticket.
     let options = async_graphql::http::MultipartOptions::default().max_num_files(0).max_file_size(0);
     let batch = async_graphql::http::receive_batch_body(content_type, body.as_ref(), options)

@@ -9,7 +9,7 @@
 //! A write is acknowledged only by its response, which is sent after it committed; so a request cut off at
 //! the deadline is one its client saw fail.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +21,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::watch;
 
-use super::listener::{EdgeListener, Peer};
+use super::connection::ConnectionLimits;
+use super::listener::EdgeListener;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -111,20 +112,21 @@ pub struct ShutdownTimings {
     pub deadline: Duration,
 }
 
-/// Serve `router` on `listener` until `shutdown` completes, then stop as the module explains.
+/// Serve `router` on `listener` (with the connection timeouts of `limits`) until `shutdown` completes, then
+/// stop as the module explains.
 pub async fn serve(
     listener: EdgeListener,
     router: Router,
     lifecycle: Arc<Lifecycle>,
     timings: ShutdownTimings,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let mut phase = lifecycle.watch();
     let closing = async move {
         let _ = phase.wait_for(|phase| *phase >= Phase::Closing).await;
     };
-    let service = router.into_make_service_with_connect_info::<Peer>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(closing).into_future();
+    let server = super::connection::serve(listener, router, limits, closing);
     let mut server = std::pin::pin!(server);
 
     tokio::select! {

@@ -9,6 +9,7 @@ mod ws;
 mod bad_input;
 mod cache;
 mod comments;
+mod connections;
 mod fanout;
 mod faults;
 mod gallery;

