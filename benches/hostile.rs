@@ -38,7 +38,8 @@ fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofT
 /// Peak resident memory of this process so far, in MiB.
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok());
+    let kib =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok());
     kib.map_or(0.0, |kib: f64| kib / 1024.0)
 }
 
@@ -94,7 +95,8 @@ async fn main() -> anyhow::Result<()> {
         let cpu = cpu_time();
         for _ in 0..REQUESTS {
             let started = Instant::now();
-            let response = client.post(&url).header("content-type", "application/json").body(body.clone()).send().await?;
+            let response =
+                client.post(&url).header("content-type", "application/json").body(body.clone()).send().await?;
             answer = response.json().await?;
             latencies.push(started.elapsed());
         }

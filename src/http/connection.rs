@@ -31,7 +31,7 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
@@ -95,7 +95,7 @@ async fn serve_connection(
                 if response.status() == hyper::StatusCode::SWITCHING_PROTOCOLS {
                     activity.upgraded.store(true, Ordering::Relaxed);
                 }
-                Ok::<_, std::convert::Infallible>(response.map(|body| Body::new(Turn { body, _turn: turn })))
+                Ok::<_, std::convert::Infallible>(response.map(|body| Turn { body, _turn: turn }))
             }
         })
     };
@@ -133,7 +133,6 @@ struct Activity {
     last_io: AtomicU64,
     /// The connection became a WebSocket.
     upgraded: AtomicBool,
-    changed: Notify,
 }
 
 /// One request in flight, until its response body is dropped (sent, or abandoned).
@@ -146,7 +145,6 @@ impl Drop for RequestTurn {
             activity.idle_since.store(activity.now(), Ordering::Relaxed);
             activity.reading_since.store(0, Ordering::Relaxed);
         }
-        activity.changed.notify_one();
     }
 }
 
@@ -160,7 +158,6 @@ impl Activity {
             reading_since: AtomicU64::new(0),
             last_io: AtomicU64::new(0),
             upgraded: AtomicBool::new(false),
-            changed: Notify::new(),
         }
     }
 
@@ -176,7 +173,6 @@ impl Activity {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.served.store(true, Ordering::Relaxed);
         self.reading_since.store(0, Ordering::Relaxed);
-        self.changed.notify_one();
         RequestTurn(Arc::clone(self))
     }
 
@@ -186,10 +182,8 @@ impl Activity {
         }
         let now = self.now();
         self.last_io.store(now, Ordering::Relaxed);
-        if self.in_flight.load(Ordering::Acquire) == 0
-            && self.reading_since.compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok()
-        {
-            self.changed.notify_one();
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            let _ = self.reading_since.compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 
@@ -211,22 +205,23 @@ impl Activity {
         }
     }
 
-    /// Completes when the connection has outstayed its deadline (never once upgraded).
+    /// Completes when the connection has outstayed its deadline (never once upgraded). Nothing wakes it when
+    /// the connection's state changes (that would cost a wake-up and a timer per request): it looks again at
+    /// least every `header`, so a deadline that moved earlier (a request head started) is still met exactly.
     async fn expired(&self, limits: ConnectionLimits) -> &'static str {
+        let timer = tokio::time::sleep(limits.header);
+        tokio::pin!(timer);
         loop {
-            let changed = self.changed.notified();
             if self.upgraded.load(Ordering::Relaxed) {
                 return std::future::pending().await;
             }
+            let now = Instant::now();
             let (deadline, reason) = self.deadline(limits);
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {
-                    if self.deadline(limits).0 <= Instant::now() && !self.upgraded.load(Ordering::Relaxed) {
-                        return reason;
-                    }
-                }
-                () = changed => {}
+            if deadline <= now {
+                return reason;
             }
+            timer.as_mut().reset(deadline.min(now + limits.header));
+            timer.as_mut().await;
         }
     }
 }
@@ -326,19 +321,19 @@ pub fn is_too_slow(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// A request body that must keep pace (see the module's rules).
+/// A request body that must keep pace (see the module's rules). Its timer is made the first time the body
+/// has to wait: most bodies (a GraphQL request, a GET's empty one) arrive with their head and never do.
 struct PacedBody {
     inner: Incoming,
     started: Instant,
     received: u64,
     gap: Duration,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl PacedBody {
     fn new(inner: Incoming, gap: Duration) -> Self {
-        let started = Instant::now();
-        Self { inner, started, received: 0, gap, deadline: Box::pin(tokio::time::sleep_until(started + gap)) }
+        Self { inner, started: Instant::now(), received: 0, gap, deadline: None }
     }
 
     /// The later of "a pause of `gap`" and "below the minimum average rate after the first `gap`": whichever
@@ -362,15 +357,21 @@ impl http_body::Body for PacedBody {
                 if let Some(data) = frame.data_ref() {
                     this.received += data.len() as u64;
                     let next = this.next_deadline();
-                    this.deadline.as_mut().reset(next);
+                    if let Some(deadline) = &mut this.deadline {
+                        deadline.as_mut().reset(next);
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(other) => Poll::Ready(other.map(|result| result.map_err(Into::into))),
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTooSlow(this.gap.as_secs()))))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                let next = this.next_deadline();
+                let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(next)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTooSlow(this.gap.as_secs()))))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
