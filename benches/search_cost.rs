@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use photoshare::app::Backends;
+use photoshare::catalog::words as search;
 use photoshare::catalog::{Catalog, Photo, PhotoFilter};
 use photoshare::config::Config;
-use photoshare::search;
 use uuid::Uuid;
 
 const WORDS: &[&str] = &[

@@ -1,22 +1,20 @@
 //! photoshare: a GraphQL photo-sharing service. Uploads go straight to S3 through presigned POSTs; photos
 //! and their records live in DynamoDB + S3, or in an embedded store on local disk.
+//!
+//! Layers, each a folder, each using only those below it (`tests/api/layers.rs` checks this):
+//! `http` (axum: connections, routes, WebSocket) → `graphql` (schema, resolvers, limits) → `domain` (the
+//! rules: uploads, photos, comments, shares, events, callers) → `catalog` (the single-table design) → `table`
+//! and `blob` (DynamoDB-shaped table, S3-shaped bucket). `app` wires them at start-up from `config`.
 
 pub mod app;
 pub mod aws;
 pub mod blob;
-pub mod caller;
 pub mod catalog;
 pub mod config;
-pub mod error;
-pub mod events;
+pub mod domain;
 pub mod graphql;
 pub mod http;
-pub mod image;
 pub mod metrics;
-pub mod search;
-pub mod shares;
 pub mod state;
 pub mod table;
 pub mod telemetry;
-pub mod text;
-pub mod uploads;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::blob::BlobStore;
 use crate::catalog::Catalog;
-use crate::events::EventHub;
-use crate::graphql::RateLimiter;
+use crate::domain::events::EventHub;
+use crate::domain::rate_limit::RateLimiter;
 use crate::metrics::Metrics;
 
 /// Limits and lifetimes from the configuration.

@@ -7,6 +7,7 @@ pub mod keys;
 mod photos;
 mod search;
 mod shares;
+pub mod words;
 
 use std::sync::Arc;
 

@@ -10,14 +10,14 @@ use futures_util::future::try_join_all;
 use uuid::Uuid;
 
 use super::keys::{self, PhotoCursor};
+use super::words;
 use super::{Catalog, Page, Photo, s};
-use crate::search;
 use crate::table::{GSI1_PK, GSI1_SK, Index, Item, ItemExt, PK, Query, SK, TableResult, Value};
 
 /// A validated search: every part optional, all parts must hold.
 #[derive(Debug, Clone, Default)]
 pub struct PhotoFilter {
-    /// Normalised query words (see `search::words`).
+    /// Normalised query words (see `words::words`).
     pub words: Option<Vec<String>>,
     pub uploaded_from: Option<DateTime<Utc>>,
     pub uploaded_to: Option<DateTime<Utc>>,
@@ -38,8 +38,8 @@ impl Catalog {
     /// Index the photo's name: one entry per token, and the tokens' counts. Written before the photo itself,
     /// so a recorded photo is always findable; entries of a photo that never got recorded are skipped on read.
     pub(super) async fn index_name(&self, photo: &Photo) -> TableResult<()> {
-        let words = search::words(&photo.name);
-        let tokens = search::tokens(&words);
+        let words = words::words(&photo.name);
+        let tokens = words::tokens(&words);
         let joined = words.join(" ");
         let entries = tokens.iter().map(|token| token_entry(token, photo, &joined)).collect();
         self.table.put_many(entries).await?;
@@ -55,9 +55,9 @@ impl Catalog {
         let mut counts: HashMap<String, i64> = HashMap::new();
         for photo in photos {
             items.push(photo.to_item());
-            let words = search::words(&photo.name);
+            let words = words::words(&photo.name);
             let joined = words.join(" ");
-            for token in search::tokens(&words) {
+            for token in words::tokens(&words) {
                 items.push(token_entry(&token, photo, &joined));
                 *counts.entry(token).or_default() += 1;
             }
@@ -126,7 +126,7 @@ impl Catalog {
         after: Option<PhotoCursor>,
     ) -> TableResult<Page<Photo>> {
         // The rarest lookup token; a token no photo has means no match at all.
-        let lookups: Vec<String> = words.iter().map(|w| search::lookup_token(w)).collect();
+        let lookups: Vec<String> = words.iter().map(|w| words::lookup_token(w)).collect();
         let count_keys: Vec<_> = lookups.iter().map(|t| keys::name_token_count(t)).collect();
         let counts: HashMap<String, i64> = self
             .table
@@ -165,7 +165,7 @@ impl Catalog {
             let mut candidates: Vec<(Uuid, String)> = Vec::new();
             for entry in &entries {
                 let name_words: Vec<String> = entry.string("words")?.split(' ').map(str::to_string).collect();
-                if search::matches(words, &name_words) {
+                if words::matches(words, &name_words) {
                     candidates.push((
                         Uuid::try_parse(entry.string("id")?).map_err(anyhow::Error::from)?,
                         entry.string(SK)?.to_string(),

@@ -8,8 +8,8 @@ use super::photos::Photo;
 use super::rate_limit::MutationLimit;
 use super::{caller, client_ip, parse_id, photo_loader, state};
 use crate::catalog::{self, Event, NewComment, RetryId};
-use crate::error::ApiError;
-use crate::text;
+use crate::domain::error::ApiError;
+use crate::domain::text;
 
 pub const BODY_MAX_CHARS: usize = 2_000;
 const CLIENT_ID_MAX_CHARS: usize = 64;

@@ -185,7 +185,7 @@ fn refusal(message: String) -> ServerError {
 
 /// A name from the client, quoted, at most 80 characters of it.
 fn quote(text: &str) -> String {
-    crate::text::quote(text)
+    crate::domain::text::quote(text)
 }
 
 #[cfg(test)]

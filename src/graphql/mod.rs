@@ -20,11 +20,11 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use bytes::Bytes;
 
-use crate::caller::Caller;
-use crate::error::ApiError;
+use crate::domain::caller::Caller;
+use crate::domain::error::ApiError;
 use crate::state::AppState;
 pub use loaders::PhotoLoader;
-pub use rate_limit::RateLimiter;
+
 use response_cache::ResponseCache;
 
 #[derive(MergedObject, Default)]
@@ -309,13 +309,13 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
     uuid::Uuid::try_parse(id.as_str()).map_err(|_| {
         ApiError::bad_input(format!(
             "{argument} must be an id this API gave out, not {}",
-            crate::text::quote(id.as_str())
+            crate::domain::text::quote(id.as_str())
         ))
     })
 }
 
 /// A response of one error, for a request that was refused before it ran.
-fn error_response(error: crate::error::ApiError) -> async_graphql::Response {
+fn error_response(error: crate::domain::error::ApiError) -> async_graphql::Response {
     let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
     error.locations.clear();
     async_graphql::Response::from_errors(vec![error])

@@ -6,12 +6,12 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::comments::Comment;
 use super::{limits, parse_id, photo_loader, state};
+use crate::catalog::words::{self as search, QueryError};
 use crate::catalog::{
     self,
     keys::{BadCursor, CommentCursor, PhotoCursor},
 };
-use crate::error::ApiError;
-use crate::search::{self, QueryError};
+use crate::domain::error::ApiError;
 
 /// Most items a page may ask for.
 pub const MAX_PAGE: i32 = 100;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
 use super::{parse_id, photo_loader, state};
-use crate::error::ApiError;
-use crate::shares;
+use crate::domain::error::ApiError;
+use crate::domain::shares;
 
 /// A way to open one photo until `expiresAt`.
 pub struct ShareLink {

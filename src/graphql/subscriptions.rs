@@ -13,7 +13,7 @@ use super::comments::Comment;
 use super::photos::{Photo, decode_after};
 use super::{parse_id, state};
 use crate::catalog::{self, Catalog, Event, keys::CommentCursor};
-use crate::error::ApiError;
+use crate::domain::error::ApiError;
 
 /// Comments replayed per read when a subscriber resumes after a cursor. The next page is read only once the
 /// socket has taken this one, so a replay holds and sends at most a page at a time, however long it is.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
 use super::{client_ip, parse_id, state};
-use crate::uploads::{self, NewUpload};
+use crate::domain::uploads::{self, NewUpload};
 
 #[derive(InputObject)]
 pub struct CreateUploadInput {

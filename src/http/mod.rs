@@ -23,9 +23,10 @@ use tower_http::cors::{Any, CorsLayer};
 use self::client_ip::TrustedProxies;
 use self::listener::Peer;
 use self::shutdown::Lifecycle;
-use crate::caller::Caller;
-use crate::error::ApiError;
-use crate::graphql::{self, Api, RateLimiter};
+use crate::domain::caller::Caller;
+use crate::domain::error::ApiError;
+use crate::domain::rate_limit::RateLimiter;
+use crate::graphql::{self, Api};
 use crate::state::AppState;
 
 mod playground;

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::Shared;
 use super::listener::Peer;
-use crate::error::ApiError;
-use crate::shares::{self, Open};
+use crate::domain::error::ApiError;
+use crate::domain::shares::{self, Open};
 
 /// Opens counted per client address and minute, after a burst of `OPENS_COUNTED_BURST`.
 pub(super) const OPENS_COUNTED_PER_MINUTE: u32 = 30;

@@ -28,7 +28,7 @@ use super::Shared;
 use super::listener::Peer;
 use super::shutdown::{Lifecycle, Phase};
 use super::ws_protocol::{Gate, MAX_MESSAGE_BYTES, Verdict};
-use crate::caller::{Caller, address_key};
+use crate::domain::caller::{Caller, address_key};
 use crate::graphql::{self, Api};
 
 /// Read buffer per connection. Clients send only small protocol messages (larger ones still arrive: the

@@ -93,8 +93,8 @@ pub fn walk_jpeg(window: &[u8], at: u64) -> Sniff {
 mod tests {
     use super::*;
 
-    const JPEG: &[u8] = include_bytes!("../tests/fixtures/pier.jpg");
-    const PNG: &[u8] = include_bytes!("../tests/fixtures/small.png");
+    const JPEG: &[u8] = include_bytes!("../../tests/fixtures/pier.jpg");
+    const PNG: &[u8] = include_bytes!("../../tests/fixtures/small.png");
 
     #[test]
     fn reads_jpeg_and_png_sizes() {

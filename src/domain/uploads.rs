@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use crate::blob::{self, UploadForm};
 use crate::catalog::{Event, Photo, Upload};
-use crate::error::{ApiError, ApiResult};
-use crate::image::{self, Sniff};
+use crate::domain::error::{ApiError, ApiResult};
+use crate::domain::image::{self, Sniff};
+use crate::domain::text;
 use crate::state::AppState;
-use crate::text;
 
 /// Bytes read per look at an object's headers.
 const SNIFF_WINDOW: u64 = 64 * 1024;

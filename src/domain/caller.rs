@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::domain::error::ApiError;
 
 const KEY_CHARS: std::ops::RangeInclusive<usize> = 32..=128;
 
