@@ -17,11 +17,13 @@ use crate::catalog::Catalog;
 use crate::config::{Config, StoreKind};
 use crate::domain::events::EventHub;
 use crate::domain::rate_limit::RateLimiter;
+use crate::domain::{Limits, Services};
 use crate::http::Edge;
 use crate::http::connection::ConnectionLimits;
 use crate::http::listener::EdgeListener;
 use crate::http::shutdown::{self, Lifecycle, ShutdownTimings};
-use crate::state::{AppState, Limits};
+use crate::http::ws::WsLimits;
+use crate::state::{ApiLimits, AppState};
 use crate::table::{Table, dynamo::DynamoTable, embedded::EmbeddedTable};
 
 pub struct Application {
@@ -154,7 +156,7 @@ impl Application {
         if config.store == StoreKind::Aws {
             events.follow_feed(catalog.clone());
         }
-        let state = Arc::new(AppState {
+        let services = Arc::new(Services {
             catalog,
             events,
             blobs: backends.blobs,
@@ -162,25 +164,33 @@ impl Application {
                 max_upload_bytes: config.max_upload_bytes,
                 upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
                 view_url: Duration::from_secs(config.view_url_seconds),
-                ws: crate::http::ws::WsLimits {
-                    ping_every: Duration::from_secs(config.ws_ping_seconds),
-                    init_within: Duration::from_secs(config.ws_init_seconds),
-                    idle: Duration::from_secs(config.ws_idle_seconds),
-                    per_address: usize::try_from(config.ws_connections_per_address).unwrap_or(usize::MAX),
-                },
+            },
+            public_url: public_url.clone(),
+        });
+        let state = Arc::new(AppState {
+            services,
+            limits: ApiLimits {
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
-                body_timeout: Duration::from_secs(config.body_timeout_seconds),
                 query_cache: Duration::from_millis(config.query_cache_millis),
                 introspection: config.introspection,
                 field_suggestions: config.field_suggestions,
             },
-            public_url: public_url.clone(),
             rate_limiter: RateLimiter::new(config.mutations_per_minute, config.mutation_burst),
             metrics: Arc::default(),
         });
         let api = crate::graphql::Api::new(state.clone());
         let lifecycle = Lifecycle::new();
-        let edge = Edge { trusted_proxies: trusted_proxies.clone(), lifecycle: lifecycle.clone() };
+        let edge = Edge {
+            trusted_proxies: trusted_proxies.clone(),
+            lifecycle: lifecycle.clone(),
+            ws: WsLimits {
+                ping_every: Duration::from_secs(config.ws_ping_seconds),
+                init_within: Duration::from_secs(config.ws_init_seconds),
+                idle: Duration::from_secs(config.ws_idle_seconds),
+                per_address: usize::try_from(config.ws_connections_per_address).unwrap_or(usize::MAX),
+            },
+            body_timeout: Duration::from_secs(config.body_timeout_seconds),
+        };
         let router = crate::http::router(api, state.clone(), backends.object_store, edge);
         let listener = EdgeListener::new(listener, config.proxy_protocol, trusted_proxies.clone())?;
         let timings = ShutdownTimings {

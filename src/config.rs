@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::http::client_ip::TrustedProxies;
+use crate::client_ip::TrustedProxies;
 
 #[derive(Debug, Parser)]
 #[command(name = "photoshare", version, about = "A GraphQL photo-sharing service")]

@@ -10,6 +10,7 @@ pub mod app;
 pub mod aws;
 pub mod blob;
 pub mod catalog;
+pub mod client_ip;
 pub mod config;
 pub mod domain;
 pub mod graphql;

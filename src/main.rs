@@ -1,3 +1,6 @@
+//! The `photoshare` binary: parse the configuration, start logging, then serve (or set up, or print the
+//! schema). Everything else is in the library.
+
 use clap::Parser;
 use photoshare::app::{Application, Backends};
 use photoshare::config::{Cli, Command};

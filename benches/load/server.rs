@@ -26,7 +26,7 @@ pub async fn serve(args: Vec<String>) -> anyhow::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         if line.trim() == "stats" {
-            let (table, blobs) = (state.catalog.table().stats(), state.blobs.stats());
+            let (table, blobs) = (state.services.catalog.table().stats(), state.services.blobs.stats());
             println!("{} {} {} {}", table.calls(), table.items_read(), blobs.calls(), blobs.bytes_read());
         }
     }

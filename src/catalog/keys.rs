@@ -80,6 +80,11 @@ pub fn share(token_hash: &str) -> Key {
     Key::new(format!("SHARE#{token_hash}"), META)
 }
 
+/// An item no code writes: reading it costs one read unit and proves the table answers (`/readyz`).
+pub fn readiness_probe() -> Key {
+    Key::new("READYZ#probe", "-")
+}
+
 /// The partition of the events of the minute of `at`.
 pub fn event_partition(at: DateTime<Utc>) -> String {
     format!("EV#{}", at.format("%Y-%m-%dT%H:%M"))

@@ -60,4 +60,9 @@ impl Catalog {
     pub fn table(&self) -> &Arc<dyn Table> {
         &self.table
     }
+
+    /// Whether the table answers: a read of an item that never exists.
+    pub async fn probe(&self) -> crate::table::TableResult<()> {
+        self.table.get(&keys::readiness_probe()).await.map(|_| ())
+    }
 }

@@ -153,6 +153,21 @@ impl EventHub {
     }
 }
 
+/// The events `receiver` gets, until it falls too far behind (its subscriber is then disconnected, and can
+/// resume with `after`).
+pub fn stream(receiver: broadcast::Receiver<Arc<Event>>) -> impl futures_util::Stream<Item = Arc<Event>> {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        match receiver.recv().await {
+            Ok(event) => Some((event, receiver)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "subscriber fell behind; closing its subscription");
+                None
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

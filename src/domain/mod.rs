@@ -4,10 +4,38 @@
 //! metrics are the API's business).
 
 pub mod caller;
+pub mod comments;
 pub mod error;
 pub mod events;
 pub mod image;
+pub mod photos;
 pub mod rate_limit;
 pub mod shares;
 pub mod text;
 pub mod uploads;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::blob::BlobStore;
+use crate::catalog::Catalog;
+use events::EventHub;
+
+/// What the domain's functions work with: storage, the event hub, and the rules' limits.
+pub struct Services {
+    pub catalog: Catalog,
+    /// New photos and comments, for subscribers on this instance.
+    pub events: Arc<EventHub>,
+    pub blobs: BlobStore,
+    pub limits: Limits,
+    /// Where clients reach this service (for links it hands out).
+    pub public_url: String,
+}
+
+/// Sizes and lifetimes of the domain's rules, from the configuration.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_upload_bytes: u64,
+    pub upload_ticket: Duration,
+    pub view_url: Duration,
+}

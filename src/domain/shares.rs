@@ -11,9 +11,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::Services;
 use crate::catalog::{Photo, Share};
 use crate::domain::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
 /// SigV4 presigned URLs live at most 7 days.
 pub const MAX_SECONDS: i64 = 604_800;
@@ -54,23 +54,23 @@ fn file_name(photo: &Photo) -> String {
 
 /// A presigned GET of the photo valid from now until `until` (a whole second), exactly: SigV4 dates are whole
 /// seconds, so the link is signed at this second and expires `until - signed_at` seconds later.
-async fn presign(state: &AppState, photo: &Photo, until: DateTime<Utc>) -> ApiResult<String> {
+async fn presign(services: &Services, photo: &Photo, until: DateTime<Utc>) -> ApiResult<String> {
     let signed_at = Utc::now().trunc_subsecs(0);
     let seconds = (until - signed_at).num_seconds().max(1) as u64;
-    let url = state
+    let url = services
         .blobs
         .view_url(&photo.object_key, &photo.content_type, &file_name(photo), signed_at, Duration::from_secs(seconds))
         .await?;
     Ok(url)
 }
 
-pub async fn create(state: &AppState, photo_id: Uuid, expires_in_seconds: i64) -> ApiResult<NewShare> {
+pub async fn create(services: &Services, photo_id: Uuid, expires_in_seconds: i64) -> ApiResult<NewShare> {
     if !(1..=MAX_SECONDS).contains(&expires_in_seconds) {
         return Err(ApiError::bad_input(format!(
             "expiresInSeconds must be between 1 and {MAX_SECONDS} (7 days, S3's limit), not {expires_in_seconds}"
         )));
     }
-    let photo = state
+    let photo = services
         .catalog
         .photo(photo_id)
         .await?
@@ -78,14 +78,14 @@ pub async fn create(state: &AppState, photo_id: Uuid, expires_in_seconds: i64) -
     let now = Utc::now().trunc_subsecs(0);
     let mut expires_at = now + chrono::Duration::seconds(expires_in_seconds);
     // A link signed with temporary credentials dies with them: promise no more than they allow.
-    if let Some(credentials_expire) = state.blobs.credentials_expiry().await? {
+    if let Some(credentials_expire) = services.blobs.credentials_expiry().await? {
         expires_at = expires_at.min(credentials_expire.trunc_subsecs(0));
     }
-    let url = presign(state, &photo, expires_at).await?;
+    let url = presign(services, &photo, expires_at).await?;
     let token = new_token();
     let share =
         Share { token_hash: hash_token(&token), photo_id, created_at: now, expires_at, revoked: false, opens: 0 };
-    state.catalog.put_share(&share).await?;
+    services.catalog.put_share(&share).await?;
     tracing::info!(token = %token_for_logs(&token), %photo_id, %expires_at, "share link created");
     Ok(NewShare { token, url, expires_at, photo })
 }
@@ -99,27 +99,27 @@ pub enum Open {
 }
 
 /// Open a share link; its `opens` count goes up by one when `count` (the caller's opens are within their rate).
-pub async fn open(state: &AppState, token: &str, count: bool) -> ApiResult<Open> {
+pub async fn open(services: &Services, token: &str, count: bool) -> ApiResult<Open> {
     let hash = hash_token(token);
-    let Some(share) = state.catalog.share(&hash).await? else { return Ok(Open::NotFound) };
+    let Some(share) = services.catalog.share(&hash).await? else { return Ok(Open::NotFound) };
     if !share.is_open(Utc::now()) {
         return Ok(Open::Gone);
     }
-    let Some(photo) = state.catalog.photo(share.photo_id).await? else { return Ok(Open::Gone) };
+    let Some(photo) = services.catalog.photo(share.photo_id).await? else { return Ok(Open::Gone) };
     if count {
-        state.catalog.count_share_open(&hash).await?;
+        services.catalog.count_share_open(&hash).await?;
     }
-    Ok(Open::Redirect(presign(state, &photo, share.expires_at).await?))
+    Ok(Open::Redirect(presign(services, &photo, share.expires_at).await?))
 }
 
-pub async fn revoke(state: &AppState, token: &str) -> ApiResult<bool> {
-    let revoked = state.catalog.revoke_share(&hash_token(token)).await?;
+pub async fn revoke(services: &Services, token: &str) -> ApiResult<bool> {
+    let revoked = services.catalog.revoke_share(&hash_token(token)).await?;
     tracing::info!(token = %token_for_logs(token), revoked, "share link revoked");
     Ok(revoked)
 }
 
-pub async fn status(state: &AppState, token: &str) -> ApiResult<Option<Share>> {
-    Ok(state.catalog.share(&hash_token(token)).await?)
+pub async fn status(services: &Services, token: &str) -> ApiResult<Option<Share>> {
+    Ok(services.catalog.share(&hash_token(token)).await?)
 }
 
 #[cfg(test)]

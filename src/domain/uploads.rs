@@ -4,12 +4,12 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
+use super::Services;
 use crate::blob::{self, UploadForm};
 use crate::catalog::{Event, Photo, Upload};
 use crate::domain::error::{ApiError, ApiResult};
 use crate::domain::image::{self, Sniff};
 use crate::domain::text;
-use crate::state::AppState;
 
 /// Bytes read per look at an object's headers.
 const SNIFF_WINDOW: u64 = 64 * 1024;
@@ -80,12 +80,12 @@ pub struct Ticket {
     pub max_bytes: u64,
 }
 
-pub async fn create(state: &AppState, request: NewUpload, uploader_ip: String) -> ApiResult<Ticket> {
+pub async fn create(services: &Services, request: NewUpload, uploader_ip: String) -> ApiResult<Ticket> {
     let id = Uuid::new_v4();
     let object_key = blob::object_key(id, request.content_type);
-    let expires_at = Utc::now().trunc_subsecs(0) + state.limits.upload_ticket;
-    let max_bytes = state.limits.max_upload_bytes;
-    let form = state.blobs.upload_form(&object_key, request.content_type, max_bytes, expires_at).await?;
+    let expires_at = Utc::now().trunc_subsecs(0) + services.limits.upload_ticket;
+    let max_bytes = services.limits.max_upload_bytes;
+    let form = services.blobs.upload_form(&object_key, request.content_type, max_bytes, expires_at).await?;
     let upload = Upload {
         id,
         object_key,
@@ -95,28 +95,28 @@ pub async fn create(state: &AppState, request: NewUpload, uploader_ip: String) -
         uploader_ip,
         expires_at,
     };
-    state.catalog.put_upload(&upload).await?;
+    services.catalog.put_upload(&upload).await?;
     Ok(Ticket { upload_id: id, form, expires_at, max_bytes })
 }
 
 /// Check the uploaded object and record the photo. Completing again returns the same photo.
-pub async fn complete(state: &AppState, upload_id: Uuid) -> ApiResult<Photo> {
-    if let Some(photo) = state.catalog.photo(upload_id).await? {
+pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> {
+    if let Some(photo) = services.catalog.photo(upload_id).await? {
         return Ok(photo);
     }
-    let upload = state.catalog.upload(upload_id).await?.ok_or_else(|| {
+    let upload = services.catalog.upload(upload_id).await?.ok_or_else(|| {
         ApiError::NotFound(format!("no upload with uploadId {upload_id}: ask createUpload for a ticket"))
     })?;
-    let Some(object) = state.blobs.head(&upload.object_key).await? else {
+    let Some(object) = services.blobs.head(&upload.object_key).await? else {
         return Err(ApiError::UploadInvalid(
             "nothing was uploaded for this ticket yet: POST the file to the ticket's url first".into(),
         ));
     };
-    let info = match inspect(state, &upload, object.size_bytes).await? {
+    let info = match inspect(services, &upload, object.size_bytes).await? {
         Ok(info) => info,
         Err(reason) => {
             // The bytes are not a photo we accept: remove them, keep the ticket for a retry until it expires.
-            state.blobs.delete(&upload.object_key).await?;
+            services.blobs.delete(&upload.object_key).await?;
             return Err(ApiError::UploadInvalid(reason));
         }
     };
@@ -134,22 +134,22 @@ pub async fn complete(state: &AppState, upload_id: Uuid) -> ApiResult<Photo> {
         comment_count: 0,
         first_comments: Some(Vec::new()),
     };
-    let (photo, created) = state.catalog.record_photo(&photo).await?;
+    let (photo, created) = services.catalog.record_photo(&photo).await?;
     if created {
-        state.events.committed(Event::Photo(photo.clone()));
+        services.events.committed(Event::Photo(photo.clone()));
     }
     Ok(photo)
 }
 
 /// What image the object is, or why it is not acceptable. Backend failures are errors of their own: they
 /// must not get a good upload deleted.
-async fn inspect(state: &AppState, upload: &Upload, size: i64) -> ApiResult<Result<image::ImageInfo, String>> {
-    let max = state.limits.max_upload_bytes;
+async fn inspect(services: &Services, upload: &Upload, size: i64) -> ApiResult<Result<image::ImageInfo, String>> {
+    let max = services.limits.max_upload_bytes;
     if size < 1 || size as u64 > max {
         return Ok(Err(format!("the file is {size} bytes; photos must be 1 to {max} bytes")));
     }
     let key = &upload.object_key;
-    let mut sniffed = image::sniff(&state.blobs.read_range(key, 0, SNIFF_WINDOW).await?);
+    let mut sniffed = image::sniff(&services.blobs.read_range(key, 0, SNIFF_WINDOW).await?);
     for _ in 0..SNIFF_MAX_READS {
         match sniffed {
             Sniff::Image(info) if info.content_type == upload.content_type => return Ok(Ok(info)),
@@ -159,7 +159,7 @@ async fn inspect(state: &AppState, upload: &Upload, size: i64) -> ApiResult<Resu
                 return Ok(Err(reason));
             }
             Sniff::ReadFrom(offset) if offset < size as u64 => {
-                let window = state.blobs.read_range(key, offset, SNIFF_WINDOW).await?;
+                let window = services.blobs.read_range(key, offset, SNIFF_WINDOW).await?;
                 sniffed = image::walk_jpeg(&window, offset);
             }
             Sniff::ReadFrom(_) | Sniff::NotImage => break,

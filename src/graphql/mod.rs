@@ -112,7 +112,8 @@ impl Api {
         // generation than that write's, and never served after it. Writes through this instance count as they
         // land; other instances' as their events arrive from the feed (while anyone here subscribes). Both
         // counts make the generation, side by side (a sum could come out equal for different counts).
-        let (writes, events) = (self.state.catalog.table().stats().writes(), self.state.events.delivered());
+        let services = &self.state.services;
+        let (writes, events) = (services.catalog.table().stats().writes(), services.events.delivered());
         let generation = (u128::from(writes) << 64) | u128::from(events);
         let computed = std::time::Instant::now();
         if let Some(body) = admitted.cache_key.as_ref().and_then(|key| self.answers.get(key, generation)) {
@@ -280,13 +281,19 @@ pub fn sdl() -> String {
 pub fn request_data(state: &Arc<AppState>, caller: Caller) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
     data.insert(caller);
-    data.insert(DataLoader::with_cache(PhotoLoader::new(state.catalog.clone()), tokio::spawn, HashMapCache::default()));
+    let loader = PhotoLoader::new(state.services.catalog.clone());
+    data.insert(DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()));
     data
 }
 
 fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiError> {
     ctx.data::<Arc<AppState>>()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("schema built without state: {}", e.message)))
+}
+
+/// The domain's services, which resolvers hand to the domain functions they call.
+fn services<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a crate::domain::Services, ApiError> {
+    Ok(&state(ctx)?.services)
 }
 
 fn caller<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Caller, ApiError> {

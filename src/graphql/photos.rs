@@ -2,22 +2,16 @@
 
 use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::comments::Comment;
-use super::{limits, parse_id, photo_loader, state};
-use crate::catalog::words::{self as search, QueryError};
+use super::{limits, parse_id, photo_loader, services};
 use crate::catalog::{
     self,
     keys::{BadCursor, CommentCursor, PhotoCursor},
 };
 use crate::domain::error::ApiError;
-
-/// Most items a page may ask for.
-pub const MAX_PAGE: i32 = 100;
-/// View links are signed for the start of the current window, so a photo's `url` stays the same (and
-/// cacheable by browsers) for this long.
-const VIEW_URL_WINDOW: TimeDelta = TimeDelta::minutes(5);
+use crate::domain::{comments, photos};
 
 // Page cursors, encoded only for the clients that ask for them.
 impl CursorType for PhotoCursor {
@@ -40,14 +34,6 @@ impl CursorType for CommentCursor {
     }
 }
 
-/// A page size argument, checked.
-pub fn page_size(argument: &str, first: i32) -> Result<usize, ApiError> {
-    if !(1..=MAX_PAGE).contains(&first) {
-        return Err(ApiError::bad_input(format!("{argument} must be between 1 and {MAX_PAGE}, not {first}")));
-    }
-    Ok(first as usize)
-}
-
 /// What to look for; every part is optional and all parts must hold.
 #[derive(InputObject)]
 pub struct PhotoFilter {
@@ -62,27 +48,7 @@ pub struct PhotoFilter {
 
 impl PhotoFilter {
     fn parse(self) -> Result<catalog::PhotoFilter, ApiError> {
-        let words = match self.name.as_deref().map(search::parse_query).transpose() {
-            Ok(words) => words.flatten(),
-            Err(QueryError::TooLong) => {
-                return Err(ApiError::bad_input(format!(
-                    "filter.name must be at most {} characters",
-                    search::MAX_QUERY_CHARS
-                )));
-            }
-            Err(QueryError::TooManyWords) => {
-                return Err(ApiError::bad_input(format!(
-                    "filter.name may have at most {} words",
-                    search::MAX_QUERY_WORDS
-                )));
-            }
-        };
-        if let (Some(from), Some(to)) = (self.uploaded_from, self.uploaded_to)
-            && from > to
-        {
-            return Err(ApiError::bad_input("filter.uploadedFrom must not be later than filter.uploadedTo"));
-        }
-        Ok(catalog::PhotoFilter { words, uploaded_from: self.uploaded_from, uploaded_to: self.uploaded_to })
+        photos::filter(self.name.as_deref(), self.uploaded_from, self.uploaded_to)
     }
 }
 
@@ -143,16 +109,7 @@ impl Photo {
     }
     /// A short-lived link to view the photo (the bucket is private); valid for at least 10 minutes.
     async fn url(&self, ctx: &Context<'_>) -> Result<String> {
-        let state = state(ctx)?;
-        let now = Utc::now();
-        let window_start = now.duration_trunc(VIEW_URL_WINDOW).unwrap_or(now);
-        let file_name = format!("{}.{}", self.0.name, if self.0.content_type == "image/png" { "png" } else { "jpg" });
-        let url = state
-            .blobs
-            .window_view_url(&self.0.object_key, &self.0.content_type, &file_name, window_start, state.limits.view_url)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(url)
+        Ok(photos::view_url(services(ctx)?, &self.0).await?)
     }
     /// How many comments the photo has.
     async fn comment_count(&self) -> i64 {
@@ -166,16 +123,9 @@ impl Photo {
         #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<CommentCursor, Comment>> {
-        let first = page_size("first", first.unwrap_or(50))?;
+        let first = photos::page_size("first", first.unwrap_or(50))?;
         let after = decode_after(after, CommentCursor::decode)?;
-        if after.is_some_and(|cursor| cursor.photo_id != self.0.id) {
-            return Err(ApiError::bad_input("after: this cursor belongs to another photo's comments").into());
-        }
-        // The first comments usually come with the photo itself (a gallery page makes no query per photo).
-        let page = match self.0.first_comments(first).filter(|_| after.is_none()) {
-            Some(page) => page,
-            None => state(ctx)?.catalog.list_comments(self.0.id, first, after).await.map_err(ApiError::from)?,
-        };
+        let page = comments::timeline(services(ctx)?, &self.0, first, after).await?;
         Ok(connection(page, after.is_some(), |c| c.cursor(), Comment))
     }
 }
@@ -194,10 +144,10 @@ impl PhotoQuery {
         after: Option<String>,
         filter: Option<PhotoFilter>,
     ) -> Result<Connection<PhotoCursor, Photo>> {
-        let first = page_size("first", first.unwrap_or(20))?;
+        let first = photos::page_size("first", first.unwrap_or(20))?;
         let after = decode_after(after, PhotoCursor::decode)?;
         let filter = filter.map(PhotoFilter::parse).transpose()?.unwrap_or_default();
-        let page = state(ctx)?.catalog.search_photos(&filter, first, after).await.map_err(ApiError::from)?;
+        let page = photos::page(services(ctx)?, &filter, first, after).await?;
         photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
         Ok(connection(page, after.is_some(), |p| p.cursor(), Photo))
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
-use super::{parse_id, photo_loader, state};
+use super::{parse_id, photo_loader, services};
 use crate::domain::error::ApiError;
 use crate::domain::shares;
 
@@ -66,7 +66,7 @@ pub struct ShareQuery;
 impl ShareQuery {
     /// The state of a share link, by its token (auditing).
     async fn share_link(&self, ctx: &Context<'_>, token: String) -> Result<Option<ShareLinkStatus>> {
-        let share = shares::status(state(ctx)?, &token).await?;
+        let share = shares::status(services(ctx)?, &token).await?;
         Ok(share.map(|s| ShareLinkStatus {
             photo_id: s.photo_id,
             created_at: s.created_at,
@@ -91,15 +91,15 @@ impl ShareMutation {
         #[graphql(default = 60)] expires_in_seconds: Option<i32>,
     ) -> Result<ShareLink> {
         let photo_id = parse_id("photoId", &photo_id)?;
-        let state = state(ctx)?;
-        let new = shares::create(state, photo_id, i64::from(expires_in_seconds.unwrap_or(60))).await?;
-        Ok(ShareLink { new, public_url: state.public_url.clone() })
+        let services = services(ctx)?;
+        let new = shares::create(services, photo_id, i64::from(expires_in_seconds.unwrap_or(60))).await?;
+        Ok(ShareLink { new, public_url: services.public_url.clone() })
     }
 
     /// End a share link's service link now (its presigned `url` still runs to its expiry: storage alone
     /// decides that one). False if there is no link with this token.
     #[graphql(guard = "MutationLimit")]
     async fn revoke_share_link(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
-        Ok(shares::revoke(state(ctx)?, &token).await?)
+        Ok(shares::revoke(services(ctx)?, &token).await?)
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
-use super::{client_ip, parse_id, state};
+use super::{client_ip, parse_id, services};
 use crate::domain::uploads::{self, NewUpload};
 
 #[derive(InputObject)]
@@ -53,7 +53,7 @@ impl UploadMutation {
             input.name.as_deref(),
             input.description.as_deref(),
         )?;
-        let ticket = uploads::create(state(ctx)?, request, client_ip(ctx)?.to_string()).await?;
+        let ticket = uploads::create(services(ctx)?, request, client_ip(ctx)?.to_string()).await?;
         Ok(UploadTicket {
             upload_id: ID(ticket.upload_id.to_string()),
             url: ticket.form.url,
@@ -67,6 +67,6 @@ impl UploadMutation {
     #[graphql(guard = "MutationLimit")]
     async fn complete_upload(&self, ctx: &Context<'_>, upload_id: ID) -> Result<Photo> {
         let id = parse_id("uploadId", &upload_id)?;
-        Ok(Photo(uploads::complete(state(ctx)?, id).await?))
+        Ok(Photo(uploads::complete(services(ctx)?, id).await?))
     }
 }

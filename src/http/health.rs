@@ -17,8 +17,7 @@ use tokio::sync::watch;
 
 use super::Shared;
 use super::shutdown::Phase;
-use crate::state::AppState;
-use crate::table::Key;
+use crate::domain::Services;
 
 /// How long a probe's answer is reused.
 const REUSE_FOR: Duration = Duration::from_secs(1);
@@ -54,7 +53,7 @@ pub(super) async fn readyz(State(shared): State<Shared>) -> Response {
     if shared.lifecycle.phase() != Phase::Serving {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "draining");
     }
-    match shared.readiness.check(&shared.state).await {
+    match shared.readiness.check(&shared.state.services).await {
         Ok(()) => plain(StatusCode::OK, "ready"),
         Err(unready) => plain(StatusCode::SERVICE_UNAVAILABLE, unready.what),
     }
@@ -69,11 +68,11 @@ impl Readiness {
     /// The outcome of the last probe, starting a new one in the background when it is `REUSE_FOR` old. Only
     /// the very first check waits for a probe: a slow backend must not make the check itself slow (every
     /// instance shares the backends, so checks timing out everywhere at once would take them all out).
-    async fn check(self: &Arc<Self>, state: &Arc<AppState>) -> Result<(), Unready> {
+    async fn check(self: &Arc<Self>, services: &Arc<Services>) -> Result<(), Unready> {
         let due = self.last.borrow().as_ref().is_none_or(|probe| probe.finished.elapsed() >= REUSE_FOR);
         if due && !self.probing.swap(true, Ordering::AcqRel) {
-            let (readiness, state) = (Arc::clone(self), Arc::clone(state));
-            tokio::spawn(async move { readiness.refresh(&state).await });
+            let (readiness, services) = (Arc::clone(self), Arc::clone(services));
+            tokio::spawn(async move { readiness.refresh(&services).await });
         }
         let mut last = self.last.subscribe();
         let probe = last.wait_for(Option::is_some).await;
@@ -84,8 +83,8 @@ impl Readiness {
         }
     }
 
-    async fn refresh(&self, state: &AppState) {
-        let outcome = probe(state).await;
+    async fn refresh(&self, services: &Services) {
+        let outcome = probe(services).await;
         // Log changes only: a checker polling a broken backend every second would flood the log.
         let was = self.last.borrow().as_ref().map(|probe| probe.outcome.as_ref().err().map(|unready| unready.what));
         if was != Some(outcome.as_ref().err().map(|unready| unready.what)) {
@@ -99,15 +98,9 @@ impl Readiness {
     }
 }
 
-/// An item no code writes: reading it costs one read unit and proves the table answers.
-fn probe_key() -> Key {
-    Key::new("READYZ#probe", "-")
-}
-
-async fn probe(state: &AppState) -> Result<(), Unready> {
-    let key = probe_key();
-    let table = tokio::time::timeout(PROBE_TIMEOUT, state.catalog.table().get(&key));
-    let bucket = tokio::time::timeout(PROBE_TIMEOUT, state.blobs.check_bucket());
+async fn probe(services: &Services) -> Result<(), Unready> {
+    let table = tokio::time::timeout(PROBE_TIMEOUT, services.catalog.probe());
+    let bucket = tokio::time::timeout(PROBE_TIMEOUT, services.blobs.check_bucket());
     let (table, bucket) = tokio::join!(table, bucket);
     let unready = |what, detail: String| Err(Unready { what, detail });
     match table {

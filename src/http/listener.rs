@@ -17,8 +17,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::client_ip::TrustedProxies;
 use super::proxy_protocol::{self, Parsed, Source};
+use crate::client_ip::TrustedProxies;
 
 /// How long a trusted proxy has to send its PROXY header after connecting (they send it at once).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);

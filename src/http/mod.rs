@@ -2,7 +2,6 @@
 //! mode) the S3 endpoint at the root, which must not be nested under a prefix: presigned signatures cover the
 //! exact path. Also who the client is behind proxies, and how the server stops.
 
-pub mod client_ip;
 pub mod connection;
 mod health;
 pub mod listener;
@@ -20,9 +19,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
-use self::client_ip::TrustedProxies;
 use self::listener::Peer;
 use self::shutdown::Lifecycle;
+use crate::client_ip::TrustedProxies;
 use crate::domain::caller::Caller;
 use crate::domain::error::ApiError;
 use crate::domain::rate_limit::RateLimiter;
@@ -40,6 +39,10 @@ pub struct Edge {
     /// Whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<TrustedProxies>,
     pub lifecycle: Arc<Lifecycle>,
+    /// WebSocket timings and bounds.
+    pub ws: ws::WsLimits,
+    /// Longest a GraphQL request's body may take to arrive.
+    pub body_timeout: std::time::Duration,
 }
 
 /// What the handlers share.
@@ -50,6 +53,8 @@ struct Shared {
     trusted_proxies: Arc<TrustedProxies>,
     lifecycle: Arc<Lifecycle>,
     readiness: Arc<health::Readiness>,
+    ws: ws::WsLimits,
+    body_timeout: std::time::Duration,
     /// Share-link opens counted per client address (`share`).
     share_opens: Arc<RateLimiter>,
     /// WebSockets open per client address (`ws`).
@@ -65,6 +70,8 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         trusted_proxies: edge.trusted_proxies,
         lifecycle: edge.lifecycle,
         readiness: Default::default(),
+        ws: edge.ws,
+        body_timeout: edge.body_timeout,
         share_opens: Arc::new(RateLimiter::new(share::OPENS_COUNTED_PER_MINUTE, share::OPENS_COUNTED_BURST)),
         open_sockets: Default::default(),
     };
@@ -135,7 +142,7 @@ async fn graphql_handler(
     let client_ip = shared.client_ip(peer, request.headers());
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
     let started = std::time::Instant::now();
-    let (status, body) = match parse_request(request, shared.state.limits.body_timeout).await {
+    let (status, body) = match parse_request(request, shared.body_timeout).await {
         Ok(mut request) => {
             let caller = Caller::new(client_ip, authorization.as_ref().map(HeaderValue::as_bytes));
             request.data = graphql::request_data(&shared.state, caller);
@@ -186,8 +193,8 @@ async fn parse_request(
 /// Prometheus metrics of this instance.
 async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     let gauges = crate::metrics::Gauges {
-        table: shared.state.catalog.table().stats(),
-        subscriptions: shared.state.events.subscribers(),
+        table: shared.state.services.catalog.table().stats(),
+        subscriptions: shared.state.services.events.subscribers(),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.state.metrics.render(&gauges))
 }

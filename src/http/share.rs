@@ -23,7 +23,7 @@ pub(super) async fn open_share(
 ) -> Response {
     let no_store = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let counted = shared.share_opens.take(shared.client_ip(peer, &headers), std::time::Instant::now()).is_ok();
-    match shares::open(&shared.state, &token, counted).await {
+    match shares::open(&shared.state.services, &token, counted).await {
         Ok(Open::Redirect(url)) => match HeaderValue::from_str(&url) {
             Ok(location) => (StatusCode::FOUND, [no_store, (header::LOCATION, location)]).into_response(),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -96,7 +96,7 @@ pub(super) async fn graphql_ws(
         return (StatusCode::BAD_REQUEST, "offer the graphql-transport-ws subprotocol").into_response();
     };
     let ip = shared.client_ip(peer, &headers);
-    let limits = shared.state.limits.ws;
+    let limits = shared.ws;
     let Some(slot) = shared.open_sockets.open(ip, limits.per_address) else {
         tracing::warn!(%ip, limit = limits.per_address, "refusing a WebSocket: too many from this address");
         let message = format!(

@@ -269,12 +269,12 @@ impl TestApp {
 
     /// Table calls so far.
     pub fn table_calls(&self) -> u64 {
-        self.state.catalog.table().stats().calls()
+        self.state.services.catalog.table().stats().calls()
     }
 
     /// Table calls that write (whether or not their conditions held) so far.
     pub fn table_writes(&self) -> u64 {
-        self.state.catalog.table().stats().writes()
+        self.state.services.catalog.table().stats().writes()
     }
 }
 

@@ -14,6 +14,7 @@ mod fanout;
 mod faults;
 mod gallery;
 mod http;
+mod layers;
 mod lifecycle;
 mod limits;
 mod proxy;

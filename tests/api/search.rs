@@ -123,7 +123,7 @@ async fn a_filtered_walk_stays_exact_while_photos_arrive(app: TestApp) {
 
 async fn search_cost_follows_the_results_not_the_table(app: TestApp) {
     let stats = || {
-        let stats = app.state.catalog.table().stats();
+        let stats = app.state.services.catalog.table().stats();
         (stats.calls(), stats.items_read())
     };
     for i in 0..40 {

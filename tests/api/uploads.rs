@@ -95,7 +95,7 @@ async fn completion_refuses_missing_non_image_and_unknown_uploads(app: TestApp) 
     assert_eq!(body["errors"][0]["extensions"]["code"], "UPLOAD_INVALID");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("not a readable JPEG or PNG"), "{body}");
     let key = format!("photos/{}.jpg", text["uploadId"].as_str().unwrap());
-    assert!(app.state.blobs.head(&key).await.unwrap().is_none(), "the invalid object was deleted");
+    assert!(app.state.services.blobs.head(&key).await.unwrap().is_none(), "the invalid object was deleted");
 
     let png_as_jpeg = app.create_upload("x.jpg", "image/jpeg", None).await;
     assert!(app.post_file(&png_as_jpeg, PNG, "image/jpeg", &[]).await.status().is_success());
@@ -146,7 +146,7 @@ async fn storage_refuses_uploads_the_ticket_does_not_allow(app: TestApp) {
         let status = response.status();
         assert!(status.is_client_error(), "{what}: storage answered {status} ({:?})", app.mode);
     }
-    assert!(strict.state.blobs.head("photos/elsewhere.jpg").await.unwrap().is_none());
+    assert!(strict.state.services.blobs.head("photos/elsewhere.jpg").await.unwrap().is_none());
     assert_eq!(strict.error_code(complete, json!({ "id": ticket["uploadId"] })).await, "UPLOAD_INVALID");
 
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;

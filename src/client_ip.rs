@@ -1,4 +1,6 @@
-//! Who the client is when the service sits behind proxies. The address is the connection's peer, unless that
+//! Who the client is when the service sits behind proxies: asked by the HTTP layer, and a leaf of its own so
+//! that the configuration can parse `--trusted-proxies` without knowing the HTTP layer. The address is the
+//! connection's peer, unless that
 //! peer is a trusted proxy: then `X-Forwarded-For` is walked from the right (the entry the nearest proxy
 //! appended) past every trusted address, and the first untrusted one is the client. Entries left of it are
 //! whatever the client sent, so a client cannot choose its recorded address by sending its own header.

@@ -1,22 +1,24 @@
 //! The table on local disk: a redb file holding items and the `gsi1` index, with DynamoDB's semantics
 //! (byte-ordered sort keys, exclusive start keys, all-or-nothing conditional transactions).
 
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, TableDefinition};
 
 use super::*;
+
+mod encoding;
+mod writes;
+
+use encoding::{SEP, decode, internal, item_key, query_range};
+use writes::{Change, Pending, write_loop};
 
 /// Items by `pk \0 sk`.
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 /// Index entries by `gsi1pk \0 gsi1sk \0 pk \0 sk`, empty values.
 const GSI1_ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("gsi1");
-const SEP: char = '\0';
-/// The byte after `SEP`: an exclusive upper bound for everything that continues with `SEP`.
-const AFTER_SEP: char = '\u{1}';
 
 pub struct EmbeddedTable {
     db: Arc<Database>,
@@ -25,26 +27,6 @@ pub struct EmbeddedTable {
     queue: Option<std::sync::mpsc::Sender<Pending>>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
-
-/// A change to make, all or nothing.
-enum Change {
-    Transact(Vec<Write>),
-    /// Add to a number attribute, creating the item if it is absent.
-    Add {
-        key: Key,
-        attr: String,
-        by: i64,
-    },
-}
-
-/// A change waiting for the writer thread, and where its outcome goes.
-struct Pending {
-    change: Change,
-    done: tokio::sync::oneshot::Sender<TableResult<()>>,
-}
-
-/// Most changes committed together.
-const GROUP: usize = 256;
 
 impl Drop for EmbeddedTable {
     fn drop(&mut self) {
@@ -95,204 +77,6 @@ impl EmbeddedTable {
         outcome.await.map_err(|_| stopped())?
     }
 }
-
-/// The writer thread. redb has one writer at a time and every commit waits for the disk, so the changes that
-/// queued while the last commit was syncing are committed together, with one sync (group commit). Each
-/// change still succeeds or fails on its own: its conditions are checked against what the changes before it
-/// in the group left, and a refused change writes nothing.
-fn write_loop(db: &Database, pending: std::sync::mpsc::Receiver<Pending>) {
-    while let Ok(first) = pending.recv() {
-        let mut group = vec![first];
-        group.extend(pending.try_iter().take(GROUP - 1));
-        let (changes, waiting): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.change, p.done)).unzip();
-        for (outcome, done) in commit_group(db, changes).into_iter().zip(waiting) {
-            let _ = done.send(outcome);
-        }
-    }
-}
-
-/// Every change's outcome; the group commits once.
-fn commit_group(db: &Database, changes: Vec<Change>) -> Vec<TableResult<()>> {
-    let count = changes.len();
-    let failed = |error: &TableError| (0..count).map(|_| Err(internal(anyhow::anyhow!("{error}")))).collect();
-    let txn = match db.begin_write().map_err(internal) {
-        Ok(txn) => txn,
-        Err(error) => return failed(&error),
-    };
-    let outcomes = (|| {
-        let mut items = txn.open_table(ITEMS).map_err(internal)?;
-        let mut index = txn.open_table(GSI1_ENTRIES).map_err(internal)?;
-        let mut outcomes = Vec::with_capacity(count);
-        for change in changes {
-            match stage(&items, change) {
-                Ok(staged) => {
-                    // A failure here leaves the change half-applied: the whole group is abandoned below.
-                    apply(&mut items, &mut index, staged)?;
-                    outcomes.push(Ok(()));
-                }
-                Err(refused) => outcomes.push(Err(refused)),
-            }
-        }
-        Ok::<_, TableError>(outcomes)
-    })();
-    match outcomes {
-        // Dropping the uncommitted transaction aborts it: nothing of the group is written.
-        Err(error) => failed(&error),
-        Ok(outcomes) => match txn.commit().map_err(internal) {
-            Ok(()) => outcomes,
-            Err(error) => failed(&error),
-        },
-    }
-}
-
-/// A change's items as they will be (`None`: removed), its conditions checked against `items`; nothing is
-/// written yet.
-fn stage(items: &redb::Table<&str, &[u8]>, change: Change) -> TableResult<Vec<(Key, Option<Item>)>> {
-    let current = |key: &Key| -> TableResult<Option<Item>> {
-        items.get(item_key(key)?.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()
-    };
-    let writes = match change {
-        Change::Add { key, attr, by } => {
-            let mut item = current(&key)?.unwrap_or_else(|| {
-                Item::from([(PK.to_string(), Value::S(key.pk.clone())), (SK.to_string(), Value::S(key.sk.clone()))])
-            });
-            add_to(&mut item, attr, by);
-            return Ok(vec![(key, Some(item))]);
-        }
-        Change::Transact(writes) => writes,
-    };
-    writes
-        .into_iter()
-        .map(|write| match write {
-            Write::Put(item) => Ok((key_of(&item).map_err(internal)?, Some(item))),
-            Write::PutIfAbsent(item) => {
-                let key = key_of(&item).map_err(internal)?;
-                match current(&key)? {
-                    Some(_) => Err(TableError::ConditionFailed),
-                    None => Ok((key, Some(item))),
-                }
-            }
-            Write::Update { key, add, set, checks } => {
-                let mut item = current(&key)?.ok_or(TableError::ConditionFailed)?;
-                if !checks.iter().all(|check| check.holds(&item)) {
-                    return Err(TableError::ConditionFailed);
-                }
-                add.into_iter().for_each(|(attr, by)| add_to(&mut item, attr, by));
-                item.extend(set);
-                Ok((key, Some(item)))
-            }
-            Write::Delete(key) => Ok((key, None)),
-        })
-        .collect()
-}
-
-/// Adds `by` to the number attribute `attr` (absent counts as 0), as DynamoDB's `ADD` does.
-fn add_to(item: &mut Item, attr: String, by: i64) {
-    let now = item.opt_number(&attr).unwrap_or(0);
-    item.insert(attr, Value::N(now + by));
-}
-
-/// Writes staged items, keeping the index in step.
-fn apply(
-    items: &mut redb::Table<&str, &[u8]>,
-    index: &mut redb::Table<&str, &[u8]>,
-    staged: Vec<(Key, Option<Item>)>,
-) -> TableResult<()> {
-    for (key, new_item) in staged {
-        let raw = item_key(&key)?;
-        let old = items.remove(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
-        if let Some(entry) = old.as_ref().map(index_entry).transpose()?.flatten() {
-            index.remove(entry.as_str()).map_err(internal)?;
-        }
-        if let Some(item) = new_item {
-            items.insert(raw.as_str(), encode(&item)?.as_slice()).map_err(internal)?;
-            if let Some(entry) = index_entry(&item)? {
-                index.insert(entry.as_str(), [].as_slice()).map_err(internal)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn internal(e: impl Into<anyhow::Error>) -> TableError {
-    TableError::Internal(e.into())
-}
-
-fn check_key_part(part: &str) -> TableResult<()> {
-    if part.contains(SEP) {
-        return Err(internal(anyhow::anyhow!("key part contains NUL: {part:?}")));
-    }
-    Ok(())
-}
-
-fn item_key(key: &Key) -> TableResult<String> {
-    check_key_part(&key.pk)?;
-    check_key_part(&key.sk)?;
-    Ok(format!("{}{SEP}{}", key.pk, key.sk))
-}
-
-fn index_entry(item: &Item) -> TableResult<Option<String>> {
-    let (Some(gpk), Some(gsk)) = (item.opt_string(GSI1_PK), item.opt_string(GSI1_SK)) else {
-        return Ok(None);
-    };
-    check_key_part(gpk)?;
-    check_key_part(gsk)?;
-    let key = key_of(item).map_err(internal)?;
-    Ok(Some(format!("{gpk}{SEP}{gsk}{SEP}{}", item_key(&key)?)))
-}
-
-/// The first byte of an item stored with postcard (a compact binary serde format: decoding a page of items
-/// as JSON was a seventh of a gallery request's CPU time). Items stored by earlier versions are JSON objects,
-/// which start with `{`, and are still read.
-const POSTCARD: u8 = 1;
-
-fn decode(bytes: &[u8]) -> TableResult<Item> {
-    match bytes.split_first() {
-        Some((&POSTCARD, rest)) => postcard::from_bytes(rest).map_err(internal),
-        _ => serde_json::from_slice(bytes).map_err(internal),
-    }
-}
-
-fn encode(item: &Item) -> TableResult<Vec<u8>> {
-    postcard::to_extend(item, vec![POSTCARD]).map_err(internal)
-}
-
-/// The byte-string range of `query` in the items or index table, start key applied.
-fn query_range(query: &Query) -> TableResult<(Bound<String>, Bound<String>)> {
-    check_key_part(&query.pk)?;
-    let prefix = format!("{}{SEP}", query.pk);
-    let lower = match &query.sk_from {
-        Some(from) => Bound::Included(format!("{prefix}{from}")),
-        None => Bound::Included(prefix.clone()),
-    };
-    let upper = match &query.sk_to {
-        Some(to) => Bound::Excluded(format!("{prefix}{to}{AFTER_SEP}")),
-        None => Bound::Excluded(format!("{}{AFTER_SEP}", query.pk)),
-    };
-    let Some(start) = &query.start_after else {
-        return Ok((lower, upper));
-    };
-    let start = match query.index {
-        Index::Table => item_key(&key_of(start).map_err(internal)?)?,
-        Index::Gsi1 => index_entry(start)?.ok_or_else(|| internal(anyhow::anyhow!("start key lacks index keys")))?,
-    };
-    // Narrow the range to after (or before, when descending) the start key.
-    Ok(if query.descending {
-        let narrower = match &upper {
-            Bound::Excluded(u) | Bound::Included(u) => start < *u,
-            Bound::Unbounded => true,
-        };
-        (lower, if narrower { Bound::Excluded(start) } else { upper })
-    } else {
-        let narrower = match &lower {
-            Bound::Included(l) => start >= *l,
-            Bound::Excluded(l) => start > *l,
-            Bound::Unbounded => true,
-        };
-        (if narrower { Bound::Excluded(start) } else { lower }, upper)
-    })
-}
-
 #[async_trait::async_trait]
 impl Table for EmbeddedTable {
     async fn ensure_created(&self) -> TableResult<()> {
@@ -379,6 +163,7 @@ impl Table for EmbeddedTable {
 
 #[cfg(test)]
 mod tests {
+    use super::encoding::{POSTCARD, encode};
     use super::*;
 
     fn item(pk: &str, sk: &str, gsk: Option<&str>) -> Item {

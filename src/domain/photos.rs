@@ -1,0 +1,86 @@
+//! Reading photos: pages of the gallery or of a search (its rules: page sizes, name words, time ranges), the
+//! link a photo is viewed with, and the stream of new photos.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use futures_util::{Stream, StreamExt};
+
+use super::error::{ApiError, ApiResult};
+use super::{Services, events};
+use crate::catalog::words::{self, QueryError};
+use crate::catalog::{Event, Page, Photo, PhotoFilter, keys::PhotoCursor};
+
+/// Most items a page may ask for.
+pub const MAX_PAGE: i32 = 100;
+/// View links are signed for the start of the current window, so a photo's `url` stays the same (and
+/// cacheable by browsers) for this long.
+const VIEW_URL_WINDOW: TimeDelta = TimeDelta::minutes(5);
+
+/// A page size argument, checked.
+pub fn page_size(argument: &str, first: i32) -> ApiResult<usize> {
+    if !(1..=MAX_PAGE).contains(&first) {
+        return Err(ApiError::bad_input(format!("{argument} must be between 1 and {MAX_PAGE}, not {first}")));
+    }
+    Ok(first as usize)
+}
+
+/// A search filter, checked: name words (case- and accent-insensitive; empty means none) and an upload time
+/// range, either end open.
+pub fn filter(
+    name: Option<&str>,
+    uploaded_from: Option<DateTime<Utc>>,
+    uploaded_to: Option<DateTime<Utc>>,
+) -> ApiResult<PhotoFilter> {
+    let words = match name.map(words::parse_query).transpose() {
+        Ok(words) => words.flatten(),
+        Err(QueryError::TooLong) => {
+            return Err(ApiError::bad_input(format!(
+                "filter.name must be at most {} characters",
+                words::MAX_QUERY_CHARS
+            )));
+        }
+        Err(QueryError::TooManyWords) => {
+            return Err(ApiError::bad_input(format!("filter.name may have at most {} words", words::MAX_QUERY_WORDS)));
+        }
+    };
+    if let (Some(from), Some(to)) = (uploaded_from, uploaded_to)
+        && from > to
+    {
+        return Err(ApiError::bad_input("filter.uploadedFrom must not be later than filter.uploadedTo"));
+    }
+    Ok(PhotoFilter { words, uploaded_from, uploaded_to })
+}
+
+/// Photos matching `filter`, newest first: `first` of them after `after`.
+pub async fn page(
+    services: &Services,
+    filter: &PhotoFilter,
+    first: usize,
+    after: Option<PhotoCursor>,
+) -> ApiResult<Page<Photo>> {
+    Ok(services.catalog.search_photos(filter, first, after).await?)
+}
+
+/// A link to view `photo` for at least `Limits::view_url` less the window (the bucket is private).
+pub async fn view_url(services: &Services, photo: &Photo) -> ApiResult<String> {
+    let now = Utc::now();
+    let window_start = now.duration_trunc(VIEW_URL_WINDOW).unwrap_or(now);
+    let file_name = format!("{}.{}", photo.name, if photo.content_type == "image/png" { "png" } else { "jpg" });
+    let blobs = &services.blobs;
+    let url = blobs
+        .window_view_url(&photo.object_key, &photo.content_type, &file_name, window_start, services.limits.view_url)
+        .await?;
+    Ok(url)
+}
+
+/// Every photo uploaded from now on.
+pub fn added(services: &Arc<Services>) -> impl Stream<Item = Photo> + use<> {
+    let since = Utc::now();
+    events::stream(services.events.subscribe()).filter_map(move |event| {
+        std::future::ready(match &*event {
+            Event::Photo(photo) if photo.uploaded_at >= since => Some(photo.clone()),
+            _ => None,
+        })
+    })
+}
