@@ -20,7 +20,11 @@ pub enum ApiError {
     /// A backend is down or throttling: retry later.
     Unavailable(String),
     /// The request took longer than the configured deadline (a backend is too slow): retry.
-    TimedOut(std::time::Duration),
+    TimedOut {
+        deadline: std::time::Duration,
+        /// The root field asked for (`addComment` can be retried safely with its `clientId`).
+        operation: &'static str,
+    },
     Internal(anyhow::Error),
 }
 
@@ -35,7 +39,7 @@ impl ApiError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::UploadInvalid(_) => "UPLOAD_INVALID",
-            Self::Unavailable(_) | Self::TimedOut(_) => "UNAVAILABLE",
+            Self::Unavailable(_) | Self::TimedOut { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -53,10 +57,15 @@ impl From<ApiError> for async_graphql::Error {
                 tracing::warn!(%cause, "backend unavailable");
                 "a storage backend is unavailable; retry shortly".to_string()
             }
-            ApiError::TimedOut(deadline) => format!(
-                "the request did not finish within {} s; retry (a comment with the same clientId is stored once)",
-                deadline.as_secs()
-            ),
+            ApiError::TimedOut { deadline, operation } => {
+                let retry = match operation {
+                    "addComment" => "retry with the same clientId: the comment is stored once",
+                    "createUpload" | "createShareLink" => "retry",
+                    "completeUpload" => "retry: an upload is recorded once",
+                    _ => "retry shortly",
+                };
+                format!("the request did not finish within {} s; {retry}", deadline.as_secs())
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(cause = format!("{cause:#}"), "internal error");
                 "internal error".to_string()

@@ -41,11 +41,11 @@ pub fn token_for_logs(token: &str) -> String {
     format!("{shown}…")
 }
 
-fn new_token() -> String {
+/// 256 bits from the operating system's generator. (Two UUIDv4s would be 244: each fixes 6 bits.)
+fn new_token() -> ApiResult<String> {
     let mut bytes = [0u8; 32];
-    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-    bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness from the OS: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 fn file_name(photo: &Photo) -> String {
@@ -82,7 +82,7 @@ pub async fn create(services: &Services, photo_id: Uuid, expires_in_seconds: i64
         expires_at = expires_at.min(credentials_expire.trunc_subsecs(0));
     }
     let url = presign(services, &photo, expires_at).await?;
-    let token = new_token();
+    let token = new_token()?;
     let share =
         Share { token_hash: hash_token(&token), photo_id, created_at: now, expires_at, revoked: false, opens: 0 };
     services.catalog.put_share(&share).await?;
@@ -127,10 +127,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_long_random_and_hashed() {
-        let (a, b) = (new_token(), new_token());
+    fn tokens_are_256_random_bits_and_hashed() {
+        // Every one of the 256 bits varies: over 400 tokens each bit is set about half the time. A token
+        // built from UUIDv4s has 12 bits that never change (their version and variant), and fails here.
+        let tokens: Vec<Vec<u8>> = (0..400).map(|_| URL_SAFE_NO_PAD.decode(new_token().unwrap()).unwrap()).collect();
+        for bit in 0..256 {
+            let set = tokens.iter().filter(|t| t[bit / 8] & (1 << (bit % 8)) != 0).count();
+            assert!((120..=280).contains(&set), "bit {bit} set in {set} of 400 tokens");
+        }
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
         assert_ne!(a, b);
-        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32, "256 bits");
         assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(token_for_logs(&a).chars().count(), 7);
         assert_eq!(token_for_logs("a\nb\u{1b}[31m"), "a?b??3…");

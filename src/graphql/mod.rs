@@ -67,6 +67,8 @@ struct Admitted {
     cache_key: Option<response_cache::Key>,
     /// Validating it takes long enough to run off the runtime's workers (see `HEAVY_FIELDS`).
     heavy: bool,
+    /// It is a subscription (over the WebSocket: a stream of answers, not one answer within the deadline).
+    subscription: bool,
 }
 
 /// Documents parsed (and their costs counted) before, by query text: clients send the same few queries over
@@ -165,7 +167,7 @@ impl Api {
             Ok(Err(cause)) => error_response(ApiError::Internal(cause)),
             Err(_) => {
                 tracing::warn!(operation = admitted.operation, ?deadline, "request timed out");
-                error_response(ApiError::TimedOut(deadline))
+                error_response(ApiError::TimedOut { deadline, operation: admitted.operation })
             }
         }
     }
@@ -222,8 +224,14 @@ impl Api {
         };
         let heavy = cost.fields > HEAVY_FIELDS || long;
         let operation = observe::root_field(document);
+        let subscription = observe::is_subscription(document);
         let cacheable = self.answers.enabled() && response_cache::is_cacheable(document, operation_name.as_deref());
-        Ok(Admitted { operation, cache_key: cacheable.then(|| response_cache::Key::new(request)).flatten(), heavy })
+        Ok(Admitted {
+            operation,
+            cache_key: cacheable.then(|| response_cache::Key::new(request)).flatten(),
+            heavy,
+            subscription,
+        })
     }
 }
 
@@ -249,14 +257,34 @@ impl async_graphql::Executor for Api {
         session_data: Option<Arc<async_graphql::Data>>,
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
         use futures_util::StreamExt;
-        match self.admit(&mut request) {
-            Err(error) => futures_util::stream::once(std::future::ready(refused(error))).boxed(),
-            Ok(_) => self
-                .schema
-                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                .map(with_codes)
-                .boxed(),
+        let started = std::time::Instant::now();
+        let admitted = match self.admit(&mut request) {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                let response = refused(error);
+                self.record("invalid", started, &response);
+                return futures_util::stream::once(std::future::ready(response)).boxed();
+            }
+        };
+        let answers = self.schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
+        if admitted.subscription {
+            return answers.map(with_codes).boxed();
         }
+        // A query or mutation over the socket: one answer, within the deadline, recorded like one over HTTP.
+        let (api, deadline) = (self.clone(), self.state.limits.request_timeout);
+        futures_util::stream::once(async move {
+            let response = match tokio::time::timeout(deadline, answers.into_future()).await {
+                Ok((Some(response), _)) => with_codes(response),
+                Ok((None, _)) => error_response(ApiError::Internal(anyhow::anyhow!("an operation gave no answer"))),
+                Err(_) => {
+                    tracing::warn!(operation = admitted.operation, ?deadline, "request over the WebSocket timed out");
+                    error_response(ApiError::TimedOut { deadline, operation: admitted.operation })
+                }
+            };
+            api.record(admitted.operation, started, &response);
+            response
+        })
+        .boxed()
     }
 }
 

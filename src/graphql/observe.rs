@@ -2,7 +2,7 @@
 //! the outcome (`ok` or the first error's code) and the time taken.
 
 use async_graphql::Response;
-use async_graphql::parser::types::{ExecutableDocument, Selection};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 
 /// Every root field of the schema (a test keeps this equal to `schema.graphql`).
 pub const ROOT_FIELDS: &[&str] = &[
@@ -30,6 +30,11 @@ pub fn root_field(document: &ExecutableDocument) -> &'static str {
         })
     });
     first.and_then(|name| ROOT_FIELDS.iter().find(|known| **known == name).copied()).unwrap_or("other")
+}
+
+/// Whether the document's first operation is a subscription.
+pub fn is_subscription(document: &ExecutableDocument) -> bool {
+    document.operations.iter().next().is_some_and(|(_, op)| op.node.ty == OperationType::Subscription)
 }
 
 /// `ok`, or the code of the response's first error.

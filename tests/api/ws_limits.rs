@@ -19,6 +19,7 @@ both_modes!(
     one_socket_cannot_amplify_a_comment_past_its_cap,
     an_address_may_hold_only_so_many_sockets,
     a_long_replay_arrives_whole_and_in_order,
+    queries_over_the_socket_are_bounded_and_recorded_like_http,
 );
 
 async fn send(socket: &mut Socket, message: Value) {
@@ -196,4 +197,23 @@ async fn a_long_replay_arrives_whole_and_in_order(app: TestApp) {
     let message = next_message(&mut socket, Duration::from_secs(5)).await.expect("then live ones");
     assert_eq!(message["payload"]["data"]["commentAdded"]["id"], live["id"]);
     assert!(next_message(&mut socket, Duration::from_millis(800)).await.is_none(), "nothing twice");
+}
+
+/// A query sent over the WebSocket meets the same document limits as over HTTP, and is counted in the metrics.
+async fn queries_over_the_socket_are_bounded_and_recorded_like_http(app: TestApp) {
+    let series = r#"photoshare_graphql_requests_total{operation="photos",outcome="ok"}"#;
+    let before = app.metric(series).await;
+    let mut socket = initialised(&app).await;
+    send(&mut socket, subscribe("q", "{ photos { nodes { id } } }", json!({}))).await;
+    let answer = next_message(&mut socket, Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(answer["type"], "next", "{answer}");
+    assert!(answer["payload"]["data"]["photos"]["nodes"].is_array(), "{answer}");
+    assert_eq!(next_message(&mut socket, Duration::from_secs(5)).await.expect("complete")["type"], "complete");
+    assert_eq!(app.metric(series).await, before + 1, "recorded like a query over HTTP");
+
+    send(&mut socket, subscribe("bomb", &crate::limits::fragment_bomb(24), json!({}))).await;
+    let refused = next_message(&mut socket, Duration::from_secs(5)).await.expect("a refusal");
+    let error = &refused["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert!(error["message"].as_str().unwrap().contains("fragment spreads"), "{refused}");
 }
