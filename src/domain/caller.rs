@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(Caller::new(ip, None).retry_scope().unwrap(), "ip:192.0.2.1");
         for bad in ["Bearer short", "Basic kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", &format!("Bearer {key}!"), "Bearer"] {
             let error = Caller::new(ip, Some(bad.as_bytes())).owner().unwrap_err();
-            assert_eq!(error.code(), "UNAUTHENTICATED", "{bad}");
+            assert_eq!(error.code(), crate::domain::error::ErrorCode::Unauthenticated, "{bad}");
         }
     }
 }

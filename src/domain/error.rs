@@ -6,6 +6,48 @@ use async_graphql::ErrorExtensions;
 use crate::blob::BlobError;
 use crate::table::TableError;
 
+/// Every `extensions.code` a client can see: the one list that errors, the rate limiter, the WebSocket's
+/// refusals and the metrics' outcomes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadUserInput,
+    NotFound,
+    Unauthenticated,
+    UploadInvalid,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 7] = [
+        Self::BadUserInput,
+        Self::NotFound,
+        Self::Unauthenticated,
+        Self::UploadInvalid,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::NotFound => "NOT_FOUND",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::UploadInvalid => "UPLOAD_INVALID",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    /// The code spelled `code`, if it is one.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|known| known.as_str() == code)
+    }
+}
+
 /// A failed API call. Deliberately not `Display`, so it can only become a GraphQL error through
 /// [`From<ApiError> for async_graphql::Error`], which applies the codes and hides internals.
 #[derive(Debug)]
@@ -33,14 +75,14 @@ impl ApiError {
         Self::BadUserInput(message.into())
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadUserInput(_) => "BAD_USER_INPUT",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::UploadInvalid(_) => "UPLOAD_INVALID",
-            Self::Unavailable(_) | Self::TimedOut { .. } => "UNAVAILABLE",
-            Self::Internal(_) => "INTERNAL",
+            Self::BadUserInput(_) => ErrorCode::BadUserInput,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::UploadInvalid(_) => ErrorCode::UploadInvalid,
+            Self::Unavailable(_) | Self::TimedOut { .. } => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -71,7 +113,7 @@ impl From<ApiError> for async_graphql::Error {
                 "internal error".to_string()
             }
         };
-        async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+        async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code.as_str()))
     }
 }
 

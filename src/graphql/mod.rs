@@ -21,7 +21,7 @@ use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use bytes::Bytes;
 
 use crate::domain::caller::Caller;
-use crate::domain::error::ApiError;
+use crate::domain::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 pub use loaders::PhotoLoader;
 
@@ -190,7 +190,10 @@ impl Api {
             Ok(json) => Bytes::from(json),
             Err(error) => {
                 tracing::error!(%error, "cannot serialise a response");
-                Bytes::from_static(br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#)
+                let code = ErrorCode::Internal.as_str();
+                Bytes::from(format!(
+                    r#"{{"errors":[{{"message":"internal error","extensions":{{"code":"{code}"}}}}]}}"#
+                ))
             }
         }
     }
@@ -362,7 +365,7 @@ pub fn with_codes(mut response: async_graphql::Response) -> async_graphql::Respo
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
             // The only `DateTime` inputs; async-graphql names the type, not the field.
             if error.message.starts_with("Failed to parse \"DateTime\"") {
                 error.message.push_str(

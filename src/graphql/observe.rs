@@ -2,6 +2,8 @@
 //! the outcome (`ok` or the first error's code) and the time taken.
 
 use async_graphql::Response;
+
+use crate::domain::error::ErrorCode;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 
 /// Every root field of the schema (a test keeps this equal to `schema.graphql`).
@@ -41,19 +43,41 @@ pub fn is_subscription(document: &ExecutableDocument) -> bool {
 pub fn outcome(response: &Response) -> &'static str {
     let Some(error) = response.errors.first() else { return "ok" };
     let code = error.extensions.as_ref().and_then(|e| e.get("code")).map(|v| v.to_string());
-    match code.as_deref().map(|c| c.trim_matches('"')) {
-        Some("NOT_FOUND") => "NOT_FOUND",
-        Some("UPLOAD_INVALID") => "UPLOAD_INVALID",
-        Some("UNAVAILABLE") => "UNAVAILABLE",
-        Some("RATE_LIMITED") => "RATE_LIMITED",
-        Some("INTERNAL") => "INTERNAL",
-        _ => "BAD_USER_INPUT",
-    }
+    // Errors async-graphql raises itself carry no code until `with_codes`: they are the client's.
+    let code = code.as_deref().and_then(|c| ErrorCode::parse(c.trim_matches('"')));
+    code.unwrap_or(ErrorCode::BadUserInput).as_str()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_is_an_outcome_of_its_own() {
+        for code in ErrorCode::ALL {
+            let error = async_graphql::Error::from(match code {
+                ErrorCode::RateLimited => {
+                    use async_graphql::ErrorExtensions;
+                    let limited =
+                        async_graphql::Error::new("slow down").extend_with(|_, e| e.set("code", code.as_str()));
+                    let response = Response::from_errors(vec![limited.into_server_error(Default::default())]);
+                    assert_eq!(outcome(&response), "RATE_LIMITED");
+                    continue;
+                }
+                ErrorCode::BadUserInput => crate::domain::error::ApiError::bad_input("x"),
+                ErrorCode::NotFound => crate::domain::error::ApiError::NotFound("x".into()),
+                ErrorCode::Unauthenticated => crate::domain::error::ApiError::Unauthenticated("x".into()),
+                ErrorCode::UploadInvalid => crate::domain::error::ApiError::UploadInvalid("x".into()),
+                ErrorCode::Unavailable => crate::domain::error::ApiError::Unavailable("x".into()),
+                ErrorCode::Internal => crate::domain::error::ApiError::Internal(anyhow::anyhow!("x")),
+            });
+            let response = Response::from_errors(vec![error.into_server_error(Default::default())]);
+            assert_eq!(outcome(&response), code.as_str());
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        let uncoded = Response::from_errors(vec![async_graphql::ServerError::new("syntax", None)]);
+        assert_eq!(outcome(&uncoded), "BAD_USER_INPUT", "async-graphql's own errors are the client's");
+    }
 
     #[test]
     fn root_fields_are_the_schemas() {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use async_graphql::{Context, ErrorExtensions, Guard, Result};
 
 use super::{client_ip, state};
+use crate::domain::error::ErrorCode;
 
 /// Guard on every mutation field.
 pub struct MutationLimit;
@@ -17,7 +18,7 @@ impl Guard for MutationLimit {
             let seconds = wait.as_secs() + 1;
             async_graphql::Error::new(format!("too many changes from {ip}; retry in {seconds} s")).extend_with(
                 |_, ext| {
-                    ext.set("code", "RATE_LIMITED");
+                    ext.set("code", ErrorCode::RateLimited.as_str());
                     ext.set("retryAfter", seconds);
                 },
             )

@@ -12,6 +12,8 @@ use std::collections::HashSet;
 use async_graphql::http::{ClientMessage, WebSocketProtocols};
 use serde_json::json;
 
+use crate::domain::error::ErrorCode;
+
 /// Subscriptions one socket may hold at once. Each is fed every event it matches, so this bounds what one
 /// comment can make one socket send; the playground holds at most 3.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
@@ -107,7 +109,7 @@ impl Gate {
             "message": format!(
                 "this connection has {MAX_SUBSCRIPTIONS} subscriptions, the most one may have: complete one first, or open another connection"
             ),
-            "extensions": { "code": "BAD_USER_INPUT" }
+            "extensions": { "code": ErrorCode::BadUserInput.as_str() }
         });
         // graphql-transport-ws sends a list of errors; the legacy protocol one error.
         let payload = match self.protocol {
