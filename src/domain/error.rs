@@ -120,10 +120,21 @@ impl From<ApiError> for async_graphql::Error {
 impl From<TableError> for ApiError {
     fn from(error: TableError) -> Self {
         match error {
-            TableError::Unavailable(cause) => Self::Unavailable(cause),
+            // The one case that can keep its cause whole (an anyhow error is not cloned).
+            TableError::Internal(cause) => Self::Internal(cause),
+            shared => Self::from_shared(&shared),
+        }
+    }
+}
+
+impl ApiError {
+    /// The error a table error is to clients, from a reference (a DataLoader's batch shares one).
+    fn from_shared(error: &TableError) -> Self {
+        match error {
+            TableError::Unavailable(cause) => Self::Unavailable(cause.clone()),
             TableError::Conflict => Self::Unavailable("write conflict persisted after retries".into()),
             TableError::ConditionFailed => Self::Internal(anyhow::anyhow!("unexpected write conflict")),
-            TableError::Internal(cause) => Self::Internal(cause),
+            TableError::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
         }
     }
 }
@@ -142,11 +153,6 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// Errors shared by every waiter of a DataLoader batch.
 impl From<std::sync::Arc<TableError>> for ApiError {
     fn from(error: std::sync::Arc<TableError>) -> Self {
-        match &*error {
-            TableError::Unavailable(cause) => Self::Unavailable(cause.clone()),
-            TableError::Conflict => Self::Unavailable("write conflict persisted after retries".into()),
-            TableError::ConditionFailed => Self::Internal(anyhow::anyhow!("unexpected write conflict")),
-            TableError::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
-        }
+        Self::from_shared(&error)
     }
 }

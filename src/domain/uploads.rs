@@ -18,12 +18,12 @@ const SNIFF_MAX_READS: usize = 8;
 
 pub const CONTENT_TYPES: [&str; 2] = ["image/jpeg", "image/png"];
 
-/// A validated request for an upload ticket.
+/// A validated request for an upload ticket: built only by `parse`.
 #[derive(Debug, Clone)]
 pub struct NewUpload {
-    pub content_type: &'static str,
-    pub name: String,
-    pub description: Option<String>,
+    content_type: &'static str,
+    name: String,
+    description: Option<String>,
 }
 
 impl NewUpload {
