@@ -140,11 +140,15 @@ impl Api {
             return Ok(());
         }
         limits::check_text(&request.query)?;
-        let internal = |_| async_graphql::ServerError::new("internal error", None);
-        let _turn = self.heavy.acquire().await.map_err(internal)?;
+        let internal = || async_graphql::ServerError::new("internal error", None);
+        // The turn goes with the work, so it is given back when the parse ends, not when its caller gives up.
+        let turn = self.heavy.clone().acquire_owned().await.map_err(|_| internal())?;
         let query = request.query.clone();
-        let parsed = tokio::task::spawn_blocking(move || async_graphql::parser::parse_query(query));
-        request.set_parsed_query(parsed.await.map_err(|_| async_graphql::ServerError::new("internal error", None))??);
+        let parsed = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            async_graphql::parser::parse_query(query)
+        });
+        request.set_parsed_query(parsed.await.map_err(|_| internal())??);
         Ok(())
     }
 
@@ -156,11 +160,16 @@ impl Api {
             if !admitted.heavy {
                 return Ok(self.schema.execute(request).await);
             }
-            let _turn = self.heavy.acquire().await.map_err(|_| anyhow::anyhow!("heavy-document semaphore closed"))?;
+            // The turn goes with the work: a request cut off at the deadline keeps it until its execution ends,
+            // so no more than one heavy document per core ever runs at once.
+            let turn = self.heavy.clone().acquire_owned().await.map_err(|_| anyhow::anyhow!("semaphore closed"))?;
             let (schema, runtime) = (self.schema.clone(), tokio::runtime::Handle::current());
-            tokio::task::spawn_blocking(move || runtime.block_on(schema.execute(request)))
-                .await
-                .map_err(|e| anyhow::anyhow!("a heavy document's execution failed: {e}"))
+            tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                runtime.block_on(schema.execute(request))
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("a heavy document's execution failed: {e}"))
         };
         match tokio::time::timeout(deadline, execution).await {
             Ok(Ok(response)) => with_codes(response),
