@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use async_graphql::ServerError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
+use crate::domain::text;
+
 /// Deep enough for GraphiQL's own introspection query (about 15 levels).
 pub const MAX_DEPTH: usize = 16;
 /// A gallery page of 20 photos with their first 3 comments costs about 700; 100 photos with 50 comments
@@ -83,7 +85,9 @@ impl<'a> Counter<'a> {
     fn fragment(&mut self, name: &'a str) -> Result<Cost, ServerError> {
         match self.fragments.get(name) {
             Some(Some(cost)) => return Ok(*cost),
-            Some(None) => return Err(refusal(format!("fragment {} spreads itself: remove the cycle", quote(name)))),
+            Some(None) => {
+                return Err(refusal(format!("fragment {} spreads itself: remove the cycle", text::quote(name))));
+            }
             None => {}
         }
         // An unknown fragment costs nothing here; validation names it.
@@ -181,11 +185,6 @@ pub fn check_document(document: &ExecutableDocument) -> Result<Cost, ServerError
 
 fn refusal(message: String) -> ServerError {
     ServerError::new(message, None)
-}
-
-/// A name from the client, quoted, at most 80 characters of it.
-fn quote(text: &str) -> String {
-    crate::domain::text::quote(text)
 }
 
 #[cfg(test)]

@@ -306,7 +306,10 @@ impl http_body::Body for Turn {
 
 /// Reading a request body failed because it came too slowly (see the module's rules).
 #[derive(Debug, thiserror::Error)]
-#[error("the request body arrived too slowly: it must start within {0} s and keep up at least 8 KiB/s")]
+#[error(
+    "the request body arrived too slowly: it must start within {0} s and keep up at least {rate} KiB/s",
+    rate = MIN_BODY_BYTES_PER_SECOND / 1024
+)]
 pub struct BodyTooSlow(pub u64);
 
 /// Whether reading a body failed because it came too slowly.
@@ -336,7 +339,7 @@ impl PacedBody {
         Self { inner, started: Instant::now(), received: 0, gap, deadline: None }
     }
 
-    /// The later of "a pause of `gap`" and "below the minimum average rate after the first `gap`": whichever
+    /// The earlier of "a pause of `gap`" and "below the minimum average rate after the first `gap`": whichever
     /// comes first ends the body.
     fn next_deadline(&self) -> Instant {
         let paused = Instant::now() + self.gap;
