@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod image_format;
 pub mod metrics;
 pub mod state;
 pub mod table;

@@ -20,6 +20,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::image_format::ImageFormat;
 use crate::aws::is_transient;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +45,8 @@ where
 }
 
 /// The object key of an upload's bytes: one place decides where photos live in the bucket.
-pub fn object_key(upload_id: Uuid, content_type: &str) -> String {
-    let extension = if content_type == "image/png" { "png" } else { "jpg" };
-    format!("photos/{upload_id}.{extension}")
+pub fn object_key(upload_id: Uuid, format: ImageFormat) -> String {
+    format!("photos/{upload_id}.{}", format.extension())
 }
 
 /// Where and how a browser sends a file: POST `url` with `fields` in order, then the file as `file`.
@@ -176,7 +176,7 @@ impl BlobStore {
     pub async fn upload_form(
         &self,
         key: &str,
-        content_type: &str,
+        format: ImageFormat,
         max_bytes: u64,
         expires_at: DateTime<Utc>,
     ) -> BlobResult<UploadForm> {
@@ -187,7 +187,8 @@ impl BlobStore {
             session_token: credentials.session_token(),
             region: &self.region,
         };
-        let policy = policy::PostPolicy { bucket: &self.bucket, key, content_type, max_bytes, expires_at };
+        let policy =
+            policy::PostPolicy { bucket: &self.bucket, key, content_type: format.mime(), max_bytes, expires_at };
         let fields = policy::form_fields(&policy, &signer, Utc::now());
         Ok(UploadForm { url: self.bucket_url(key).await?, fields })
     }
@@ -221,17 +222,17 @@ impl BlobStore {
     pub async fn window_view_url(
         &self,
         key: &str,
-        content_type: &str,
+        format: ImageFormat,
         file_name: &str,
         window_start: DateTime<Utc>,
         expires_in: Duration,
     ) -> BlobResult<String> {
         let credentials = self.credentials.get().await?;
-        let what = view_urls::signed_for(key, content_type, file_name, expires_in, credentials.access_key_id());
+        let what = view_urls::signed_for(key, format.mime(), file_name, expires_in, credentials.access_key_id());
         if let Some(link) = self.view_urls.get(window_start, &what) {
             return Ok(link);
         }
-        let link = self.view_url(key, content_type, file_name, window_start, expires_in).await?;
+        let link = self.view_url(key, format, file_name, window_start, expires_in).await?;
         self.view_urls.put(window_start, what, link.clone());
         Ok(link)
     }
@@ -240,7 +241,7 @@ impl BlobStore {
     pub async fn view_url(
         &self,
         key: &str,
-        content_type: &str,
+        format: ImageFormat,
         file_name: &str,
         valid_from: DateTime<Utc>,
         expires_in: Duration,
@@ -255,7 +256,7 @@ impl BlobStore {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .response_content_type(content_type)
+            .response_content_type(format.mime())
             .response_content_disposition(inline_disposition(file_name))
             .presigned(config)
             .await
@@ -315,8 +316,8 @@ mod tests {
     #[test]
     fn object_keys_follow_the_content_type() {
         let id = Uuid::parse_str("0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10").unwrap();
-        assert_eq!(object_key(id, "image/jpeg"), "photos/0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10.jpg");
-        assert_eq!(object_key(id, "image/png"), "photos/0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10.png");
+        assert_eq!(object_key(id, ImageFormat::Jpeg), "photos/0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10.jpg");
+        assert_eq!(object_key(id, ImageFormat::Png), "photos/0b7e4d1c-5a61-4c1e-9d2f-3b9e2f7a8c10.png");
     }
 
     #[test]

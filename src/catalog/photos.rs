@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::keys::{self, PhotoCursor};
 use super::{Catalog, Comment, Event, Page, parse_id, parse_time, s};
+use crate::image_format::ImageFormat;
 use crate::table::{GSI1_PK, GSI1_SK, Item, ItemExt, PK, SK, TTL, TableError, TableResult, Value, Write};
 
 /// How long after its ticket expires a pending upload record stays before DynamoDB's TTL removes it.
@@ -18,7 +19,7 @@ pub struct Photo {
     pub id: Uuid,
     pub name: String,
     pub description: Option<String>,
-    pub content_type: String,
+    pub format: ImageFormat,
     pub size_bytes: i64,
     pub width: Option<i64>,
     pub height: Option<i64>,
@@ -40,11 +41,17 @@ pub const FIRST_COMMENTS: usize = 3;
 pub struct Upload {
     pub id: Uuid,
     pub object_key: String,
-    pub content_type: String,
+    pub format: ImageFormat,
     pub name: String,
     pub description: Option<String>,
     pub uploader_ip: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// The stored format of a photo or upload: a media type written by this program, so anything else is corrupt.
+fn format(item: &Item) -> anyhow::Result<ImageFormat> {
+    let mime = item.string("contentType")?;
+    ImageFormat::from_mime(mime).ok_or_else(|| anyhow::anyhow!("unknown contentType {mime:?}"))
 }
 
 impl Photo {
@@ -57,7 +64,7 @@ impl Photo {
             (GSI1_SK.into(), Value::S(keys::photo_feed_sk(self.uploaded_at, self.id))),
             ("id".into(), Value::S(self.id.to_string())),
             ("name".into(), s(&self.name)),
-            ("contentType".into(), s(&self.content_type)),
+            ("contentType".into(), s(self.format.mime())),
             ("sizeBytes".into(), Value::N(self.size_bytes)),
             ("uploadedAt".into(), Value::S(keys::time(self.uploaded_at))),
             ("uploaderIp".into(), s(&self.uploader_ip)),
@@ -94,7 +101,7 @@ impl Photo {
             id,
             name: item.string("name")?.to_string(),
             description: item.opt_string("description").map(str::to_string),
-            content_type: item.string("contentType")?.to_string(),
+            format: format(item)?,
             size_bytes: item.number("sizeBytes")?,
             width: item.opt_number("width"),
             height: item.opt_number("height"),
@@ -156,7 +163,7 @@ impl Upload {
             (SK.into(), Value::S(key.sk)),
             ("id".into(), Value::S(self.id.to_string())),
             ("objectKey".into(), s(&self.object_key)),
-            ("contentType".into(), s(&self.content_type)),
+            ("contentType".into(), s(self.format.mime())),
             ("name".into(), s(&self.name)),
             ("uploaderIp".into(), s(&self.uploader_ip)),
             ("expiresAt".into(), Value::S(keys::time(self.expires_at))),
@@ -172,7 +179,7 @@ impl Upload {
         Ok(Self {
             id: parse_id(item)?,
             object_key: item.string("objectKey")?.to_string(),
-            content_type: item.string("contentType")?.to_string(),
+            format: format(item)?,
             name: item.string("name")?.to_string(),
             description: item.opt_string("description").map(str::to_string),
             uploader_ip: item.string("uploaderIp")?.to_string(),
@@ -244,7 +251,7 @@ mod tests {
             id,
             name: "pier".into(),
             description: None,
-            content_type: "image/jpeg".into(),
+            format: ImageFormat::Jpeg,
             size_bytes: 1,
             width: None,
             height: None,

@@ -1,10 +1,12 @@
 //! What an uploaded object really is: JPEG or PNG by its magic bytes, with its pixel size, read from the
 //! headers alone (a JPEG's size sits in its SOF segment, after any EXIF/ICC segments).
 
+use crate::image_format::ImageFormat;
+
 /// A recognised image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
-    pub content_type: &'static str,
+    pub format: ImageFormat,
     pub width: u32,
     pub height: u32,
 }
@@ -43,14 +45,14 @@ fn sniff_png(head: &[u8]) -> Sniff {
     }
     let width = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
     let height = u32::from_be_bytes([head[20], head[21], head[22], head[23]]);
-    image("image/png", width, height)
+    image(ImageFormat::Png, width, height)
 }
 
-fn image(content_type: &'static str, width: u32, height: u32) -> Sniff {
+fn image(format: ImageFormat, width: u32, height: u32) -> Sniff {
     if width == 0 || height == 0 {
         return Sniff::NotImage;
     }
-    Sniff::Image(ImageInfo { content_type, width, height })
+    Sniff::Image(ImageInfo { format, width, height })
 }
 
 /// Walk JPEG segments in `window` (which starts at a marker, at absolute offset `at`) up to a frame header.
@@ -76,7 +78,7 @@ pub fn walk_jpeg(window: &[u8], at: u64) -> Sniff {
                 if pos + 9 > window.len() {
                     return Sniff::ReadFrom(at + pos as u64);
                 }
-                return image("image/jpeg", be16(&window[pos + 7..]), be16(&window[pos + 5..]));
+                return image(ImageFormat::Jpeg, be16(&window[pos + 7..]), be16(&window[pos + 5..]));
             }
             _ => {
                 let length = be16(&window[pos + 2..]) as usize;
@@ -98,8 +100,8 @@ mod tests {
 
     #[test]
     fn reads_jpeg_and_png_sizes() {
-        assert_eq!(sniff(JPEG), Sniff::Image(ImageInfo { content_type: "image/jpeg", width: 64, height: 48 }));
-        assert_eq!(sniff(PNG), Sniff::Image(ImageInfo { content_type: "image/png", width: 20, height: 10 }));
+        assert_eq!(sniff(JPEG), Sniff::Image(ImageInfo { format: ImageFormat::Jpeg, width: 64, height: 48 }));
+        assert_eq!(sniff(PNG), Sniff::Image(ImageInfo { format: ImageFormat::Png, width: 20, height: 10 }));
     }
 
     #[test]
@@ -123,7 +125,7 @@ mod tests {
         let rest = &jpeg[offset as usize..];
         assert_eq!(
             walk_jpeg(rest, offset),
-            Sniff::Image(ImageInfo { content_type: "image/jpeg", width: 64, height: 48 })
+            Sniff::Image(ImageInfo { format: ImageFormat::Jpeg, width: 64, height: 48 })
         );
     }
 }

@@ -62,14 +62,19 @@ pub async fn page(
     Ok(services.catalog.search_photos(filter, first, after).await?)
 }
 
+/// The file name a browser saves the photo as: its name and its format's extension.
+pub fn download_name(photo: &Photo) -> String {
+    format!("{}.{}", photo.name, photo.format.extension())
+}
+
 /// A link to view `photo` for at least `Limits::view_url` less the window (the bucket is private).
 pub async fn view_url(services: &Services, photo: &Photo) -> ApiResult<String> {
     let now = Utc::now();
     let window_start = now.duration_trunc(VIEW_URL_WINDOW).unwrap_or(now);
-    let file_name = format!("{}.{}", photo.name, if photo.content_type == "image/png" { "png" } else { "jpg" });
+    let file_name = download_name(photo);
     let blobs = &services.blobs;
     let url = blobs
-        .window_view_url(&photo.object_key, &photo.content_type, &file_name, window_start, services.limits.view_url)
+        .window_view_url(&photo.object_key, photo.format, &file_name, window_start, services.limits.view_url)
         .await?;
     Ok(url)
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::Services;
 use crate::catalog::{Photo, Share};
 use crate::domain::error::{ApiError, ApiResult};
+use crate::domain::photos;
 
 /// SigV4 presigned URLs live at most 7 days.
 pub const MAX_SECONDS: i64 = 604_800;
@@ -48,10 +49,6 @@ fn new_token() -> ApiResult<String> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn file_name(photo: &Photo) -> String {
-    format!("{}.{}", photo.name, if photo.content_type == "image/png" { "png" } else { "jpg" })
-}
-
 /// A presigned GET of the photo valid from now until `until` (a whole second), exactly: SigV4 dates are whole
 /// seconds, so the link is signed at this second and expires `until - signed_at` seconds later.
 async fn presign(services: &Services, photo: &Photo, until: DateTime<Utc>) -> ApiResult<String> {
@@ -59,7 +56,7 @@ async fn presign(services: &Services, photo: &Photo, until: DateTime<Utc>) -> Ap
     let seconds = (until - signed_at).num_seconds().max(1) as u64;
     let url = services
         .blobs
-        .view_url(&photo.object_key, &photo.content_type, &file_name(photo), signed_at, Duration::from_secs(seconds))
+        .view_url(&photo.object_key, photo.format, &photos::download_name(photo), signed_at, Duration::from_secs(seconds))
         .await?;
     Ok(url)
 }

@@ -10,18 +10,17 @@ use crate::catalog::{Event, Photo, Upload};
 use crate::domain::error::{ApiError, ApiResult};
 use crate::domain::image::{self, Sniff};
 use crate::domain::text;
+use crate::image_format::ImageFormat;
 
 /// Bytes read per look at an object's headers.
 const SNIFF_WINDOW: u64 = 64 * 1024;
 /// Most header windows read before giving up on finding a JPEG's size.
 const SNIFF_MAX_READS: usize = 8;
 
-pub const CONTENT_TYPES: [&str; 2] = ["image/jpeg", "image/png"];
-
 /// A validated request for an upload ticket: built only by `parse`.
 #[derive(Debug, Clone)]
 pub struct NewUpload {
-    content_type: &'static str,
+    format: ImageFormat,
     name: String,
     description: Option<String>,
 }
@@ -33,13 +32,14 @@ impl NewUpload {
         name: Option<&str>,
         description: Option<&str>,
     ) -> ApiResult<Self> {
-        let content_type =
-            CONTENT_TYPES.into_iter().find(|t| t.eq_ignore_ascii_case(content_type.trim())).ok_or_else(|| {
-                ApiError::bad_input(format!(
-                    "contentType must be image/jpeg or image/png, not {}",
-                    text::quote(content_type)
-                ))
-            })?;
+        let format = ImageFormat::from_mime(content_type).ok_or_else(|| {
+            let accepted: Vec<_> = ImageFormat::ALL.iter().map(|format| format.mime()).collect();
+            ApiError::bad_input(format!(
+                "contentType must be {}, not {}",
+                accepted.join(" or "),
+                text::quote(content_type)
+            ))
+        })?;
         let file_name = text::single_line(file_name);
         // Browsers on some systems send a whole path: keep its last part.
         let base = file_name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
@@ -68,7 +68,7 @@ impl NewUpload {
                 text::DESCRIPTION_MAX_CHARS
             )));
         }
-        Ok(Self { content_type, name, description })
+        Ok(Self { format, name, description })
     }
 }
 
@@ -82,14 +82,14 @@ pub struct Ticket {
 
 pub async fn create(services: &Services, request: NewUpload, uploader_ip: String) -> ApiResult<Ticket> {
     let id = Uuid::new_v4();
-    let object_key = blob::object_key(id, request.content_type);
+    let object_key = blob::object_key(id, request.format);
     let expires_at = Utc::now().trunc_subsecs(0) + services.limits.upload_ticket;
     let max_bytes = services.limits.max_upload_bytes;
-    let form = services.blobs.upload_form(&object_key, request.content_type, max_bytes, expires_at).await?;
+    let form = services.blobs.upload_form(&object_key, request.format, max_bytes, expires_at).await?;
     let upload = Upload {
         id,
         object_key,
-        content_type: request.content_type.to_string(),
+        format: request.format,
         name: request.name,
         description: request.description,
         uploader_ip,
@@ -124,7 +124,7 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
         id: upload.id,
         name: upload.name,
         description: upload.description,
-        content_type: info.content_type.to_string(),
+        format: info.format,
         size_bytes: object.size_bytes,
         width: Some(i64::from(info.width)),
         height: Some(i64::from(info.height)),
@@ -152,10 +152,9 @@ async fn inspect(services: &Services, upload: &Upload, size: i64) -> ApiResult<R
     let mut sniffed = image::sniff(&services.blobs.read_range(key, 0, SNIFF_WINDOW).await?);
     for _ in 0..SNIFF_MAX_READS {
         match sniffed {
-            Sniff::Image(info) if info.content_type == upload.content_type => return Ok(Ok(info)),
+            Sniff::Image(info) if info.format == upload.format => return Ok(Ok(info)),
             Sniff::Image(info) => {
-                let reason =
-                    format!("the file is {}, but the ticket was for {}", info.content_type, upload.content_type);
+                let reason = format!("the file is {}, but the ticket was for {}", info.format, upload.format);
                 return Ok(Err(reason));
             }
             Sniff::ReadFrom(offset) if offset < size as u64 => {

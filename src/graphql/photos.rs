@@ -86,7 +86,7 @@ impl Photo {
     }
     /// `image/jpeg` or `image/png`, as the bytes say.
     async fn content_type(&self) -> &str {
-        &self.0.content_type
+        self.0.format.mime()
     }
     async fn size_bytes(&self) -> i64 {
         self.0.size_bytes

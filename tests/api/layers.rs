@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("aws", 8),
     ("config", 9),
     ("client_ip", 10),
+    ("image_format", 10),
 ];
 
 const MAX_LINES: usize = 400;
