@@ -20,8 +20,8 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::image_format::ImageFormat;
 use crate::aws::is_transient;
+use crate::image_format::ImageFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {

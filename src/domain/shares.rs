@@ -56,7 +56,13 @@ async fn presign(services: &Services, photo: &Photo, until: DateTime<Utc>) -> Ap
     let seconds = (until - signed_at).num_seconds().max(1) as u64;
     let url = services
         .blobs
-        .view_url(&photo.object_key, photo.format, &photos::download_name(photo), signed_at, Duration::from_secs(seconds))
+        .view_url(
+            &photo.object_key,
+            photo.format,
+            &photos::download_name(photo),
+            signed_at,
+            Duration::from_secs(seconds),
+        )
         .await?;
     Ok(url)
 }

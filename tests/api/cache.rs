@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::both_modes;
-use crate::fanout::start_instance;
 use crate::helpers::{Mode, TestApp};
+use crate::process::Instance;
 use crate::ws::Subscription;
 
 both_modes!(a_repeated_query_reads_nothing_until_something_is_written);
@@ -67,13 +67,13 @@ async fn a_repeated_query_reads_nothing_until_something_is_written(app: TestApp)
 async fn a_write_through_another_instance_shows_within_the_cache_lifetime() {
     let lifetime = Duration::from_millis(500);
     let app = TestApp::spawn(Mode::Aws, &["--query-cache-millis", "500"]).await;
-    let other = start_instance(&app.table, &app.bucket, &[]).await;
+    let other = Instance::start(&app, &[]).await;
     let photo = app.upload_photo("shared").await;
     let comments = |page: &Value| page["photo"]["commentCount"].as_i64().expect("a count");
     assert_eq!(comments(&app.data(PHOTO, json!({ "id": photo["id"] })).await), 0);
 
     let written = Instant::now();
-    app.at(&other.address).add_comment(&photo["id"], "from the other instance").await;
+    app.at(&other.address()).add_comment(&photo["id"], "from the other instance").await;
     let write_took = written.elapsed();
     loop {
         let started = Instant::now();
@@ -96,14 +96,14 @@ async fn a_write_through_another_instance_shows_within_the_cache_lifetime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_comment_a_subscriber_heard_of_is_in_what_it_reads_next() {
     let app = TestApp::spawn(Mode::Aws, &["--query-cache-millis", "60000"]).await;
-    let other = start_instance(&app.table, &app.bucket, &[]).await;
+    let other = Instance::start(&app, &[]).await;
     let photo = app.upload_photo("shared").await;
     let query = "subscription($id: ID) { commentAdded(photoId: $id) { id } }";
     let mut subscriber = Subscription::start(&app.address, query, json!({ "id": photo["id"] })).await;
     for n in 1..=3 {
         let before = app.data(PHOTO, json!({ "id": photo["id"] })).await;
         assert_eq!(before["photo"]["commentCount"], n - 1);
-        let comment = app.at(&other.address).add_comment(&photo["id"], &format!("comment {n}")).await;
+        let comment = app.at(&other.address()).add_comment(&photo["id"], &format!("comment {n}")).await;
         let heard = subscriber.next(Duration::from_secs(5)).await.expect("the comment is delivered");
         assert_eq!(heard["commentAdded"]["id"], comment["id"]);
         let after = app.data(PHOTO, json!({ "id": photo["id"] })).await;

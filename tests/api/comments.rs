@@ -29,15 +29,9 @@ const TIMELINE: &str = "query($id: ID!, $first: Int, $after: String) { photo(id:
     pageInfo { hasNextPage endCursor } } } }";
 
 async fn timeline(app: &TestApp, photo_id: &Value) -> (i64, Vec<Value>) {
-    let (mut all, mut after) = (Vec::new(), None::<String>);
-    loop {
-        let photo = app.data(TIMELINE, json!({ "id": photo_id, "first": 100, "after": after })).await["photo"].clone();
-        all.extend(photo["comments"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()));
-        if !photo["comments"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            return (photo["commentCount"].as_i64().unwrap(), all);
-        }
-        after = photo["comments"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
-    }
+    let pages = app.walk(TIMELINE, json!({ "id": photo_id, "first": 100 }), &["photo", "comments"]).pages().await;
+    let count = pages.last().unwrap().data["photo"]["commentCount"].as_i64().unwrap();
+    (count, pages.iter().flat_map(|page| page.nodes()).collect())
 }
 
 async fn the_timeline_is_oldest_first_in_pages_and_counts_agree(app: TestApp) {
@@ -54,17 +48,12 @@ async fn the_timeline_is_oldest_first_in_pages_and_counts_agree(app: TestApp) {
     let at: DateTime<Utc> = posted[0]["createdAt"].as_str().unwrap().parse().unwrap();
     assert!(at >= before && at <= Utc::now());
 
-    let (mut pages, mut seen, mut after) = (Vec::new(), Vec::new(), None::<String>);
-    loop {
-        let page = app.data(TIMELINE, json!({ "id": photo["id"], "first": 3, "after": after })).await["photo"].clone();
-        assert_eq!(page["commentCount"], 7);
-        let edges = page["comments"]["edges"].as_array().unwrap().clone();
-        pages.push(edges.len());
-        seen.extend(edges.iter().map(|e| e["node"]["id"].clone()));
-        if !page["comments"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            break;
-        }
-        after = page["comments"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    let (mut pages, mut seen) = (Vec::new(), Vec::new());
+    for page in app.walk(TIMELINE, json!({ "id": photo["id"], "first": 3 }), &["photo", "comments"]).pages().await {
+        assert_eq!(page.data["photo"]["commentCount"], 7);
+        let nodes = page.nodes();
+        pages.push(nodes.len());
+        seen.extend(nodes.iter().map(|node| node["id"].clone()));
     }
     assert_eq!(pages, [3, 3, 1]);
     let posted_ids: Vec<Value> = posted.iter().map(|c| c["id"].clone()).collect();

@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::process::{Child, Command};
 
 use crate::helpers::{Mode, TestApp};
+use crate::process::signal;
 
 async fn start_moto(port: u16) -> Child {
     let child = Command::new("python3")
@@ -71,15 +72,9 @@ async fn a_stalled_backend_times_out_the_request() {
     let app = TestApp::spawn(Mode::Aws, &["--dynamodb-endpoint", &endpoint, "--request-timeout-seconds", "1"]).await;
     app.upload_photo("before the stall").await;
     let gallery = "{ photos { nodes { name } } }";
-    let signal = |name: &str| {
-        let pid = moto.id().expect("moto runs").to_string();
-        let status = std::process::Command::new("kill").args([name, &pid]).status().unwrap();
-        assert!(status.success(), "kill {name} {pid}");
-    };
-
-    signal("-STOP");
+    signal(&moto, libc::SIGSTOP);
     let body = app.graphql(gallery, json!({})).await;
-    signal("-CONT");
+    signal(&moto, libc::SIGCONT);
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{body}");
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("did not finish within 1 s"), "the deadline, not the SDK's own timeouts: {message}");

@@ -16,17 +16,12 @@ async fn pages_walk_every_photo_newest_first_without_gaps(app: TestApp) {
     }
     let query = "query($after: String) { photos(first: 20, after: $after) {
         edges { cursor node { id uploadedAt } } pageInfo { hasNextPage endCursor } } }";
-    let (mut seen, mut after, mut pages) = (Vec::new(), None::<String>, Vec::new());
-    loop {
-        let page = app.data(query, json!({ "after": after })).await["photos"].clone();
-        let edges = page["edges"].as_array().unwrap().clone();
+    let (mut seen, mut pages) = (Vec::new(), Vec::new());
+    for page in app.walk(query, json!({}), &["photos"]).pages().await {
+        let edges = page.connection["edges"].as_array().unwrap();
+        assert_eq!(page.connection["pageInfo"]["endCursor"], edges.last().unwrap()["cursor"]);
         pages.push(edges.len());
-        seen.extend(edges.iter().map(|e| e["node"].clone()));
-        assert_eq!(page["pageInfo"]["endCursor"], edges.last().unwrap()["cursor"]);
-        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            break;
-        }
-        after = page["pageInfo"]["endCursor"].as_str().map(str::to_string);
+        seen.extend(page.nodes());
     }
     assert_eq!(pages, [20, 20, 5]);
     let ids: Vec<&str> = seen.iter().map(|p| p["id"].as_str().unwrap()).collect();

@@ -199,6 +199,12 @@ impl TestApp {
         code.unwrap_or_else(|| panic!("expected a coded error, got {body}")).to_string()
     }
 
+    /// Walk the connection at `path` (e.g. `&["photo", "comments"]`) page by page: `query` takes `$after`,
+    /// which each page sets from the last one's `endCursor`, until one says `hasNextPage: false`.
+    pub fn walk<'a>(&'a self, query: &'a str, variables: Value, path: &'a [&'a str]) -> Walk<'a> {
+        Walk { app: self, query, variables, path, done: false }
+    }
+
     pub async fn create_upload(&self, file_name: &str, content_type: &str, name: Option<&str>) -> Value {
         let query = "mutation($input: CreateUploadInput!) { createUpload(input: $input) {
             uploadId url fields { name value } expiresAt maxBytes } }";
@@ -275,6 +281,58 @@ impl TestApp {
     /// Table calls that write (whether or not their conditions held) so far.
     pub fn table_writes(&self) -> u64 {
         self.state.services.catalog.table().stats().writes()
+    }
+}
+
+/// Pages of a connection, one request each: see [`TestApp::walk`].
+pub struct Walk<'a> {
+    app: &'a TestApp,
+    query: &'a str,
+    variables: Value,
+    path: &'a [&'a str],
+    done: bool,
+}
+
+/// One page of a walk: the whole `data` of its answer and the connection in it.
+pub struct Page {
+    pub data: Value,
+    pub connection: Value,
+}
+
+impl Page {
+    /// The connection's `nodes`, or its edges' `node`s when it asked for edges.
+    pub fn nodes(&self) -> Vec<Value> {
+        match self.connection["nodes"].as_array() {
+            Some(nodes) => nodes.clone(),
+            None => {
+                self.connection["edges"].as_array().expect("nodes or edges").iter().map(|e| e["node"].clone()).collect()
+            }
+        }
+    }
+}
+
+impl Walk<'_> {
+    /// The next page, or `None` after the last.
+    pub async fn next(&mut self) -> Option<Page> {
+        if self.done {
+            return None;
+        }
+        let data = self.app.data(self.query, self.variables.clone()).await;
+        let connection = self.path.iter().fold(&data, |value, key| &value[*key]).clone();
+        let info = &connection["pageInfo"];
+        let more = info["hasNextPage"].as_bool().unwrap_or_else(|| panic!("no pageInfo.hasNextPage: {data}"));
+        self.done = !more;
+        self.variables["after"] = info["endCursor"].clone();
+        Some(Page { data, connection })
+    }
+
+    /// Every page, in order.
+    pub async fn pages(mut self) -> Vec<Page> {
+        let mut pages = Vec::new();
+        while let Some(page) = self.next().await {
+            pages.push(page);
+        }
+        pages
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::both_modes;
 use crate::helpers::TestApp;
+use crate::process::Instance;
 
 both_modes!(
     health_and_graphiql_are_served,
@@ -108,24 +109,11 @@ async fn every_response_carries_a_request_id(app: TestApp) {
 async fn client_faults_are_logged_as_warnings() {
     use tokio::io::AsyncReadExt;
     let dir = crate::helpers::TempDir(std::env::temp_dir().join(format!("photoshare-logs-{}", uuid::Uuid::new_v4())));
-    let port = crate::haproxy::free_port().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_photoshare"))
-        .args(["--data-dir", &dir.0.display().to_string(), "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--log-format", "json", "--drain-seconds", "0"])
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let address = format!("http://127.0.0.1:{port}");
+    let data_dir = dir.0.display().to_string();
+    let args = ["--data-dir", &data_dir, "--log-format", "json", "--drain-seconds", "0"];
+    let mut instance = Instance::with_args(args.map(String::from).to_vec(), true).await;
+    let address = instance.address();
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{address}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
     let malformed = client
         .post(format!("{address}/photoshare"))
         .header("content-type", "multipart/form-data; boundary=x")
@@ -138,10 +126,10 @@ async fn client_faults_are_logged_as_warnings() {
     assert_eq!(unsigned.status(), 403);
     let bad = client.post(format!("{address}/graphql")).body("{").send().await.unwrap();
     assert_eq!(bad.status(), 400);
-    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
-    child.wait().await.unwrap();
+    instance.terminate();
+    instance.exited(std::time::Duration::from_secs(10)).await.expect("stops on SIGTERM");
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
+    instance.logs().read_to_string(&mut logs).await.unwrap();
     let lines: Vec<serde_json::Value> = logs.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
     let errors: Vec<_> = lines.iter().filter(|line| line["level"] == "ERROR").collect();
     assert!(errors.is_empty(), "client faults logged as errors: {errors:?}");

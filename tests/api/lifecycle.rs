@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::both_modes;
 use crate::helpers::{Mode, TestApp};
-use crate::subscriber::{Received, Subscriber};
+use crate::ws::{Received, Subscription};
 
 const DRAIN: Duration = Duration::from_secs(1);
 
@@ -37,7 +37,7 @@ async fn readyz_probes_the_backends_at_most_once_a_second(app: TestApp) {
 async fn stopping_drains_then_finishes_what_is_open(mut app: TestApp) {
     let photo = app.upload_photo("last light").await;
     let query = "subscription($id: ID) { commentAdded(photoId: $id) { id } }";
-    let mut subscriber = Subscriber::start(&app.address, query, json!({ "id": photo["id"] })).await;
+    let mut subscriber = Subscription::start(&app.address, query, json!({ "id": photo["id"] })).await;
     // A request in flight: its headers and half its body sent.
     let host = app.address.trim_start_matches("http://").to_string();
     let mutation = "mutation($input: AddCommentInput!) { addComment(input: $input) { id body } }";

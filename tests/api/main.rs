@@ -3,7 +3,7 @@
 
 mod haproxy;
 mod helpers;
-mod subscriber;
+mod process;
 mod ws;
 
 mod bad_input;

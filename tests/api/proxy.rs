@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::haproxy::{HaProxy, Instance, client_from, free_port};
+use crate::haproxy::HaProxy;
 use crate::helpers::{Mode, TestApp};
-use crate::subscriber::{Received, Subscriber};
+use crate::process::{Instance, client_from, free_port};
+use crate::ws::{Received, Subscription};
 
 const TRUST_HAPROXY: [&str; 2] = ["--trusted-proxies", "127.0.0.1"];
 const FORGED: &str = "203.0.113.9";
@@ -44,15 +45,9 @@ fn via(setup: &TestApp, address: &str, client: reqwest::Client) -> TestApp {
 async fn comments_of(app: &TestApp, photo_id: &Value) -> (Vec<Value>, i64) {
     let query = "query($id: ID!, $after: String) { photo(id: $id) { commentCount
         comments(first: 100, after: $after) { nodes { id authorIp createdAt } pageInfo { hasNextPage endCursor } } } }";
-    let (mut all, mut after) = (Vec::new(), Value::Null);
-    loop {
-        let photo = app.data(query, json!({ "id": photo_id, "after": after })).await["photo"].clone();
-        all.extend(photo["comments"]["nodes"].as_array().unwrap().iter().cloned());
-        if photo["comments"]["pageInfo"]["hasNextPage"] != true {
-            return (all, photo["commentCount"].as_i64().unwrap());
-        }
-        after = photo["comments"]["pageInfo"]["endCursor"].clone();
-    }
+    let pages = app.walk(query, json!({ "id": photo_id }), &["photo", "comments"]).pages().await;
+    let count = pages.last().unwrap().data["photo"]["commentCount"].as_i64().unwrap();
+    (pages.iter().flat_map(|page| page.nodes()).collect(), count)
 }
 
 /// Send `bytes` from `source` to 127.0.0.1:`port` on a raw connection; everything the server answered.
@@ -211,7 +206,7 @@ async fn follow(address: String, photo_id: Value, start_after: Value, done: watc
     let (mut after, mut after_created) = (start_after["cursor"].clone(), time(&start_after["createdAt"]));
     let mut followed = Followed::default();
     loop {
-        let mut subscriber = Subscriber::start(&address, query, json!({ "id": photo_id, "after": after })).await;
+        let mut subscriber = Subscription::start(&address, query, json!({ "id": photo_id, "after": after })).await;
         loop {
             match subscriber.receive(Duration::from_millis(300)).await {
                 Received::Data(data) => {

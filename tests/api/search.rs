@@ -107,16 +107,13 @@ async fn a_filtered_walk_stays_exact_while_photos_arrive(app: TestApp) {
         app.upload_photo(&format!("other {i}")).await;
     }
     expected.reverse();
-    let (mut seen, mut after) = (Vec::new(), None::<String>);
-    for page in 0.. {
-        let data = app.data(SEARCH, json!({ "filter": { "name": "walk" }, "first": 10, "after": after })).await;
-        seen.extend(data["photos"]["nodes"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
+    let mut seen = Vec::new();
+    let mut walk = app.walk(SEARCH, json!({ "filter": { "name": "walk" }, "first": 10 }), &["photos"]);
+    for late in 0.. {
+        let Some(page) = walk.next().await else { break };
+        seen.extend(page.nodes().iter().map(|p| p["id"].as_str().unwrap().to_string()));
         // New matching photos arrive between pages; they are newer than the walk's position.
-        app.upload_photo(&format!("walk late {page}")).await;
-        if !data["photos"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            break;
-        }
-        after = data["photos"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
+        app.upload_photo(&format!("walk late {late}")).await;
     }
     assert_eq!(seen, expected, "every match once, newest first, none skipped");
 }

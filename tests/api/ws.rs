@@ -1,4 +1,5 @@
-//! A graphql-transport-ws client for the tests: connect, subscribe, read `next` payloads.
+//! A graphql-transport-ws client for the tests: connect, subscribe, read `next` payloads, and tell how the
+//! server closed (the stop and load-balancer tests need the close code and to resume with `after`).
 
 use std::time::Duration;
 
@@ -45,6 +46,16 @@ pub struct Subscription {
     socket: Socket,
 }
 
+/// What the server sent next.
+#[derive(Debug)]
+pub enum Received {
+    /// The `data` of a `next` message.
+    Data(Value),
+    /// A close frame with this code (1005 when it had none), or the connection ended without one (`None`).
+    Closed(Option<u16>),
+    TimedOut,
+}
+
 /// Wait this long after subscribing: the server registers a subscription when it handles the message, and
 /// the protocol has no acknowledgement for it.
 pub const SETTLE: Duration = Duration::from_millis(400);
@@ -55,8 +66,10 @@ impl Subscription {
         let mut socket = connect(address).await.expect("ws connect");
         socket.send(Message::text(json!({ "type": "connection_init" }).to_string())).await.unwrap();
         let mut subscription = Self { socket };
-        let ack = subscription.message(Duration::from_secs(5)).await.expect("connection_ack");
-        assert_eq!(ack["type"], "connection_ack");
+        match subscription.message(Duration::from_secs(5)).await {
+            Ok(ack) if ack["type"] == "connection_ack" => {}
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
         let subscribe =
             json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
         subscription.socket.send(Message::text(subscribe.to_string())).await.unwrap();
@@ -64,35 +77,50 @@ impl Subscription {
         subscription
     }
 
-    /// The next protocol message (pings answered, WebSocket pings skipped), or `None` on timeout or close.
-    async fn message(&mut self, timeout: Duration) -> Option<Value> {
+    /// The next protocol message (pings answered, WebSocket pings skipped), or how the wait ended.
+    async fn message(&mut self, timeout: Duration) -> Result<Value, Received> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.socket.next()).await.ok()??.ok()?;
+            let frame = match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return Err(Received::TimedOut),
+                Ok(None | Some(Err(_))) => return Err(Received::Closed(None)),
+                Ok(Some(Ok(frame))) => frame,
+            };
             match frame {
                 Message::Text(text) => {
                     let message: Value = serde_json::from_str(&text).expect("json message");
                     if message["type"] == "ping" {
-                        self.socket.send(Message::text(json!({ "type": "pong" }).to_string())).await.ok()?;
+                        let pong = Message::text(json!({ "type": "pong" }).to_string());
+                        self.socket.send(pong).await.map_err(|_| Received::Closed(None))?;
                         continue;
                     }
-                    return Some(message);
+                    return Ok(message);
                 }
-                Message::Close(_) => return None,
+                Message::Close(frame) => {
+                    return Err(Received::Closed(Some(frame.map_or(1005, |frame| u16::from(frame.code)))));
+                }
                 _ => continue,
             }
         }
     }
 
-    /// The `data` of the next `next` message; panics on an `error` message. `None` on timeout.
-    pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
-        let message = self.message(timeout).await?;
-        match message["type"].as_str() {
-            Some("next") => {
+    /// The next payload, or how the wait ended. Panics on an `error` message.
+    pub async fn receive(&mut self, timeout: Duration) -> Received {
+        match self.message(timeout).await {
+            Ok(message) if message["type"] == "next" => {
                 assert!(message["payload"].get("errors").is_none(), "subscription errors: {message}");
-                Some(message["payload"]["data"].clone())
+                Received::Data(message["payload"]["data"].clone())
             }
-            _ => panic!("expected a next message, got {message}"),
+            Ok(message) => panic!("expected a next message, got {message}"),
+            Err(ended) => ended,
+        }
+    }
+
+    /// The `data` of the next `next` message; panics on an `error` message. `None` on timeout or close.
+    pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
+        match self.receive(timeout).await {
+            Received::Data(data) => Some(data),
+            Received::Closed(_) | Received::TimedOut => None,
         }
     }
 
@@ -109,7 +137,7 @@ impl Subscription {
 
     /// The next message whatever it is (to check errors).
     pub async fn raw(&mut self, timeout: Duration) -> Option<Value> {
-        self.message(timeout).await
+        self.message(timeout).await.ok()
     }
 
     pub async fn close(mut self) {
