@@ -228,12 +228,13 @@ impl BlobStore {
         expires_in: Duration,
     ) -> BlobResult<String> {
         let credentials = self.credentials.get().await?;
-        let what = view_urls::signed_for(key, format.mime(), file_name, expires_in, credentials.access_key_id());
-        if let Some(link) = self.view_urls.get(window_start, &what) {
+        let access_key = credentials.access_key_id();
+        let what = view_urls::signed_for(window_start, key, format.mime(), file_name, expires_in, access_key);
+        if let Some(link) = self.view_urls.get(&what) {
             return Ok(link);
         }
         let link = self.view_url(key, format, file_name, window_start, expires_in).await?;
-        self.view_urls.put(window_start, what, link.clone());
+        self.view_urls.put(what, link.clone());
         Ok(link)
     }
 
@@ -293,19 +294,18 @@ impl BlobStore {
     }
 }
 
+/// What RFC 5987 leaves unencoded in a parameter value, less its specials (`!#$&+^`|`), which some clients
+/// mishandle: `A-Z a-z 0-9 - . _ ~` stay, every other byte is `%XX`.
+const ATTR_CHAR_ENCODED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// `inline; filename="…"` with a plain-ASCII fallback and the exact name in RFC 5987 form.
 fn inline_disposition(file_name: &str) -> String {
     let ascii: String = file_name
         .chars()
         .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
         .collect();
-    let encoded: String = file_name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(file_name, ATTR_CHAR_ENCODED);
     format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 

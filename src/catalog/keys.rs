@@ -52,7 +52,7 @@ pub fn comment(photo_id: Uuid, created_at: DateTime<Utc>, comment_id: Uuid) -> K
 /// `caller::Caller::retry_scope`, kept as 128 bits of its SHA-256), so two callers' equal ids never meet.
 pub fn comment_request(photo_id: Uuid, scope: &str, client_id: &str) -> Key {
     use sha2::Digest;
-    let scope: String = sha2::Sha256::digest(scope.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let scope = hex::encode(&sha2::Sha256::digest(scope.as_bytes())[..16]);
     Key::new(format!("PHOTO#{photo_id}"), format!("REQ#{scope}#{client_id}"))
 }
 

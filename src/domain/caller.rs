@@ -16,7 +16,7 @@ pub struct OwnerKeyHash([u8; 32]);
 
 impl OwnerKeyHash {
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 }
 

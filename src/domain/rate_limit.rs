@@ -1,6 +1,11 @@
 //! A rate per client address: a token bucket per IP (an IPv6 client's /64) on each instance (behind a load
 //! balancer the effective limit is up to the instance count times this). The API limits mutations with it
 //! (`graphql::rate_limit`), the share links their counted opens.
+//!
+//! Hand-written, not `governor`: the same arithmetic in 30 lines, where governor's keyed limiter would add nine
+//! crates to the tree (dashmap, quanta, raw-cpuid, …) and still leave the sweep of idle keys to us. Nor a
+//! bounded cache for the buckets: eviction under a flood of addresses would forget a drained bucket, giving its
+//! client a fresh burst; here only buckets idle long enough to be full again are dropped.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -28,7 +28,7 @@ pub struct NewShare {
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// What may appear in logs of a token: its first 6 characters, and only URL-safe ones (a token passed in by

@@ -53,7 +53,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub struct Api {
     schema: PhotoSchema,
     state: Arc<AppState>,
-    documents: Arc<std::sync::Mutex<DocumentCache>>,
+    documents: Arc<quick_cache::sync::Cache<String, (ExecutableDocument, limits::Cost)>>,
     answers: Arc<ResponseCache>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
@@ -71,12 +71,6 @@ struct Admitted {
     subscription: bool,
 }
 
-/// Documents parsed (and their costs counted) before, by query text: clients send the same few queries over
-/// and over, and parsing one cost a fifteenth of a gallery request's CPU time. Only documents within the
-/// limits are kept. Bounded: when full, it starts over.
-#[derive(Default)]
-struct DocumentCache(std::collections::HashMap<String, (ExecutableDocument, limits::Cost)>);
-
 /// Documents selecting more fields than this (once expanded), or longer than `HEAVY_BYTES`, are validated and
 /// run on the blocking pool, a few at a time: async-graphql validates a document in one go, without yielding,
 /// and the largest documents within the limits take milliseconds, which on a runtime worker would hold up every
@@ -85,7 +79,10 @@ struct DocumentCache(std::collections::HashMap<String, (ExecutableDocument, limi
 const HEAVY_FIELDS: u64 = 100;
 const HEAVY_BYTES: usize = 4 * 1024;
 
-/// Distinct queries kept, of at most `CACHED_QUERY_BYTES` each (GraphiQL's introspection is 1.5 KB): a few MB.
+/// Documents parsed (and their costs counted) before are kept by query text: clients send the same few queries
+/// over and over, and parsing one cost a fifteenth of a gallery request's CPU time. Only documents within the
+/// limits are kept: `CACHED_DOCUMENTS` distinct queries of at most `CACHED_QUERY_BYTES` each (GraphiQL's
+/// introspection is 1.5 KB), a few MB. S3-FIFO eviction keeps the hot ones while one-off queries pass through.
 const CACHED_DOCUMENTS: usize = 256;
 const CACHED_QUERY_BYTES: usize = 8 * 1024;
 
@@ -94,7 +91,8 @@ impl Api {
         let answers = Arc::new(ResponseCache::new(state.limits.query_cache));
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
-        Self { schema: build_schema(state.clone()), state, documents: Default::default(), answers, heavy }
+        let documents = Arc::new(quick_cache::sync::Cache::new(CACHED_DOCUMENTS));
+        Self { schema: build_schema(state.clone()), state, documents, answers, heavy }
     }
 
     /// The JSON answer to a query or mutation sent over HTTP. A read-only query asked again, identically, with
@@ -135,8 +133,7 @@ impl Api {
     /// Parse a long document not seen before on the blocking pool, a few at a time (parsing costs about a
     /// third of a microsecond per byte): `admit` then finds it parsed.
     async fn parse_off_runtime(&self, request: &mut async_graphql::Request) -> Result<(), async_graphql::ServerError> {
-        let cached = self.documents.lock().unwrap_or_else(|p| p.into_inner()).0.contains_key(&request.query);
-        if cached {
+        if self.documents.contains_key(request.query.as_str()) {
             return Ok(());
         }
         limits::check_text(&request.query)?;
@@ -213,8 +210,7 @@ impl Api {
     fn admit(&self, request: &mut async_graphql::Request) -> Result<Admitted, async_graphql::ServerError> {
         let operation_name = request.operation_name.clone();
         let long = request.query.len() > HEAVY_BYTES;
-        let cached = self.documents.lock().unwrap_or_else(|p| p.into_inner()).0.get(&request.query).cloned();
-        let (document, cost) = match cached {
+        let (document, cost) = match self.documents.get(request.query.as_str()) {
             Some((document, cost)) => {
                 request.set_parsed_query(document);
                 (request.parsed_query()?, cost)
@@ -225,11 +221,7 @@ impl Api {
                 let document = request.parsed_query()?;
                 let cost = limits::check_document(document)?;
                 if query.len() <= CACHED_QUERY_BYTES {
-                    let mut cache = self.documents.lock().unwrap_or_else(|p| p.into_inner());
-                    if cache.0.len() >= CACHED_DOCUMENTS {
-                        cache.0.clear();
-                    }
-                    cache.0.insert(query, (document.clone(), cost));
+                    self.documents.insert(query, (document.clone(), cost));
                 }
                 (document, cost)
             }

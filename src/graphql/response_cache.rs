@@ -9,9 +9,10 @@
 //!
 //! Only operations whose root fields are all in [`CACHEABLE_ROOTS`] are kept: their answers depend on the
 //! stored data alone (not on the caller, nor on the clock: `Photo.url` links are signed per 5-minute window).
+//!
+//! Kept in a `quick_cache` bounded by bytes: its S3-FIFO eviction keeps the gallery's few hot answers while a
+//! client asks one-off queries by the thousand (the hand-written map it replaced started over when full).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
@@ -20,9 +21,11 @@ use bytes::Bytes;
 /// Root fields whose answers are a function of the stored photos and comments. Not `shareLink`: its `opens`
 /// counts visits, which are not GraphQL writes.
 const CACHEABLE_ROOTS: &[&str] = &["photos", "photo"];
-/// Distinct answers kept; when full, stale ones are dropped, and if none is stale it starts over.
-const ENTRIES: usize = 256;
-/// Larger answers are not kept (a gallery page of 20 is about 10 KB): at most a few MB in all.
+/// Bytes of answers and their keys kept in all.
+const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
+/// About how many answers that is (a gallery page of 20 is about 10 KB).
+const ESTIMATED_ENTRIES: usize = 256;
+/// Larger answers are not kept.
 const MAX_ANSWER_BYTES: usize = 32 * 1024;
 /// Nor answers to larger requests (query text and variables): keys stay small too.
 const MAX_KEY_BYTES: usize = 8 * 1024;
@@ -66,6 +69,7 @@ pub fn is_cacheable(document: &ExecutableDocument, operation_name: Option<&str>)
         })
 }
 
+#[derive(Clone)]
 struct Entry {
     body: Bytes,
     /// The generation when the answer's execution began.
@@ -74,15 +78,26 @@ struct Entry {
     computed: Instant,
 }
 
+/// An entry weighs its bytes.
+#[derive(Clone)]
+struct Bytesize;
+
+impl quick_cache::Weighter<Key, Entry> for Bytesize {
+    fn weight(&self, key: &Key, entry: &Entry) -> u64 {
+        (key.query.len() + key.variables.len() + entry.body.len()) as u64 + 1
+    }
+}
+
 pub struct ResponseCache {
     lifetime: Duration,
-    entries: Mutex<HashMap<Key, Entry>>,
+    entries: quick_cache::sync::Cache<Key, Entry, Bytesize>,
 }
 
 impl ResponseCache {
     /// Answers live at most `lifetime`; zero turns the cache off.
     pub fn new(lifetime: Duration) -> Self {
-        Self { lifetime, entries: Mutex::default() }
+        let entries = quick_cache::sync::Cache::with_weighter(ESTIMATED_ENTRIES, CAPACITY_BYTES, Bytesize);
+        Self { lifetime, entries }
     }
 
     pub fn enabled(&self) -> bool {
@@ -91,31 +106,21 @@ impl ResponseCache {
 
     /// The answer to `key`, if one was computed at `generation` less than a lifetime ago.
     pub fn get(&self, key: &Key, generation: u128) -> Option<Bytes> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(key)?;
+        let entry = self.entries.get(key)?;
         (entry.generation == generation && entry.computed.elapsed() < self.lifetime).then(|| entry.body.clone())
     }
 
     /// Keep `body`, the answer to `key` whose execution began at `computed`, at `generation` (both read
-    /// before any data was). An answer of an earlier generation does not replace a later one.
+    /// before any data was). An answer of an earlier generation does not replace a later one (two racing puts
+    /// may still leave the older: that costs a miss, never a stale answer, as `get` asks for its generation).
     pub fn put(&self, key: Key, generation: u128, computed: Instant, body: Bytes) {
         if !self.enabled() || body.len() > MAX_ANSWER_BYTES {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get(&key) {
-            Some(kept) if kept.generation > generation => return,
-            Some(_) => {}
-            None if entries.len() >= ENTRIES => {
-                let lifetime = self.lifetime;
-                entries.retain(|_, e| e.generation >= generation && e.computed.elapsed() < lifetime);
-                if entries.len() >= ENTRIES {
-                    entries.clear();
-                }
-            }
-            None => {}
+        if self.entries.peek(&key).is_some_and(|kept| kept.generation > generation) {
+            return;
         }
-        entries.insert(key, Entry { body, generation, computed });
+        self.entries.insert(key, Entry { body, generation, computed });
     }
 }
 
@@ -175,6 +180,25 @@ mod tests {
         cache.put(key.clone(), 2, Instant::now(), Bytes::from_static(b"new"));
         cache.put(key.clone(), 1, Instant::now(), Bytes::from_static(b"old"));
         assert_eq!(cache.get(&key, 2).as_deref(), Some(&b"new"[..]));
+    }
+
+    #[test]
+    fn a_flood_of_one_off_queries_keeps_the_hot_answer_and_stays_bounded() {
+        let cache = ResponseCache::new(Duration::from_secs(60));
+        let hot = key("{ photos(first: 20) { nodes { id } } }").expect("cacheable");
+        let page = Bytes::from(vec![b'x'; 10_000]);
+        cache.put(hot.clone(), 1, Instant::now(), page.clone());
+        for _ in 0..3 {
+            assert!(cache.get(&hot, 1).is_some());
+        }
+        for n in 0..5_000 {
+            let one_off = key(&format!("{{ photo(id: \"{n}\") {{ name }} }}")).expect("cacheable");
+            cache.put(one_off, 1, Instant::now(), page.clone());
+            if n % 100 == 0 {
+                assert!(cache.get(&hot, 1).is_some(), "the gallery page is still kept after {n} one-off answers");
+            }
+        }
+        assert!(cache.entries.weight() <= CAPACITY_BYTES, "{} bytes kept", cache.entries.weight());
     }
 
     #[test]

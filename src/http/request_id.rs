@@ -1,5 +1,8 @@
 //! A request id per request: the caller's `x-request-id` when it is a plain token, else a new UUID. It names
 //! the request's log span and is echoed in the response, so a client's report finds the server's logs.
+//!
+//! Not `tower-http`'s `SetRequestId`: it keeps whatever id the caller sent, and this one must not log or echo
+//! arbitrary bytes (`tests/api/http.rs` sends a tab and a space); the check is the whole of the difference.
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
