@@ -44,7 +44,7 @@ fn photos(count: usize) -> Vec<Photo> {
                 id,
                 name,
                 description: None,
-                content_type: "image/jpeg".into(),
+                format: photoshare::image_format::ImageFormat::Jpeg,
                 size_bytes: 100_000,
                 width: Some(640),
                 height: Some(480),

@@ -50,7 +50,7 @@ impl Dataset {
                     id,
                     name: (0..3).map(|_| WORDS[rng.next(WORDS.len())]).collect::<Vec<_>>().join(" "),
                     description: None,
-                    content_type: "image/jpeg".into(),
+                    format: photoshare::image_format::ImageFormat::Jpeg,
                     size_bytes: 2_000_000,
                     width: Some(4032),
                     height: Some(3024),
