@@ -148,13 +148,18 @@ if [[ ${1:-} == --exec ]]; then
 fi
 cargo test "$@" || rc=$?
 took "cargo test (exit $rc)"
+if (( $# == 0 && rc == 0 )); then
+  # The benchmarks are not tests, but they must keep building: in the test profile, on the same artifacts.
+  cargo build --benches --quiet || rc=$?
+  took "benches build (exit $rc)"
+fi
 
 # --- 4. the playground in a browser ------------------------------------------------
 # Drives target/debug/photoshare (built by cargo test for tests/api) in both modes; screenshots go to
 # tests/e2e/artifacts/. Needs /usr/bin/chromium (.ci/run installs it) and node. Runs with the whole suite
 # (no arguments), unless PHOTOSHARE_E2E=0.
 if (( rc == 0 )) && (( $# == 0 )) && [[ ${PHOTOSHARE_E2E:-1} != 0 ]]; then
-  if [[ ! -f tests/e2e/node_modules/playwright-core/package.json ]]; then
+  if [[ ! -f tests/e2e/node_modules/playwright-core/package.json || ! -f tests/e2e/node_modules/@apollo/client/package.json ]]; then
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
   fi
   node tests/e2e/playground.mjs || rc=$?

@@ -17,10 +17,12 @@ pub enum ErrorCode {
     RateLimited,
     Unavailable,
     Internal,
+    /// Apollo's automatic persisted queries: the hash is not known here, send the query with it.
+    PersistedQueryNotFound,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 8] = [
         Self::BadUserInput,
         Self::NotFound,
         Self::Unauthenticated,
@@ -28,6 +30,7 @@ impl ErrorCode {
         Self::RateLimited,
         Self::Unavailable,
         Self::Internal,
+        Self::PersistedQueryNotFound,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl ErrorCode {
             Self::RateLimited => "RATE_LIMITED",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
         }
     }
 
@@ -68,6 +72,8 @@ pub enum ApiError {
         operation: &'static str,
     },
     Internal(anyhow::Error),
+    /// A persisted query's hash without its text, and this instance does not know the hash.
+    PersistedQueryNotFound,
 }
 
 impl ApiError {
@@ -83,6 +89,7 @@ impl ApiError {
             Self::UploadInvalid(_) => ErrorCode::UploadInvalid,
             Self::Unavailable(_) | Self::TimedOut { .. } => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
         }
     }
 }
@@ -112,6 +119,8 @@ impl From<ApiError> for async_graphql::Error {
                 tracing::error!(cause = format!("{cause:#}"), "internal error");
                 "internal error".to_string()
             }
+            // The exact message clients (Apollo, urql) look for, before they send the query with its hash.
+            ApiError::PersistedQueryNotFound => "PersistedQueryNotFound".to_string(),
         };
         async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code.as_str()))
     }

@@ -17,6 +17,13 @@ pub const MAX_PAGE: i32 = 100;
 /// cacheable by browsers) for this long.
 const VIEW_URL_WINDOW: TimeDelta = TimeDelta::minutes(5);
 
+/// The least time a view link handed out stays valid: signed at the start of the current window, it lasts
+/// `Limits::view_url` from there (`--view-url-seconds` is at least 600, the window 300).
+pub fn view_url_lasts_at_least(services: &Services) -> std::time::Duration {
+    let window = VIEW_URL_WINDOW.to_std().unwrap_or_default();
+    services.limits.view_url.saturating_sub(window)
+}
+
 /// A page size argument, checked.
 pub fn page_size(argument: &str, first: i32) -> ApiResult<usize> {
     if !(1..=MAX_PAGE).contains(&first) {

@@ -5,6 +5,8 @@ mod comments;
 mod limits;
 mod loaders;
 mod observe;
+pub mod over_http;
+mod persisted;
 mod photos;
 mod rate_limit;
 mod response_cache;
@@ -16,9 +18,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
-use bytes::Bytes;
 
 use crate::domain::caller::Caller;
 use crate::domain::error::{ApiError, ErrorCode};
@@ -55,6 +56,7 @@ pub struct Api {
     state: Arc<AppState>,
     documents: Arc<quick_cache::sync::Cache<String, (ExecutableDocument, limits::Cost)>>,
     answers: Arc<ResponseCache>,
+    persisted: Arc<persisted::PersistedQueries>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
 }
@@ -67,8 +69,11 @@ struct Admitted {
     cache_key: Option<response_cache::Key>,
     /// Validating it takes long enough to run off the runtime's workers (see `HEAVY_FIELDS`).
     heavy: bool,
-    /// It is a subscription (over the WebSocket: a stream of answers, not one answer within the deadline).
-    subscription: bool,
+    /// Query, mutation or subscription (over the WebSocket: a stream of answers, not one answer within the
+    /// deadline; over HTTP GET: refused).
+    kind: OperationType,
+    /// Its answer depends on the stored photos alone (`response_cache::is_cacheable`): shared caches may keep it.
+    public: bool,
 }
 
 /// Documents selecting more fields than this (once expanded), or longer than `HEAVY_BYTES`, are validated and
@@ -92,42 +97,8 @@ impl Api {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
         let documents = Arc::new(quick_cache::sync::Cache::new(CACHED_DOCUMENTS));
-        Self { schema: build_schema(state.clone()), state, documents, answers, heavy }
-    }
-
-    /// The JSON answer to a query or mutation sent over HTTP. A read-only query asked again, identically, with
-    /// no write through this instance since, is answered from the response cache without running it.
-    pub async fn answer(&self, mut request: async_graphql::Request) -> Bytes {
-        let started = std::time::Instant::now();
-        if request.query.len() > HEAVY_BYTES
-            && let Err(error) = self.parse_off_runtime(&mut request).await
-        {
-            return self.finish("invalid", started, refused(error));
-        }
-        let admitted = match self.admit(&mut request) {
-            Ok(admitted) => admitted,
-            Err(error) => return self.finish("invalid", started, refused(error)),
-        };
-        // Read before any data is: an answer computed from data older than a write is kept under an older
-        // generation than that write's, and never served after it. Writes through this instance count as they
-        // land; other instances' as their events arrive from the feed (while anyone here subscribes). Both
-        // counts make the generation, side by side (a sum could come out equal for different counts).
-        let services = &self.state.services;
-        let (writes, events) = (services.catalog.table().stats().writes(), services.events.delivered());
-        let generation = (u128::from(writes) << 64) | u128::from(events);
-        let computed = std::time::Instant::now();
-        if let Some(body) = admitted.cache_key.as_ref().and_then(|key| self.answers.get(key, generation)) {
-            self.state.metrics.record_cached_answer();
-            self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());
-            return body;
-        }
-        let response = self.run(&admitted, request).await;
-        let keep = response.is_ok();
-        let body = self.finish(admitted.operation, started, response);
-        if let (Some(key), true) = (admitted.cache_key, keep) {
-            self.answers.put(key, generation, computed, body.clone());
-        }
-        body
+        let persisted = Arc::default();
+        Self { schema: build_schema(state.clone()), state, documents, answers, persisted, heavy }
     }
 
     /// Parse a long document not seen before on the blocking pool, a few at a time (parsing costs about a
@@ -178,36 +149,28 @@ impl Api {
         }
     }
 
-    /// The JSON answer to an HTTP request refused before it could be parsed (see `http::parse_request`).
-    pub fn refuse(&self, error: ApiError, started: std::time::Instant) -> Bytes {
-        self.finish("invalid", started, error_response(error))
-    }
-
     /// Record the request's root field, outcome and time in the metrics.
     fn record(&self, operation: &'static str, started: std::time::Instant, response: &async_graphql::Response) {
         let outcome = observe::outcome(response);
         self.state.metrics.record_request(operation, outcome, started.elapsed().as_secs_f64());
     }
 
-    /// Record the request and serialise its response.
-    fn finish(&self, operation: &'static str, started: std::time::Instant, response: async_graphql::Response) -> Bytes {
-        self.record(operation, started, &response);
-        match serde_json::to_vec(&response) {
-            Ok(json) => Bytes::from(json),
-            Err(error) => {
-                tracing::error!(%error, "cannot serialise a response");
-                let code = ErrorCode::Internal.as_str();
-                Bytes::from(format!(
-                    r#"{{"errors":[{{"message":"internal error","extensions":{{"code":"{code}"}}}}]}}"#
-                ))
-            }
-        }
-    }
-
     /// Parses the document (or takes it from the cache; execution reuses it) and checks the limits
     /// async-graphql does not, before it validates anything (`limits::check_document`): the root field the
     /// operation asks for, for metrics, or the error that refuses it.
     fn admit(&self, request: &mut async_graphql::Request) -> Result<Admitted, async_graphql::ServerError> {
+        // Out of the request while its parsed document is borrowed, and back whatever the outcome.
+        let variables = std::mem::take(&mut request.variables);
+        let admitted = self.admit_with(request, &variables);
+        request.variables = variables;
+        admitted
+    }
+
+    fn admit_with(
+        &self,
+        request: &mut async_graphql::Request,
+        variables: &async_graphql::Variables,
+    ) -> Result<Admitted, async_graphql::ServerError> {
         let operation_name = request.operation_name.clone();
         let long = request.query.len() > HEAVY_BYTES;
         let (document, cost) = match self.documents.get(request.query.as_str()) {
@@ -227,16 +190,38 @@ impl Api {
             }
         };
         let heavy = cost.fields > HEAVY_FIELDS || long;
-        let operation = observe::root_field(document);
-        let subscription = observe::is_subscription(document);
-        let cacheable = self.answers.enabled() && response_cache::is_cacheable(document, operation_name.as_deref());
+        let selected = observe::selected(document, operation_name.as_deref());
+        required_variables(selected, variables)?;
+        let (operation, kind) = (observe::root_field(selected), observe::operation_type(selected));
+        let public = response_cache::is_cacheable(selected);
+        let cacheable = self.answers.enabled() && public;
         Ok(Admitted {
             operation,
-            cache_key: cacheable.then(|| response_cache::Key::new(request)).flatten(),
+            cache_key: cacheable.then(|| response_cache::Key::new(request, variables)).flatten(),
             heavy,
-            subscription,
+            kind,
+            public,
         })
     }
+}
+
+/// Refuse an operation whose required variables (non-null, no default) were not sent: variable coercion is
+/// part of the request, not of execution (async-graphql would report it from the first field using one,
+/// as if execution had begun).
+fn required_variables(
+    operation: Option<&async_graphql::parser::types::OperationDefinition>,
+    variables: &async_graphql::Variables,
+) -> Result<(), async_graphql::ServerError> {
+    let definitions = operation.map(|operation| operation.variable_definitions.as_slice()).unwrap_or_default();
+    for definition in definitions {
+        let (name, ty) = (&definition.node.name.node, &definition.node.var_type.node);
+        let sent = variables.get(name).is_some_and(|value| *value != async_graphql::Value::Null);
+        if !ty.nullable && definition.node.default_value.is_none() && !sent {
+            let message = format!("variable ${name} ({ty}) is required: send it in `variables`");
+            return Err(async_graphql::ServerError::new(message, Some(definition.pos)));
+        }
+    }
+    Ok(())
 }
 
 /// The response to a request refused before it ran.
@@ -271,7 +256,7 @@ impl async_graphql::Executor for Api {
             }
         };
         let answers = self.schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
-        if admitted.subscription {
+        if admitted.kind == OperationType::Subscription {
             return answers.map(with_codes).boxed();
         }
         // A query or mutation over the socket: one answer, within the deadline, recorded like one over HTTP.

@@ -3,8 +3,9 @@
 
 use async_graphql::Response;
 
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType, Selection};
+
 use crate::domain::error::ErrorCode;
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 
 /// Every root field of the schema (a test keeps this equal to `schema.graphql`).
 pub const ROOT_FIELDS: &[&str] = &[
@@ -23,10 +24,19 @@ pub const ROOT_FIELDS: &[&str] = &[
     "__typename",
 ];
 
-/// The first root field of the document's first operation, if it is one of the schema's.
-pub fn root_field(document: &ExecutableDocument) -> &'static str {
-    let first = document.operations.iter().next().and_then(|(_, op)| {
-        op.node.selection_set.node.items.iter().find_map(|item| match &item.node {
+/// The operation a request runs: the one `operation_name` names, or the document's first.
+pub fn selected<'d>(document: &'d ExecutableDocument, operation_name: Option<&str>) -> Option<&'d OperationDefinition> {
+    let operation = match operation_name {
+        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => document.operations.iter().next(),
+    };
+    operation.map(|(_, operation)| &operation.node)
+}
+
+/// The first root field of the operation, if it is one of the schema's.
+pub fn root_field(operation: Option<&OperationDefinition>) -> &'static str {
+    let first = operation.and_then(|op| {
+        op.selection_set.node.items.iter().find_map(|item| match &item.node {
             Selection::Field(field) => Some(field.node.name.node.to_string()),
             _ => None,
         })
@@ -34,9 +44,9 @@ pub fn root_field(document: &ExecutableDocument) -> &'static str {
     first.and_then(|name| ROOT_FIELDS.iter().find(|known| **known == name).copied()).unwrap_or("other")
 }
 
-/// Whether the document's first operation is a subscription.
-pub fn is_subscription(document: &ExecutableDocument) -> bool {
-    document.operations.iter().next().is_some_and(|(_, op)| op.node.ty == OperationType::Subscription)
+/// The operation's type (a query when there is none: async-graphql then refuses the request itself).
+pub fn operation_type(operation: Option<&OperationDefinition>) -> OperationType {
+    operation.map_or(OperationType::Query, |op| op.ty)
 }
 
 /// `ok`, or the code of the response's first error.
@@ -70,6 +80,7 @@ mod tests {
                 ErrorCode::UploadInvalid => crate::domain::error::ApiError::UploadInvalid("x".into()),
                 ErrorCode::Unavailable => crate::domain::error::ApiError::Unavailable("x".into()),
                 ErrorCode::Internal => crate::domain::error::ApiError::Internal(anyhow::anyhow!("x")),
+                ErrorCode::PersistedQueryNotFound => crate::domain::error::ApiError::PersistedQueryNotFound,
             });
             let response = Response::from_errors(vec![error.into_server_error(Default::default())]);
             assert_eq!(outcome(&response), code.as_str());

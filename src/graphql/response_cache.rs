@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use async_graphql::parser::types::{OperationDefinition, OperationType, Selection};
 use bytes::Bytes;
 
 /// Root fields whose answers are a function of the stored photos and comments. Not `shareLink`: its `opens`
@@ -40,12 +40,13 @@ pub struct Key {
 }
 
 impl Key {
-    /// The key of `request`, whose operation [`is_cacheable`]; none for a request too large to keep.
-    pub fn new(request: &async_graphql::Request) -> Option<Self> {
+    /// The key of `request` (with these `variables`), whose operation [`is_cacheable`]; none for a request
+    /// too large to keep.
+    pub fn new(request: &async_graphql::Request, variables: &async_graphql::Variables) -> Option<Self> {
         if request.query.len() > MAX_KEY_BYTES {
             return None;
         }
-        let variables = serde_json::to_string(&request.variables).ok()?;
+        let variables = serde_json::to_string(variables).ok()?;
         (request.query.len() + variables.len() <= MAX_KEY_BYTES).then(|| Self {
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),
@@ -56,14 +57,10 @@ impl Key {
 
 /// Whether the operation that runs is a query asking only for [`CACHEABLE_ROOTS`] (directly, not through
 /// fragments: clients rarely spread fragments at the root, and checking them is not worth it).
-pub fn is_cacheable(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
-    let operation = match operation_name {
-        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-        None => document.operations.iter().next(),
-    };
-    let Some((_, operation)) = operation else { return false };
-    operation.node.ty == OperationType::Query
-        && operation.node.selection_set.node.items.iter().all(|item| match &item.node {
+pub fn is_cacheable(operation: Option<&OperationDefinition>) -> bool {
+    let Some(operation) = operation else { return false };
+    operation.ty == OperationType::Query
+        && operation.selection_set.node.items.iter().all(|item| match &item.node {
             Selection::Field(field) => CACHEABLE_ROOTS.contains(&field.node.name.node.as_str()),
             _ => false,
         })
@@ -130,7 +127,9 @@ mod tests {
 
     fn key(query: &str) -> Option<Key> {
         let document = async_graphql::parser::parse_query(query).expect("query parses");
-        is_cacheable(&document, None).then(|| Key::new(&async_graphql::Request::new(query))).flatten()
+        let operation = crate::graphql::observe::selected(&document, None);
+        let request = async_graphql::Request::new(query);
+        is_cacheable(operation).then(|| Key::new(&request, &request.variables)).flatten()
     }
 
     #[test]
@@ -149,8 +148,8 @@ mod tests {
     fn the_named_operation_decides() {
         let query = "query A { photos { nodes { id } } } mutation B { revokeShareLink(token: \"t\") }";
         let document = async_graphql::parser::parse_query(query).expect("query parses");
-        assert!(is_cacheable(&document, Some("A")));
-        assert!(!is_cacheable(&document, Some("B")));
+        assert!(is_cacheable(crate::graphql::observe::selected(&document, Some("A"))));
+        assert!(!is_cacheable(crate::graphql::observe::selected(&document, Some("B"))));
     }
 
     #[test]
@@ -206,7 +205,8 @@ mod tests {
         let query = "query($first: Int) { photos(first: $first) { nodes { id } } }";
         let with = |first: i32| {
             let variables = async_graphql::Variables::from_json(serde_json::json!({ "first": first }));
-            Key::new(&async_graphql::Request::new(query).variables(variables)).expect("a key")
+            let request = async_graphql::Request::new(query).variables(variables);
+            Key::new(&request, &request.variables).expect("a key")
         };
         assert_eq!(with(2), with(2));
         assert_ne!(with(2), with(3));
@@ -217,7 +217,8 @@ mod tests {
         let padded = format!("{{ photos {{ nodes {{ id }} }} }} #{}", "x".repeat(MAX_KEY_BYTES));
         assert!(key(&padded).is_none(), "a long query text");
         let variables = async_graphql::Variables::from_json(serde_json::json!({ "pad": "x".repeat(MAX_KEY_BYTES) }));
-        assert!(Key::new(&async_graphql::Request::new("{ photos { nodes { id } } }").variables(variables)).is_none());
+        let request = async_graphql::Request::new("{ photos { nodes { id } } }").variables(variables);
+        assert!(Key::new(&request, &request.variables).is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,12 +22,11 @@ use tower_http::cors::{Any, CorsLayer};
 use self::listener::Peer;
 use self::shutdown::Lifecycle;
 use crate::client_ip::TrustedProxies;
-use crate::domain::caller::Caller;
-use crate::domain::error::ApiError;
 use crate::domain::rate_limit::RateLimiter;
-use crate::graphql::{self, Api};
+use crate::graphql::Api;
 use crate::state::AppState;
 
+mod graphql_http;
 mod playground;
 mod request_id;
 mod share;
@@ -77,7 +76,7 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
     };
     let router = Router::new()
         // The API needs no large bodies (photos go straight to storage).
-        .route("/graphql", post(graphql_handler).get(graphql_handler))
+        .route("/graphql", post(graphql_http::handler).get(graphql_http::handler))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
@@ -129,65 +128,6 @@ impl Shared {
         let forwarded_for = headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok());
         self.trusted_proxies.client_ip(peer.source.ip(), forwarded_for)
     }
-}
-
-/// Largest GraphQL request body: the API needs no large bodies (photos go straight to storage).
-const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-async fn graphql_handler(
-    State(shared): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<Peer>,
-    request: axum::extract::Request,
-) -> Response {
-    let client_ip = shared.client_ip(peer, request.headers());
-    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
-    let started = std::time::Instant::now();
-    let (status, body) = match parse_request(request, shared.body_timeout).await {
-        Ok(mut request) => {
-            let caller = Caller::new(client_ip, authorization.as_ref().map(HeaderValue::as_bytes));
-            request.data = graphql::request_data(&shared.state, caller);
-            (StatusCode::OK, shared.api.answer(request).await)
-        }
-        Err((status, error)) => (status, shared.api.refuse(error, started)),
-    };
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/graphql-response+json"))], body)
-        .into_response()
-}
-
-/// One GraphQL request from a GET query string or a POST body of at most `MAX_BODY_BYTES`; a bad one is a
-/// GraphQL error with a code (and an HTTP status) that says what to fix.
-async fn parse_request(
-    request: axum::extract::Request,
-    body_timeout: std::time::Duration,
-) -> Result<async_graphql::Request, (StatusCode, ApiError)> {
-    let bad = |message: String| (StatusCode::BAD_REQUEST, ApiError::BadUserInput(message));
-    if request.method() == axum::http::Method::GET {
-        let query = request.uri().query().unwrap_or_default();
-        return async_graphql::http::parse_query_string(query)
-            .map_err(|e| bad(format!("the query string is not a GraphQL request: {e}")));
-    }
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let too_slow = || {
-        let message = format!("the request body did not arrive within {} s: send it at once", body_timeout.as_secs());
-        (StatusCode::REQUEST_TIMEOUT, ApiError::BadUserInput(message))
-    };
-    let body = tokio::time::timeout(body_timeout, axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES))
-        .await
-        .map_err(|_| too_slow())?
-        .map_err(|error| {
-            if connection::is_too_slow(&error) {
-                return too_slow();
-            }
-            let message =
-                format!("the request body is over {MAX_BODY_BYTES} bytes: send a smaller query (photos go to storage)");
-            (StatusCode::PAYLOAD_TOO_LARGE, ApiError::BadUserInput(message))
-        })?;
-    // No GraphQL multipart uploads: photos go straight to storage with an upload ticket.
-    let options = async_graphql::http::MultipartOptions::default().max_num_files(0).max_file_size(0);
-    let batch = async_graphql::http::receive_batch_body(content_type, body.as_ref(), options)
-        .await
-        .map_err(|e| bad(format!("the body is not a GraphQL request (JSON with a `query`): {e}")))?;
-    batch.into_single().map_err(|_| bad("batched requests are not supported: send one operation per request".into()))
 }
 
 /// Prometheus metrics of this instance.

@@ -202,7 +202,7 @@ impl TestApp {
     /// Walk the connection at `path` (e.g. `&["photo", "comments"]`) page by page: `query` takes `$after`,
     /// which each page sets from the last one's `endCursor`, until one says `hasNextPage: false`.
     pub fn walk<'a>(&'a self, query: &'a str, variables: Value, path: &'a [&'a str]) -> Walk<'a> {
-        Walk { app: self, query, variables, path, done: false }
+        Walk { app: self, query, variables, path, done: false, pages: 0 }
     }
 
     pub async fn create_upload(&self, file_name: &str, content_type: &str, name: Option<&str>) -> Value {
@@ -291,6 +291,7 @@ pub struct Walk<'a> {
     variables: Value,
     path: &'a [&'a str],
     done: bool,
+    pages: usize,
 }
 
 /// One page of a walk: the whole `data` of its answer and the connection in it.
@@ -317,6 +318,8 @@ impl Walk<'_> {
         if self.done {
             return None;
         }
+        self.pages += 1;
+        assert!(self.pages <= 1_000, "the pages never end (is `after` ignored?)");
         let data = self.app.data(self.query, self.variables.clone()).await;
         let connection = self.path.iter().fold(&data, |value, key| &value[*key]).clone();
         let info = &connection["pageInfo"];

@@ -124,7 +124,8 @@ async fn client_faults_are_logged_as_warnings() {
     assert_eq!(malformed.status(), 400);
     let unsigned = client.get(format!("{address}/photoshare/photos/x.jpg")).send().await.unwrap();
     assert_eq!(unsigned.status(), 403);
-    let bad = client.post(format!("{address}/graphql")).body("{").send().await.unwrap();
+    let bad = client.post(format!("{address}/graphql")).header("content-type", "application/json").body("{");
+    let bad = bad.send().await.unwrap();
     assert_eq!(bad.status(), 400);
     instance.terminate();
     instance.exited(std::time::Duration::from_secs(10)).await.expect("stops on SIGTERM");

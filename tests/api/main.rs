@@ -17,6 +17,7 @@ mod http;
 mod layers;
 mod lifecycle;
 mod limits;
+mod over_http;
 mod proxy;
 mod schema;
 mod search;

@@ -26,6 +26,8 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
+import { galleryWithApollo } from './apollo.mjs';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN =
   process.env.PHOTOSHARE_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/photoshare');
@@ -560,6 +562,22 @@ async function runMode(browser, mode) {
       check(opened.ok(), `the browser opens the link (${opened.status()})`);
       await shot(shared, 'share-opened');
       await shared.close();
+    });
+
+    await step('Apollo Client with persisted queries over GET reads the gallery', async () => {
+      const { photos } = await gql(base, '{ photos(first: 5) { nodes { id } } }');
+      const expected = photos.nodes.map((photo) => photo.id);
+      const { firstRun, secondRun, requests } = await galleryWithApollo(base, 5);
+      check(expected.length > 0, 'photos were uploaded by the earlier steps');
+      check(JSON.stringify(firstRun.map((p) => p.id)) === JSON.stringify(expected), 'the same photos as the API');
+      check(JSON.stringify(secondRun.map((p) => p.id)) === JSON.stringify(expected), 'the same photos again');
+      const wire = requests.map((r) => `${r.method} ${r.hashOnly ? 'hash' : 'query'} ${r.status}`).join(', ');
+      // A new hash: a GET by hash alone is not found (a 4xx, as Apollo asks for graphql-response+json), then
+      // the query is POSTed with it once; the next client's GET by hash alone is answered, and cacheable.
+      check(wire === 'GET hash 400, POST query 200, GET hash 200', `requests: ${wire}`);
+      check(requests[2].contentType.startsWith('application/graphql-response+json'), requests[2].contentType);
+      check(/^public, max-age=\d+$/.test(requests[2].cacheControl), `Cache-Control: ${requests[2].cacheControl}`);
+      check(requests[0].cacheControl === 'no-store', 'a miss is not cacheable');
     });
 
     await step('the GraphiQL link opens GraphiQL', async () => {
