@@ -19,7 +19,8 @@ use async_graphql::parser::types::{OperationDefinition, OperationType, Selection
 use bytes::Bytes;
 
 /// Root fields whose answers are a function of the stored photos and comments. Not `shareLink`: its `opens`
-/// counts visits, which are not GraphQL writes.
+/// counts visits, which are not GraphQL writes. These answers are also `public` to HTTP caches
+/// (`over_http`): a field that depends on the caller must make its answer uncacheable here first.
 const CACHEABLE_ROOTS: &[&str] = &["photos", "photo"];
 /// Bytes of answers and their keys kept in all.
 const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;

@@ -126,7 +126,9 @@ pub async fn handler(
     };
     let client_ip = shared.client_ip(peer, request.headers());
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
-    let method = if request.method() == HttpMethod::GET { Method::Get } else { Method::Post };
+    // HEAD is GET without the body (axum answers it from the GET route), as a CDN may send it.
+    let method =
+        if matches!(*request.method(), HttpMethod::GET | HttpMethod::HEAD) { Method::Get } else { Method::Post };
     let incoming = match method {
         Method::Get => from_query_string(&request),
         Method::Post => from_body(request, shared.body_timeout).await,

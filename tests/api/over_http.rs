@@ -210,6 +210,9 @@ async fn get_reads_of_photos_are_cacheable_and_nothing_else_is(app: TestApp) {
     let max_age: i64 = cache_control.strip_prefix("public, max-age=").expect("public").parse().unwrap();
     assert!((1..=10).contains(&max_age), "{cache_control}");
     assert!(read.header("vary").to_ascii_lowercase().contains("accept"), "the type depends on Accept");
+    let head = app.client.head(format!("{}/graphql", app.address)).query(&[("query", gallery)]).send().await.unwrap();
+    assert_eq!(head.status(), 200, "HEAD is GET without the body");
+    assert!(head.headers()["cache-control"].to_str().unwrap().starts_with("public"));
     // No cached answer may outlive the links in it.
     let link = url_query(read.body["data"]["photos"]["nodes"][0]["url"].as_str().unwrap());
     let signed = chrono::NaiveDateTime::parse_from_str(&link["X-Amz-Date"], "%Y%m%dT%H%M%SZ").unwrap().and_utc();
