@@ -33,6 +33,7 @@ pub struct Application {
     lifecycle: Arc<Lifecycle>,
     timings: ShutdownTimings,
     connections: ConnectionLimits,
+    processing: crate::domain::processing::Settings,
 }
 
 /// The backends a configuration asks for.
@@ -165,8 +166,14 @@ impl Application {
                 upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
                 view_url: Duration::from_secs(config.view_url_seconds),
             },
+            processing: Arc::default(),
             public_url: public_url.clone(),
         });
+        let processing = crate::domain::processing::Settings {
+            jobs: usize::try_from(config.processing_jobs).unwrap_or(1),
+            scan: Duration::from_secs(config.processing_scan_seconds),
+            lease: Duration::from_secs(config.processing_lease_seconds),
+        };
         let state = Arc::new(AppState {
             services,
             limits: ApiLimits {
@@ -209,7 +216,7 @@ impl Application {
             keep_alive: Duration::from_secs(config.keep_alive_seconds),
             body: Duration::from_secs(config.body_timeout_seconds),
         };
-        Ok(Self { listener, router, state, lifecycle, timings, connections })
+        Ok(Self { listener, router, state, lifecycle, timings, connections, processing })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -226,7 +233,13 @@ impl Application {
 
     /// Serve until `shutdown` completes, then drain and stop (see `http::shutdown`).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, self.connections, shutdown).await
+        // Processing runs while the instance serves (embedded mode's object store is this server): a job cut
+        // off by the stop is finished by the next instance once its lease runs out.
+        let worker = crate::domain::processing::spawn(self.state.services.clone(), self.processing);
+        let served =
+            shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, self.connections, shutdown).await;
+        worker.abort();
+        served
     }
 
     /// Serve until SIGTERM or Ctrl-C, then drain and stop; a second signal stops at once.

@@ -104,6 +104,16 @@ pub struct Config {
     /// at each ping). More than `--ws-ping-seconds`.
     #[arg(long, global = true, env = "PHOTOSHARE_WS_IDLE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=86_400))]
     pub ws_idle_seconds: u64,
+    /// Photos this instance processes into renditions at once (each on a core of the blocking pool; 0: none,
+    /// for instances that only serve). One keeps a 2-core instance's other core for requests.
+    #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_JOBS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub processing_jobs: u64,
+    /// Seconds between looks at the processing queue for work no instance holds (after a crash, a retry).
+    #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_SCAN_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub processing_scan_seconds: u64,
+    /// Seconds a claimed photo is this instance's; if it has not finished by then, another instance may.
+    #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_LEASE_SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub processing_lease_seconds: u64,
     /// WebSockets one client address (an IPv6 client's /64) may hold open on one instance; more get 429.
     /// Clients behind one NAT share an address: each socket carries up to 100 subscriptions.
     #[arg(long, global = true, env = "PHOTOSHARE_WS_CONNECTIONS_PER_ADDRESS", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]

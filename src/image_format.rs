@@ -1,5 +1,6 @@
-//! The image formats the service takes, in one place: the media type clients send and storage serves, and the
-//! file extension object keys and download names end in. Every layer names a format through this type.
+//! The image vocabulary, in one place: the formats the service takes (the media type clients send and storage
+//! serves, the file extension object keys and download names end in) and the renditions it serves. Every
+//! layer names a format or a rendition through these types.
 
 use std::fmt;
 
@@ -8,17 +9,19 @@ use std::fmt;
 pub enum ImageFormat {
     Jpeg,
     Png,
+    Webp,
 }
 
 impl ImageFormat {
     /// Every accepted format, in the order error messages list them.
-    pub const ALL: [ImageFormat; 2] = [ImageFormat::Jpeg, ImageFormat::Png];
+    pub const ALL: [ImageFormat; 3] = [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp];
 
     /// The media type (`Content-Type`).
     pub fn mime(self) -> &'static str {
         match self {
             ImageFormat::Jpeg => "image/jpeg",
             ImageFormat::Png => "image/png",
+            ImageFormat::Webp => "image/webp",
         }
     }
 
@@ -27,6 +30,7 @@ impl ImageFormat {
         match self {
             ImageFormat::Jpeg => "jpg",
             ImageFormat::Png => "png",
+            ImageFormat::Webp => "webp",
         }
     }
 
@@ -40,6 +44,41 @@ impl ImageFormat {
 impl fmt::Display for ImageFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.mime())
+    }
+}
+
+/// A rendition the service makes of every photo: upright, without metadata, never larger than the photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rendition {
+    Thumbnail,
+    Preview,
+    Full,
+}
+
+impl Rendition {
+    /// Smallest first.
+    pub const ALL: [Rendition; 3] = [Rendition::Thumbnail, Rendition::Preview, Rendition::Full];
+
+    /// The longest side it may have; `None` for the photo's own size.
+    pub fn longest_side(self) -> Option<u32> {
+        match self {
+            Rendition::Thumbnail => Some(400),
+            Rendition::Preview => Some(1600),
+            Rendition::Full => None,
+        }
+    }
+
+    /// Its name in object keys and stored items.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rendition::Thumbnail => "thumbnail",
+            Rendition::Preview => "preview",
+            Rendition::Full => "full",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|rendition| rendition.name() == name)
     }
 }
 

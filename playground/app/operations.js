@@ -42,7 +42,7 @@ export const PHOTO = `
 
 /** A fresh view link for a photo (links are short-lived). */
 export const PHOTO_URL = `
-  query PhotoUrl($id: ID!) { photo(id: $id) { id url } }`;
+  query PhotoUrl($id: ID!) { photo(id: $id) { id url status } }`;
 
 /** More of a photo's timeline, oldest first, after a comment's cursor. */
 export const COMMENTS = `

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::aws::is_transient;
-use crate::image_format::ImageFormat;
+use crate::image_format::{ImageFormat, Rendition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -47,6 +47,11 @@ where
 /// The object key of an upload's bytes: one place decides where photos live in the bucket.
 pub fn object_key(upload_id: Uuid, format: ImageFormat) -> String {
     format!("photos/{upload_id}.{}", format.extension())
+}
+
+/// The object key of a photo's rendition: written only by the service, so no upload ticket can reach it.
+pub fn rendition_key(photo_id: Uuid, rendition: Rendition) -> String {
+    format!("renditions/{photo_id}/{}.jpg", rendition.name())
 }
 
 /// Where and how a browser sends a file: POST `url` with `fields` in order, then the file as `file`.
@@ -285,6 +290,29 @@ impl BlobStore {
         let bytes = body.into_bytes().to_vec();
         self.stats.read(bytes.len());
         Ok(bytes)
+    }
+
+    /// The whole object at `key`, which must be at most `max_bytes` (checked before reading).
+    pub async fn read_all(&self, key: &str, max_bytes: u64) -> BlobResult<Vec<u8>> {
+        self.stats.call();
+        let output = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(sdk_error)?;
+        let length = output.content_length().unwrap_or(0).max(0) as u64;
+        if length > max_bytes {
+            return Err(BlobError::Internal(anyhow::anyhow!("{key} is {length} bytes, over {max_bytes}")));
+        }
+        let body = output.body.collect().await.map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        let bytes = body.into_bytes().to_vec();
+        self.stats.read(bytes.len());
+        Ok(bytes)
+    }
+
+    /// Store `bytes` at `key` as `content_type` (private, like every object here).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> BlobResult<()> {
+        self.stats.call();
+        let body = aws_sdk_s3::primitives::ByteStream::from(bytes);
+        let request = self.client.put_object().bucket(&self.bucket).key(key).content_type(content_type).body(body);
+        request.send().await.map_err(sdk_error)?;
+        Ok(())
     }
 
     pub async fn delete(&self, key: &str) -> BlobResult<()> {

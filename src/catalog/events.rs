@@ -16,6 +16,8 @@ const EVENTS_PER_READ: usize = 1_000;
 pub enum Event {
     Photo(Photo),
     Comment(Comment),
+    /// A photo's processing ended (READY or FAILED).
+    PhotoUpdated(Photo),
 }
 
 impl Event {
@@ -24,6 +26,10 @@ impl Event {
         match self {
             Self::Photo(photo) => photo.id,
             Self::Comment(comment) => comment.id,
+            // Unique per photo and outcome (a photo's processing ends once), and unlike the photo's own id.
+            Self::PhotoUpdated(photo) => {
+                Uuid::from_u128(photo.id.as_u128() ^ 0x7570_6461_7465_645f_7072_6f63_6573_7365)
+            }
         }
     }
 
@@ -32,6 +38,7 @@ impl Event {
         let (kind, payload) = match self {
             Self::Photo(photo) => ("photo", photo.to_item()),
             Self::Comment(comment) => ("comment", comment.to_item()),
+            Self::PhotoUpdated(photo) => ("photoUpdated", photo.to_item()),
         };
         Item::from([
             (PK.into(), Value::S(key.pk)),
@@ -48,6 +55,7 @@ impl Event {
         match item.string("kind")? {
             "photo" => Ok(Self::Photo(Photo::from_item(&payload)?)),
             "comment" => Ok(Self::Comment(Comment::from_item(&payload)?)),
+            "photoUpdated" => Ok(Self::PhotoUpdated(Photo::from_item(&payload)?)),
             other => anyhow::bail!("unknown event kind {other:?}"),
         }
     }

@@ -5,6 +5,7 @@ mod comments;
 mod events;
 pub mod keys;
 mod photos;
+mod processing;
 mod search;
 mod shares;
 pub mod words;
@@ -18,6 +19,7 @@ use crate::table::{Item, ItemExt, Table, Value};
 pub use comments::{Comment, NewComment, RetryId};
 pub use events::Event;
 pub use photos::{FIRST_COMMENTS, Photo, Upload};
+pub use processing::{BEFORE_RENDITIONS, Job, Lease, PhotoStatus, Processing, StoredRendition};
 pub use search::PhotoFilter;
 pub use shares::Share;
 

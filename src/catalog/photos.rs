@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::keys::{self, PhotoCursor};
+use super::processing::{self, Processing};
 use super::{Catalog, Comment, Event, Page, parse_id, parse_time, s};
 use crate::image_format::ImageFormat;
 use crate::table::{GSI1_PK, GSI1_SK, Item, ItemExt, PK, SK, TTL, TableError, TableResult, Value, Write};
@@ -31,6 +32,8 @@ pub struct Photo {
     /// The first `FIRST_COMMENTS` comments (all of them while there are fewer), kept on the photo item so a
     /// gallery page shows them without a query per photo. `None` for photos recorded before it was kept.
     pub first_comments: Option<Vec<Comment>>,
+    /// Its renditions and what processing found.
+    pub processing: Processing,
 }
 
 /// Comments kept on the photo item: what a gallery card shows.
@@ -81,6 +84,7 @@ impl Photo {
         if let Some(comments) = &self.first_comments {
             item.insert(FIRST_COMMENTS_ATTR.into(), first_comments_value(comments));
         }
+        item.extend(self.processing.attributes());
         item
     }
 
@@ -110,6 +114,7 @@ impl Photo {
             object_key: item.string("objectKey")?.to_string(),
             comment_count,
             first_comments,
+            processing: Processing::from_item(item)?,
         })
     }
 
@@ -207,6 +212,8 @@ impl Catalog {
         let writes = vec![
             Write::PutIfAbsent(photo.to_item()),
             Write::Delete(keys::upload(photo.id)),
+            // Its processing, durable from the moment the photo exists.
+            Write::Put(processing::new_job(photo.id)),
             Write::Put(Event::Photo(photo.clone()).to_item(photo.uploaded_at)),
         ];
         match self.table.transact(writes).await {
@@ -260,6 +267,19 @@ mod tests {
             object_key: format!("photos/{id}.jpg"),
             comment_count,
             first_comments,
+            processing: Processing {
+                status: Some(super::processing::PhotoStatus::Ready),
+                renditions: vec![super::processing::StoredRendition {
+                    rendition: crate::image_format::Rendition::Full,
+                    width: 64,
+                    height: 48,
+                    size_bytes: 900,
+                }],
+                placeholder: Some("1QcSHQRnh493V4dIh4eXh1h4kJUI".into()),
+                taken_at: Some(Utc::now().trunc_subsecs(6)),
+                camera: Some("Pixel 8".into()),
+                error: None,
+            },
         }
     }
 

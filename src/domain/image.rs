@@ -1,5 +1,7 @@
-//! What an uploaded object really is: JPEG or PNG by its magic bytes, with its pixel size, read from the
-//! headers alone (a JPEG's size sits in its SOF segment, after any EXIF/ICC segments).
+//! What an uploaded object really is: JPEG, PNG or WebP by its magic bytes, with its pixel size, read from the
+//! headers alone (a JPEG's size sits in its SOF segment, after any EXIF/ICC segments). Hand-written because
+//! `completeUpload` reads only the first 64 KiB (more only for a JPEG whose EXIF is larger) to refuse wrong
+//! types and bombs before any decoding; decoding itself is the `image` crate's (`renditions`).
 
 use crate::image_format::ImageFormat;
 
@@ -15,7 +17,7 @@ pub struct ImageInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sniff {
     Image(ImageInfo),
-    /// Not a JPEG or PNG we can read.
+    /// Not a JPEG, PNG or WebP we can read.
     NotImage,
     /// A JPEG whose size lies further on: read again from this absolute offset (a segment boundary).
     ReadFrom(u64),
@@ -30,6 +32,9 @@ pub fn sniff(head: &[u8]) -> Sniff {
     }
     if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return walk_jpeg(&head[2..], 2);
+    }
+    if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        return sniff_webp(head);
     }
     Sniff::NotImage
 }
@@ -46,6 +51,24 @@ fn sniff_png(head: &[u8]) -> Sniff {
     let width = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
     let height = u32::from_be_bytes([head[20], head[21], head[22], head[23]]);
     image(ImageFormat::Png, width, height)
+}
+
+/// A WebP's canvas size from its first chunk: VP8 (lossy), VP8L (lossless) or VP8X (extended).
+fn sniff_webp(head: &[u8]) -> Sniff {
+    let le24 = |b: &[u8]| u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
+    match head.get(12..16) {
+        Some(b"VP8 ") if head.len() >= 30 && head[23..26] == [0x9D, 0x01, 0x2A] => {
+            let width = u32::from(u16::from_le_bytes([head[26], head[27]]) & 0x3FFF);
+            let height = u32::from(u16::from_le_bytes([head[28], head[29]]) & 0x3FFF);
+            image(ImageFormat::Webp, width, height)
+        }
+        Some(b"VP8L") if head.len() >= 25 && head[20] == 0x2F => {
+            let bits = u32::from_le_bytes([head[21], head[22], head[23], head[24]]);
+            image(ImageFormat::Webp, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+        }
+        Some(b"VP8X") if head.len() >= 30 => image(ImageFormat::Webp, le24(&head[24..]) + 1, le24(&head[27..]) + 1),
+        _ => Sniff::NotImage,
+    }
 }
 
 fn image(format: ImageFormat, width: u32, height: u32) -> Sniff {

@@ -9,7 +9,9 @@ pub mod error;
 pub mod events;
 pub mod image;
 pub mod photos;
+pub mod processing;
 pub mod rate_limit;
+pub mod renditions;
 pub mod shares;
 pub mod text;
 pub mod uploads;
@@ -28,6 +30,8 @@ pub struct Services {
     pub events: Arc<EventHub>,
     pub blobs: BlobStore,
     pub limits: Limits,
+    /// The processing queue's wake-up and counts (the work itself is in the table).
+    pub processing: Arc<processing::Queue>,
     /// Where clients reach this service (for links it hands out).
     pub public_url: String,
 }

@@ -8,8 +8,10 @@ use futures_util::{Stream, StreamExt};
 
 use super::error::{ApiError, ApiResult};
 use super::{Services, events};
+use crate::blob;
 use crate::catalog::words::{self, QueryError};
 use crate::catalog::{Event, Page, Photo, PhotoFilter, keys::PhotoCursor};
+use crate::image_format::{ImageFormat, Rendition};
 
 /// Most items a page may ask for.
 pub const MAX_PAGE: i32 = 100;
@@ -69,21 +71,35 @@ pub async fn page(
     Ok(services.catalog.search_photos(filter, first, after).await?)
 }
 
-/// The file name a browser saves the photo as: its name and its format's extension.
+/// The file name a browser saves a rendition as: the photo's name, as a JPEG (what every rendition is).
 pub fn download_name(photo: &Photo) -> String {
-    format!("{}.{}", photo.name, photo.format.extension())
+    format!("{}.{}", photo.name, RENDITION_FORMAT.extension())
 }
 
-/// A link to view `photo` for at least `Limits::view_url` less the window (the bucket is private).
-pub async fn view_url(services: &Services, photo: &Photo) -> ApiResult<String> {
+/// What renditions are encoded as.
+pub const RENDITION_FORMAT: ImageFormat = ImageFormat::Jpeg;
+
+/// A link to view `rendition` of `photo` for at least `Limits::view_url` less the window (the bucket is
+/// private). The original upload is never linked: it may carry GPS and camera metadata. While the photo is
+/// PROCESSING the link is already the rendition's, and answers 404 until the photo is READY.
+pub async fn view_url(services: &Services, photo: &Photo, rendition: Rendition) -> ApiResult<String> {
     let now = Utc::now();
     let window_start = now.duration_trunc(VIEW_URL_WINDOW).unwrap_or(now);
     let file_name = download_name(photo);
-    let blobs = &services.blobs;
-    let url = blobs
-        .window_view_url(&photo.object_key, photo.format, &file_name, window_start, services.limits.view_url)
-        .await?;
+    let key = blob::rendition_key(photo.id, rendition);
+    let lasts = services.limits.view_url;
+    let url = services.blobs.window_view_url(&key, RENDITION_FORMAT, &file_name, window_start, lasts).await?;
     Ok(url)
+}
+
+/// Every photo whose processing ends from now on (READY or FAILED): all, or `id`'s.
+pub fn updated(services: &Arc<Services>, id: Option<uuid::Uuid>) -> impl Stream<Item = Photo> + use<> {
+    events::stream(services.events.subscribe()).filter_map(move |event| {
+        std::future::ready(match &*event {
+            Event::PhotoUpdated(photo) if id.is_none_or(|id| id == photo.id) => Some(photo.clone()),
+            _ => None,
+        })
+    })
 }
 
 /// Every photo uploaded from now on.

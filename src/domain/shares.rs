@@ -15,6 +15,7 @@ use super::Services;
 use crate::catalog::{Photo, Share};
 use crate::domain::error::{ApiError, ApiResult};
 use crate::domain::photos;
+use crate::image_format::Rendition;
 
 /// SigV4 presigned URLs live at most 7 days.
 pub const MAX_SECONDS: i64 = 604_800;
@@ -57,8 +58,8 @@ async fn presign(services: &Services, photo: &Photo, until: DateTime<Utc>) -> Ap
     let url = services
         .blobs
         .view_url(
-            &photo.object_key,
-            photo.format,
+            &crate::blob::rendition_key(photo.id, Rendition::Full),
+            photos::RENDITION_FORMAT,
             &photos::download_name(photo),
             signed_at,
             Duration::from_secs(seconds),

@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use super::Services;
 use crate::blob::{self, UploadForm};
-use crate::catalog::{Event, Photo, Upload};
+use crate::catalog::{Event, Photo, Processing, Upload};
 use crate::domain::error::{ApiError, ApiResult};
 use crate::domain::image::{self, Sniff};
+use crate::domain::renditions;
 use crate::domain::text;
 use crate::image_format::ImageFormat;
 
@@ -126,17 +127,20 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
         description: upload.description,
         format: info.format,
         size_bytes: object.size_bytes,
-        width: Some(i64::from(info.width)),
-        height: Some(i64::from(info.height)),
+        // As displayed, once processing has applied the orientation.
+        width: None,
+        height: None,
         uploaded_at: Utc::now().trunc_subsecs(6),
         uploader_ip: upload.uploader_ip,
         object_key: upload.object_key,
         comment_count: 0,
         first_comments: Some(Vec::new()),
+        processing: Processing::processing(),
     };
     let (photo, created) = services.catalog.record_photo(&photo).await?;
     if created {
         services.events.committed(Event::Photo(photo.clone()));
+        services.processing.queued();
     }
     Ok(photo)
 }
@@ -152,7 +156,9 @@ async fn inspect(services: &Services, upload: &Upload, size: i64) -> ApiResult<R
     let mut sniffed = image::sniff(&services.blobs.read_range(key, 0, SNIFF_WINDOW).await?);
     for _ in 0..SNIFF_MAX_READS {
         match sniffed {
-            Sniff::Image(info) if info.format == upload.format => return Ok(Ok(info)),
+            Sniff::Image(info) if info.format == upload.format => {
+                return Ok(renditions::refusal_for_size(info.width, info.height).map_or(Ok(info), Err));
+            }
             Sniff::Image(info) => {
                 let reason = format!("the file is {}, but the ticket was for {}", info.format, upload.format);
                 return Ok(Err(reason));
@@ -164,5 +170,5 @@ async fn inspect(services: &Services, upload: &Upload, size: i64) -> ApiResult<R
             Sniff::ReadFrom(_) | Sniff::NotImage => break,
         }
     }
-    Ok(Err("the file is not a readable JPEG or PNG image".into()))
+    Ok(Err("the file is not a readable JPEG, PNG or WebP image".into()))
 }

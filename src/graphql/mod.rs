@@ -2,6 +2,7 @@
 //! Roots are merged from one module per area.
 
 mod comments;
+mod images;
 mod limits;
 mod loaders;
 mod observe;

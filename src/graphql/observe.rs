@@ -19,6 +19,7 @@ pub const ROOT_FIELDS: &[&str] = &[
     "revokeShareLink",
     "commentAdded",
     "photoAdded",
+    "photoUpdated",
     "__schema",
     "__type",
     "__typename",

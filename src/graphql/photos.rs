@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::comments::Comment;
+use super::images::{self, Image, ImageSize, PhotoStatus};
 use super::{limits, parse_id, photo_loader, services};
 use crate::catalog::{
     self,
@@ -12,6 +13,7 @@ use crate::catalog::{
 };
 use crate::domain::error::ApiError;
 use crate::domain::{comments, photos};
+use crate::image_format::Rendition;
 
 // Page cursors, encoded only for the clients that ask for them.
 impl CursorType for PhotoCursor {
@@ -84,18 +86,20 @@ impl Photo {
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
-    /// `image/jpeg` or `image/png`, as the bytes say.
+    /// What was uploaded: `image/jpeg`, `image/png` or `image/webp`, as the bytes say. (Every rendition is
+    /// a JPEG: `Image.contentType`.)
     async fn content_type(&self) -> &str {
         self.0.format.mime()
     }
+    /// The size of what `url` serves (the FULL rendition) once READY; the upload's size before.
     async fn size_bytes(&self) -> i64 {
         self.0.size_bytes
     }
-    /// Width in pixels.
+    /// Width in pixels, as displayed (EXIF orientation applied); null until READY.
     async fn width(&self) -> Option<i64> {
         self.0.width
     }
-    /// Height in pixels.
+    /// Height in pixels, as displayed; null until READY.
     async fn height(&self) -> Option<i64> {
         self.0.height
     }
@@ -109,7 +113,35 @@ impl Photo {
     }
     /// A short-lived link to view the photo (the bucket is private); valid for at least 10 minutes.
     async fn url(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(photos::view_url(services(ctx)?, &self.0).await?)
+        Ok(photos::view_url(services(ctx)?, &self.0, Rendition::Full).await?)
+    }
+    /// PROCESSING until its renditions are made, then READY (or FAILED).
+    async fn status(&self) -> PhotoStatus {
+        self.0.processing.status().into()
+    }
+    /// One rendition; null until READY.
+    async fn image(&self, size: ImageSize) -> Option<Image> {
+        images::image(&self.0, size)
+    }
+    /// Every rendition, smallest first; empty until READY.
+    async fn images(&self) -> Vec<Image> {
+        images::images(&self.0)
+    }
+    /// A ThumbHash of the photo (base64), to paint while an image loads; null until READY.
+    async fn placeholder(&self) -> Option<&str> {
+        self.0.processing.placeholder.as_deref()
+    }
+    /// When it was taken (EXIF DateTimeOriginal with OffsetTimeOriginal, as UTC), when the photo says both.
+    async fn taken_at(&self) -> Option<DateTime<Utc>> {
+        self.0.processing.taken_at
+    }
+    /// The camera (EXIF Make and Model), when the photo says.
+    async fn camera(&self) -> Option<&str> {
+        self.0.processing.camera.as_deref()
+    }
+    /// Why it is FAILED.
+    async fn processing_error(&self) -> Option<&str> {
+        self.0.processing.error()
     }
     /// How many comments the photo has.
     async fn comment_count(&self) -> i64 {

@@ -31,8 +31,15 @@ impl Subscription {
         Ok(comments.map(|comment| comment.map(Comment).map_err(Into::into)))
     }
 
-    /// Every photo uploaded from now on.
+    /// Every photo uploaded from now on (PROCESSING: `photoUpdated` says when it is READY).
     async fn photo_added(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Photo> + use<>> {
         Ok(photos::added(&state(ctx)?.services).map(Photo))
+    }
+
+    /// Photos whose processing ends from now on (READY or FAILED): one photo's, or every photo's when `id` is
+    /// null.
+    async fn photo_updated(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<impl Stream<Item = Photo> + use<>> {
+        let id = id.map(|id| parse_id("id", &id)).transpose()?;
+        Ok(photos::updated(&state(ctx)?.services, id).map(Photo))
     }
 }

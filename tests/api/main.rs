@@ -3,6 +3,7 @@
 
 mod haproxy;
 mod helpers;
+mod images;
 mod process;
 mod ws;
 
@@ -19,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod over_http;
 mod proxy;
+mod renditions;
 mod schema;
 mod search;
 mod shares;

@@ -110,6 +110,13 @@ impl Instance {
         signal(self.child.as_ref().expect("a started instance"), libc::SIGTERM);
     }
 
+    /// Kill the process at once (SIGKILL: no draining, no cleanup), as a crash would, and wait for it.
+    pub async fn kill(&mut self) {
+        let child = self.child.as_mut().expect("a started instance");
+        signal(child, libc::SIGKILL);
+        child.wait().await.expect("wait");
+    }
+
     /// Wait for the process to end; `None` if it is still running after `timeout`.
     pub async fn exited(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let child = self.child.as_mut().expect("a started instance");

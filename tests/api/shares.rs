@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::both_modes;
-use crate::helpers::{JPEG, TestApp};
+use crate::helpers::TestApp;
 
 both_modes!(
     a_share_link_opens_the_photo_until_it_expires,
@@ -36,7 +36,8 @@ async fn a_share_link_opens_the_photo_until_it_expires(app: TestApp) {
     assert_eq!(opened.headers()["content-type"], "image/jpeg");
     let disposition = opened.headers()["content-disposition"].to_str().unwrap().to_string();
     assert!(disposition.starts_with("inline; filename=\"Sunset at the pier.jpg\""), "{disposition}");
-    assert_eq!(opened.bytes().await.unwrap().as_ref(), JPEG);
+    let full = app.client.get(photo["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(opened.bytes().await.unwrap(), full, "the FULL rendition, as Photo.url serves it");
 
     let url = link["url"].as_str().unwrap();
     let tampered = match url.find("X-Amz-Signature=") {
@@ -69,7 +70,9 @@ async fn the_service_link_redirects_until_expiry_or_revocation(app: TestApp) {
         let location = redirect.headers()["location"].to_str().unwrap().to_string();
         let photo_bytes = app.client.get(location).send().await.unwrap();
         assert_eq!(photo_bytes.status(), 200);
-        assert_eq!(photo_bytes.bytes().await.unwrap().as_ref(), JPEG);
+        let served = photo_bytes.bytes().await.unwrap();
+        assert!(crate::images::inspect(&served).metadata_left.is_empty());
+        assert_eq!(image::load_from_memory(&served).unwrap().width(), 64, "the FULL rendition");
     }
     let status = "query($t: String!) { shareLink(token: $t) { opens revoked expiresAt photo { id } } }";
     let audit = app.data(status, json!({ "t": link["token"] })).await["shareLink"].clone();

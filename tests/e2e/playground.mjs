@@ -371,12 +371,16 @@ async function runMode(browser, mode) {
         await pageA.locator('.progress-text', { hasText: 'Done: 100%' }).waitFor();
         const href = await done.locator('a.view-photo').getAttribute('href');
         photoId = decodeURIComponent(href.replace('#/photo/', ''));
-        const { photo } = await gql(
-          base,
-          'query($id: ID!) { photo(id: $id) { name sizeBytes uploadedAt uploaderIp } }',
-          { id: photoId },
-        );
-        check(photo?.sizeBytes === PIER.length, `the stored photo is pier.jpg (${JSON.stringify(photo)})`);
+        // Its renditions are made in a moment: then it is READY, 64x48 as pier.jpg is.
+        const photo = await until('the photo to be READY', async () => {
+          const { photo } = await gql(
+            base,
+            'query($id: ID!) { photo(id: $id) { name status width height uploadedAt uploaderIp } }',
+            { id: photoId },
+          );
+          return photo?.status === 'READY' ? photo : null;
+        });
+        check(photo.width === 64 && photo.height === 48, `the stored photo is pier.jpg (${JSON.stringify(photo)})`);
         uploadedAt = photo.uploadedAt;
         await shot(pageA, 'upload-done');
       },
@@ -556,7 +560,9 @@ async function runMode(browser, mode) {
       await shot(pageA, 'share', { fullPage: true });
       const response = await fetch(url);
       check(response.ok, `the link answers ${response.status}`);
-      check(Buffer.from(await response.arrayBuffer()).equals(PIER), 'the link serves the uploaded bytes');
+      const { photo: viewed } = await gql(base, 'query($id: ID!) { photo(id: $id) { url } }', { id: photoId });
+      const full = Buffer.from(await (await fetch(viewed.url)).arrayBuffer());
+      check(Buffer.from(await response.arrayBuffer()).equals(full), 'the link serves the FULL rendition');
       const shared = await pageA.context().newPage();
       const opened = await shared.goto(url);
       check(opened.ok(), `the browser opens the link (${opened.status()})`);

@@ -1,0 +1,279 @@
+//! Processing photos into renditions, as items: what the photo item says about its renditions, and the work
+//! queue. A photo recorded by `completeUpload` is PROCESSING and has a job item (`JOBS` / `<photo id>`) written
+//! in the same transaction, so the work survives any process. An instance claims a job by a conditional write
+//! of a lease (an expired lease, or none, may be taken), writing the same lease number on the photo; the
+//! result commits only while the photo still carries that number, in one transaction with the job's removal
+//! and the event that announces it. Two instances can race for a job only after a lease expired; the loser's
+//! commit fails its condition and changes nothing (the objects both wrote are the same bytes at the same keys).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Catalog, Event, Photo, keys, s};
+use crate::image_format::Rendition;
+use crate::table::{Check, Index, Item, ItemExt, Query, TableError, TableResult, Value, Write};
+
+/// Where a photo is in its processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoStatus {
+    Processing,
+    Ready,
+    Failed,
+}
+
+impl PhotoStatus {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Processing => "PROCESSING",
+            Self::Ready => "READY",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// A rendition as stored: its object is at `blob::rendition_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRendition {
+    pub rendition: Rendition,
+    pub width: u32,
+    pub height: u32,
+    pub size_bytes: u64,
+}
+
+/// What the photo item says about the photo's processing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Processing {
+    pub status: Option<PhotoStatus>,
+    /// Smallest first; empty until READY.
+    pub renditions: Vec<StoredRendition>,
+    /// ThumbHash, base64.
+    pub placeholder: Option<String>,
+    pub taken_at: Option<DateTime<Utc>>,
+    pub camera: Option<String>,
+    /// Why it FAILED.
+    pub error: Option<String>,
+}
+
+/// Said of photos recorded before renditions existed: their originals are never served.
+pub const BEFORE_RENDITIONS: &str = "recorded before renditions were made: upload the photo again";
+
+impl Processing {
+    pub fn processing() -> Self {
+        Self { status: Some(PhotoStatus::Processing), ..Self::default() }
+    }
+
+    /// The status as the API shows it: a photo from before processing existed is FAILED.
+    pub fn status(&self) -> PhotoStatus {
+        self.status.unwrap_or(PhotoStatus::Failed)
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        match self.status {
+            None => Some(BEFORE_RENDITIONS),
+            Some(_) => self.error.as_deref(),
+        }
+    }
+
+    pub fn rendition(&self, rendition: Rendition) -> Option<&StoredRendition> {
+        self.renditions.iter().find(|stored| stored.rendition == rendition)
+    }
+
+    /// The attributes to set on the photo item.
+    pub(super) fn attributes(&self) -> Vec<(String, Value)> {
+        let mut set = Vec::new();
+        if let Some(status) = self.status {
+            set.push(("status".to_string(), s(status.name())));
+        }
+        if !self.renditions.is_empty() {
+            let compact: Vec<(String, u32, u32, u64)> = self
+                .renditions
+                .iter()
+                .map(|r| (r.rendition.name().to_string(), r.width, r.height, r.size_bytes))
+                .collect();
+            set.push(("renditions".to_string(), Value::S(serde_json::to_string(&compact).unwrap_or_default())));
+        }
+        let optional = [
+            ("placeholder", self.placeholder.clone()),
+            ("takenAt", self.taken_at.map(keys::time)),
+            ("camera", self.camera.clone()),
+            ("processingError", self.error.clone()),
+        ];
+        set.extend(optional.into_iter().filter_map(|(name, value)| Some((name.to_string(), Value::S(value?)))));
+        set
+    }
+
+    pub(super) fn from_item(item: &Item) -> anyhow::Result<Self> {
+        let status = match item.opt_string("status") {
+            None => None,
+            Some("PROCESSING") => Some(PhotoStatus::Processing),
+            Some("READY") => Some(PhotoStatus::Ready),
+            Some("FAILED") => Some(PhotoStatus::Failed),
+            Some(other) => anyhow::bail!("unknown photo status {other:?}"),
+        };
+        let renditions = match item.opt_string("renditions") {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str::<Vec<(String, u32, u32, u64)>>(json)?
+                .into_iter()
+                .map(|(name, width, height, size_bytes)| {
+                    let rendition = Rendition::from_name(&name).ok_or_else(|| anyhow::anyhow!("rendition {name:?}"))?;
+                    Ok(StoredRendition { rendition, width, height, size_bytes })
+                })
+                .collect::<anyhow::Result<_>>()?,
+        };
+        let taken_at =
+            item.opt_string("takenAt").map(DateTime::parse_from_rfc3339).transpose()?.map(|t| t.with_timezone(&Utc));
+        Ok(Self {
+            status,
+            renditions,
+            placeholder: item.opt_string("placeholder").map(str::to_string),
+            taken_at,
+            camera: item.opt_string("camera").map(str::to_string),
+            error: item.opt_string("processingError").map(str::to_string),
+        })
+    }
+}
+
+/// A job as read from the queue.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub photo_id: Uuid,
+    /// Tries begun so far (this one included, once claimed).
+    pub attempts: i64,
+    lease_until: Option<String>,
+}
+
+/// A job this instance holds until `until`.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub photo_id: Uuid,
+    pub attempts: i64,
+    number: i64,
+}
+
+const LEASE: &str = "lease";
+const LEASE_UNTIL: &str = "leaseUntil";
+const ATTEMPTS: &str = "attempts";
+
+/// The job item written with a new photo.
+pub(super) fn new_job(photo_id: Uuid) -> Item {
+    let key = keys::job(photo_id);
+    Item::from([
+        (crate::table::PK.into(), Value::S(key.pk)),
+        (crate::table::SK.into(), Value::S(key.sk)),
+        (ATTEMPTS.into(), Value::N(0)),
+    ])
+}
+
+impl Catalog {
+    /// Jobs whose lease is free or expired at `now`, oldest photos first: at most `limit`, from one query.
+    pub async fn due_jobs(&self, now: DateTime<Utc>, limit: usize) -> TableResult<Vec<Job>> {
+        let query = Query {
+            index: Index::Table,
+            pk: keys::JOBS.to_string(),
+            sk_from: None,
+            sk_to: None,
+            descending: false,
+            limit: limit * 4,
+            start_after: None,
+        };
+        let now = keys::time(now);
+        let items = self.table.query(&query).await?;
+        let jobs = items.iter().filter_map(|item| {
+            let photo_id = Uuid::try_parse(item.opt_string(crate::table::SK)?).ok()?;
+            let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
+            let attempts = item.opt_number(ATTEMPTS).unwrap_or(0);
+            Some(Job { photo_id, attempts, lease_until })
+        });
+        Ok(jobs.filter(|job| job.lease_until.as_ref().is_none_or(|until| *until < now)).take(limit).collect())
+    }
+
+    /// Take `job` until `until` if nobody holds it at `now`: `None` if another instance was first.
+    pub async fn claim(&self, job: &Job, now: DateTime<Utc>, until: DateTime<Utc>) -> TableResult<Option<Lease>> {
+        let number = i64::from(rand_u32()) + 1;
+        let writes = vec![
+            Write::Update {
+                key: keys::job(job.photo_id),
+                add: vec![(ATTEMPTS.into(), 1)],
+                set: vec![(LEASE_UNTIL.into(), Value::S(keys::time(until))), (LEASE.into(), Value::N(number))],
+                checks: vec![
+                    Check::AbsentOrBefore(LEASE_UNTIL.into(), keys::time(now)),
+                    Check::AtLeast(ATTEMPTS.into(), 0),
+                ],
+            },
+            Write::Update {
+                key: keys::photo(job.photo_id),
+                add: vec![],
+                set: vec![(LEASE.into(), Value::N(number))],
+                checks: vec![Check::AtLeast("sizeBytes".into(), 0)],
+            },
+        ];
+        match self.table.transact(writes).await {
+            Ok(()) => Ok(Some(Lease { photo_id: job.photo_id, attempts: job.attempts + 1, number })),
+            Err(TableError::ConditionFailed) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Hand a job back for another try from `retry_at` (a transient failure): the lease is kept until then.
+    pub async fn release(&self, lease: &Lease, retry_at: DateTime<Utc>) -> TableResult<()> {
+        let write = Write::Update {
+            key: keys::job(lease.photo_id),
+            add: vec![],
+            set: vec![(LEASE_UNTIL.into(), Value::S(keys::time(retry_at)))],
+            checks: vec![Check::Equals(LEASE.into(), lease.number)],
+        };
+        match self.table.transact(vec![write]).await {
+            Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Record the outcome on the photo (READY with its renditions, or FAILED with a reason), remove the job
+    /// and announce the change, in one transaction, while `lease` is still the photo's. The updated photo, or
+    /// `None` if the lease was lost (another instance finished it) or the photo is gone.
+    pub async fn finish_processing(
+        &self,
+        lease: &Lease,
+        photo: &Photo,
+        outcome: Processing,
+        displayed: Option<(u32, u32)>,
+    ) -> TableResult<Option<Photo>> {
+        let mut updated = photo.clone();
+        let mut set = outcome.attributes();
+        if let Some((width, height)) = displayed {
+            set.push(("width".into(), Value::N(i64::from(width))));
+            set.push(("height".into(), Value::N(i64::from(height))));
+            updated.width = Some(i64::from(width));
+            updated.height = Some(i64::from(height));
+        }
+        if let Some(full) = outcome.rendition(Rendition::Full) {
+            set.push(("sizeBytes".into(), Value::N(full.size_bytes as i64)));
+            updated.size_bytes = full.size_bytes as i64;
+        }
+        updated.processing = outcome;
+        let writes = vec![
+            Write::Update {
+                key: keys::photo(photo.id),
+                add: vec![],
+                set,
+                checks: vec![Check::Equals(LEASE.into(), lease.number)],
+            },
+            Write::Delete(keys::job(photo.id)),
+            Write::Put(Event::PhotoUpdated(updated.clone()).to_item(Utc::now())),
+        ];
+        match self.table.transact(writes).await {
+            Ok(()) => Ok(Some(updated)),
+            Err(TableError::ConditionFailed) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+fn rand_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    // A lease number only has to differ between instances racing for one job; the clock is a fallback.
+    if getrandom::fill(&mut bytes).is_err() {
+        return Utc::now().timestamp_subsec_nanos();
+    }
+    u32::from_le_bytes(bytes)
+}

@@ -1,0 +1,207 @@
+//! The processing worker: turns PROCESSING photos into READY (or FAILED) ones, off the request path.
+//!
+//! Work comes from the table's queue (`catalog::processing`), never from memory: a job written with a photo is
+//! done by whichever instance claims it, after a crash or a deploy too. This instance looks for due jobs at
+//! once when it queued one, and every `scan` otherwise (for other instances' jobs whose lease ran out, and
+//! retries). Renders run on the blocking pool, at most `jobs` at once: the CPU is shared with serving, and
+//! with the default of one job a 2-core instance always keeps a core for requests. A transient failure
+//! (storage unavailable) is retried after 5 s, then 30 s; the third failure, or any problem with the file
+//! itself, ends FAILED with the reason.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{Notify, Semaphore};
+
+use super::Services;
+use super::renditions::{self, Rendered};
+use crate::blob;
+use crate::catalog::{Event, Lease, Photo, PhotoStatus, Processing, StoredRendition};
+
+/// Tries before a photo whose storage keeps failing is FAILED.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// How the worker runs, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Photos processed at once on this instance; 0: this instance processes none.
+    pub jobs: usize,
+    /// How often to look for due jobs when none was queued here.
+    pub scan: Duration,
+    /// How long a claimed job is this instance's before another may take it.
+    pub lease: Duration,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub ready: AtomicU64,
+    pub failed: AtomicU64,
+    pub retried: AtomicU64,
+    /// Milliseconds spent rendering, in all.
+    pub render_ms: AtomicU64,
+    pub running: AtomicU64,
+    /// Looks at the queue so far (the first is made at start).
+    pub scans: AtomicU64,
+}
+
+/// The worker's shared parts: wake it when a job is queued here.
+#[derive(Debug, Default)]
+pub struct Queue {
+    wake: Notify,
+    /// A look at the queue stopped for want of a free permit: look again when one is free.
+    deferred: std::sync::atomic::AtomicBool,
+    pub counts: Counts,
+}
+
+impl Queue {
+    /// A job was queued (a photo was recorded): look now rather than at the next scan.
+    pub fn queued(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Run the worker until the runtime ends.
+pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if settings.jobs == 0 {
+            return;
+        }
+        let permits = Arc::new(Semaphore::new(settings.jobs));
+        loop {
+            if let Err(error) = claim_due(&services, &permits, settings).await {
+                tracing::warn!(error = %error, "processing queue unavailable; trying again at the next scan");
+            }
+            services.processing.counts.scans.fetch_add(1, Ordering::Relaxed);
+            tokio::select! {
+                () = services.processing.wake.notified() => {}
+                () = tokio::time::sleep(settings.scan) => {}
+            }
+        }
+    })
+}
+
+/// Claim due jobs for the free permits, each processed on a task of its own. When more are due than permits
+/// are free, the next permit freed looks again.
+async fn claim_due(services: &Arc<Services>, permits: &Arc<Semaphore>, settings: Settings) -> anyhow::Result<()> {
+    let free = permits.available_permits();
+    if free == 0 {
+        services.processing.deferred.store(true, Ordering::Relaxed);
+        return Ok(());
+    }
+    let now = Utc::now();
+    let jobs = services.catalog.due_jobs(now, free + 1).await?;
+    if jobs.len() > free {
+        services.processing.deferred.store(true, Ordering::Relaxed);
+    }
+    for job in jobs.into_iter().take(free) {
+        let Ok(permit) = permits.clone().try_acquire_owned() else { break };
+        let until = now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::minutes(2));
+        let Some(lease) = services.catalog.claim(&job, now, until).await? else { continue };
+        let services = services.clone();
+        tokio::spawn(async move {
+            services.processing.counts.running.fetch_add(1, Ordering::Relaxed);
+            if let Err(error) = process(&services, &lease).await {
+                tracing::warn!(photo = %lease.photo_id, error = %error, "processing a photo failed; it will be retried");
+            }
+            drop(permit);
+            services.processing.counts.running.fetch_sub(1, Ordering::Relaxed);
+            // A permit is free again: look for the work that waited for one.
+            if services.processing.deferred.swap(false, Ordering::Relaxed) {
+                services.processing.queued();
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Process one claimed photo to its end, or hand it back for a retry.
+async fn process(services: &Services, lease: &Lease) -> anyhow::Result<()> {
+    let Some(photo) = services.catalog.photo(lease.photo_id).await? else {
+        tracing::warn!(photo = %lease.photo_id, "a processing job for a photo that does not exist");
+        return Ok(());
+    };
+    if photo.processing.status() != PhotoStatus::Processing {
+        return Ok(());
+    }
+    match render_and_store(services, &photo).await {
+        Ok(Ok(rendered)) => {
+            let (width, height) = rendered.size();
+            let outcome = Processing {
+                status: Some(PhotoStatus::Ready),
+                renditions: rendered
+                    .renditions
+                    .iter()
+                    .map(|r| StoredRendition {
+                        rendition: r.rendition,
+                        width: r.width,
+                        height: r.height,
+                        size_bytes: r.jpeg.len() as u64,
+                    })
+                    .collect(),
+                placeholder: Some(rendered.placeholder),
+                taken_at: rendered.taken_at,
+                camera: rendered.camera,
+                error: None,
+            };
+            finish(services, lease, &photo, outcome, Some((width, height))).await?;
+            services.processing.counts.ready.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Err(reason)) => {
+            tracing::info!(photo = %photo.id, %reason, "a photo cannot be processed");
+            fail(services, lease, &photo, reason).await?;
+        }
+        Err(error) if lease.attempts >= MAX_ATTEMPTS => {
+            let reason = format!("storage failed {MAX_ATTEMPTS} times while processing: {error}");
+            fail(services, lease, &photo, reason).await?;
+        }
+        Err(error) => {
+            let wait = if lease.attempts <= 1 { 5 } else { 30 };
+            services.catalog.release(lease, Utc::now() + chrono::Duration::seconds(wait)).await?;
+            services.processing.counts.retried.fetch_add(1, Ordering::Relaxed);
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// The renditions, stored: the file's problem as `Ok(Err(reason))`, storage's as `Err`.
+async fn render_and_store(services: &Services, photo: &Photo) -> anyhow::Result<Result<Rendered, String>> {
+    let bytes = services.blobs.read_all(&photo.object_key, services.limits.max_upload_bytes).await?;
+    let started = Instant::now();
+    let rendered = tokio::task::spawn_blocking(move || renditions::render(&bytes)).await?;
+    let elapsed = started.elapsed().as_millis() as u64;
+    services.processing.counts.render_ms.fetch_add(elapsed, Ordering::Relaxed);
+    let rendered = match rendered {
+        Ok(rendered) => rendered,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    for encoded in &rendered.renditions {
+        let key = blob::rendition_key(photo.id, encoded.rendition);
+        services.blobs.put(&key, encoded.jpeg.clone(), "image/jpeg").await?;
+    }
+    Ok(Ok(rendered))
+}
+
+async fn fail(services: &Services, lease: &Lease, photo: &Photo, reason: String) -> anyhow::Result<()> {
+    let outcome = Processing { status: Some(PhotoStatus::Failed), error: Some(reason), ..Processing::default() };
+    finish(services, lease, photo, outcome, None).await?;
+    services.processing.counts.failed.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+async fn finish(
+    services: &Services,
+    lease: &Lease,
+    photo: &Photo,
+    outcome: Processing,
+    displayed: Option<(u32, u32)>,
+) -> anyhow::Result<()> {
+    match services.catalog.finish_processing(lease, photo, outcome, displayed).await? {
+        Some(updated) => services.events.committed(Event::PhotoUpdated(updated)),
+        None => tracing::info!(photo = %photo.id, "another instance finished this photo first"),
+    }
+    Ok(())
+}

@@ -1,0 +1,381 @@
+//! What a photo's bytes become: three upright JPEG renditions without any metadata (THUMBNAIL, longest side
+//! 400 px; PREVIEW, 1600 px; FULL, the photo's own size), a ThumbHash placeholder, and the few EXIF fields
+//! the API keeps (capture time, camera). Pure and synchronous: the processing worker runs it on the blocking
+//! pool, one job per permit.
+//!
+//! - Decoding: `image` (zune-jpeg, png, image-webp; pure Rust), with the pixel count checked from the header
+//!   before anything is allocated, and the decoder's own allocation limit as a second bound.
+//! - Orientation: the EXIF orientation is applied to the pixels, and no EXIF is written back, so every viewer
+//!   shows the renditions upright and none carries GPS, XMP, serial numbers or times. The ICC profile (colour,
+//!   not identity) is kept, so phone photos in Display P3 keep their colours.
+//! - Resizing: `fast_image_resize` (SIMD Lanczos3), PREVIEW from the photo and THUMBNAIL from PREVIEW.
+//! - Encoding: JPEG with `jpeg-encoder` (SIMD; its standard Huffman tables: with its optimised ones, zune-jpeg
+//!   decoded red as green, see the test). Not WebP: the only pure-Rust WebP
+//!   encoder is lossless, several times larger than JPEG for photos, and lossy WebP needs libwebp (C).
+//! - EXIF fields: `kamadak-exif`; the placeholder: `thumbhash`.
+
+use std::io::Cursor;
+
+use base64::Engine;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use fast_image_resize::images::Image as Pixels;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, ImageDecoder, ImageReader};
+
+use crate::image_format::Rendition;
+
+/// The most pixels a photo may have: 100 MP (a 12 MP phone photo is 12, a 200 MP sensor's full mode 200).
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// JPEG's own limit on a side.
+pub const MAX_SIDE: u32 = 65_535;
+/// The most the decoder may allocate: the largest photo as 8-bit RGBA, and its working buffers.
+const MAX_DECODER_BYTES: u64 = 512 * 1024 * 1024;
+const QUALITY_FULL: u8 = 88;
+const QUALITY_SMALL: u8 = 82;
+/// ThumbHash takes at most 100x100 pixels.
+const PLACEHOLDER_SIDE: u32 = 100;
+
+/// One encoded rendition.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub rendition: Rendition,
+    pub width: u32,
+    pub height: u32,
+    pub jpeg: Vec<u8>,
+}
+
+/// Everything processing a photo yields.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Smallest first: THUMBNAIL, PREVIEW, FULL.
+    pub renditions: Vec<Encoded>,
+    /// ThumbHash of the upright photo, base64.
+    pub placeholder: String,
+    pub taken_at: Option<DateTime<Utc>>,
+    pub camera: Option<String>,
+}
+
+impl Rendered {
+    /// The photo as displayed: FULL's size.
+    pub fn size(&self) -> (u32, u32) {
+        self.renditions.last().map_or((0, 0), |full| (full.width, full.height))
+    }
+}
+
+/// Why a photo cannot be rendered. Every case is the file's, so retrying cannot help.
+pub fn refusal_for_size(width: u32, height: u32) -> Option<String> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Some(format!(
+            "the image is {width}x{height} ({} MP); photos may have at most {} MP",
+            pixels / 1_000_000,
+            MAX_PIXELS / 1_000_000
+        ));
+    }
+    if width.max(height) > MAX_SIDE {
+        return Some(format!("the image is {width}x{height}; a side may be at most {MAX_SIDE} px"));
+    }
+    None
+}
+
+/// Render `bytes` (JPEG, PNG or WebP); the reason in words when the file cannot be.
+pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("the file cannot be read: {e}"))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODER_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let (width, height) = decoder.dimensions();
+    if let Some(refusal) = refusal_for_size(width, height) {
+        return Err(refusal);
+    }
+    let exif = decoder.exif_metadata().ok().flatten().map(without_exif_header);
+    let icc = decoder.icc_profile().ok().flatten();
+    let orientation = exif
+        .as_deref()
+        .and_then(image::metadata::Orientation::from_exif_chunk)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut photo = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    photo.apply_orientation(orientation);
+    let full = opaque_rgb(photo);
+    let (width, height) = (full.width(), full.height());
+    let full = Pixels::from_vec_u8(width, height, full.into_raw(), PixelType::U8x3).map_err(|e| e.to_string())?;
+
+    let preview = fit(&full, Rendition::Preview)?;
+    let thumbnail = fit(preview.as_ref().unwrap_or(&full), Rendition::Thumbnail)?;
+    let placeholder = placeholder(thumbnail.as_ref().or(preview.as_ref()).unwrap_or(&full))?;
+    let icc = icc.as_deref();
+    let full_jpeg = encode(&full, QUALITY_FULL, icc)?;
+    let preview_jpeg = match &preview {
+        Some(pixels) => encode(pixels, QUALITY_SMALL, icc)?,
+        None => full_jpeg.clone(),
+    };
+    let thumbnail_jpeg = match &thumbnail {
+        Some(pixels) => encode(pixels, QUALITY_SMALL, icc)?,
+        None => preview_jpeg.clone(),
+    };
+    let sized = |pixels: &Option<Pixels<'static>>, fallback: (u32, u32)| {
+        pixels.as_ref().map_or(fallback, |p| (p.width(), p.height()))
+    };
+    let preview_size = sized(&preview, (width, height));
+    let thumbnail_size = sized(&thumbnail, preview_size);
+    let (taken_at, camera) = exif.map(exif_fields).unwrap_or_default();
+    Ok(Rendered {
+        renditions: vec![
+            Encoded {
+                rendition: Rendition::Thumbnail,
+                width: thumbnail_size.0,
+                height: thumbnail_size.1,
+                jpeg: thumbnail_jpeg,
+            },
+            Encoded {
+                rendition: Rendition::Preview,
+                width: preview_size.0,
+                height: preview_size.1,
+                jpeg: preview_jpeg,
+            },
+            Encoded { rendition: Rendition::Full, width, height, jpeg: full_jpeg },
+        ],
+        placeholder,
+        taken_at,
+        camera,
+    })
+}
+
+fn unreadable(error: image::ImageError) -> String {
+    match error {
+        image::ImageError::Limits(_) => format!("the image needs more than {} MiB to decode", MAX_DECODER_BYTES >> 20),
+        other => format!("the file is not a readable image: {other}"),
+    }
+}
+
+/// The TIFF data of an EXIF block, whether or not it still starts with JPEG's `Exif\0\0`.
+fn without_exif_header(mut exif: Vec<u8>) -> Vec<u8> {
+    if exif.starts_with(b"Exif\0\0") {
+        exif.drain(..6);
+    }
+    exif
+}
+
+/// 8-bit RGB; transparent parts over white (a JPEG has no alpha, and black would show through).
+fn opaque_rgb(photo: DynamicImage) -> image::RgbImage {
+    if !photo.color().has_alpha() {
+        return photo.into_rgb8();
+    }
+    let rgba = photo.into_rgba8();
+    let (width, height) = rgba.dimensions();
+    let mut rgb = Vec::with_capacity(width as usize * height as usize * 3);
+    for pixel in rgba.pixels() {
+        let [r, g, b, a] = pixel.0;
+        let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        rgb.extend([over_white(r), over_white(g), over_white(b)]);
+    }
+    image::RgbImage::from_raw(width, height, rgb).unwrap_or_default()
+}
+
+/// `pixels` scaled down to fit `rendition`'s longest side; `None` when it already fits (never enlarged).
+fn fit(pixels: &Pixels<'_>, rendition: Rendition) -> Result<Option<Pixels<'static>>, String> {
+    let Some(longest) = rendition.longest_side() else { return Ok(None) };
+    scaled(pixels, longest)
+}
+
+fn scaled(pixels: &Pixels<'_>, longest: u32) -> Result<Option<Pixels<'static>>, String> {
+    let (width, height) = (pixels.width(), pixels.height());
+    if width.max(height) <= longest {
+        return Ok(None);
+    }
+    let scale = f64::from(longest) / f64::from(width.max(height));
+    let (w, h) = (
+        ((f64::from(width) * scale).round() as u32).clamp(1, longest),
+        ((f64::from(height) * scale).round() as u32).clamp(1, longest),
+    );
+    let mut out = Pixels::new(w, h, pixels.pixel_type());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    Resizer::new().resize(pixels, &mut out, &options).map_err(|e| format!("resizing failed: {e}"))?;
+    Ok(Some(out))
+}
+
+fn encode(pixels: &Pixels<'_>, quality: u8, icc: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    let mut jpeg = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality);
+    if let Some(profile) = icc {
+        // A profile that does not fit is left out: colours shift a little, nothing else.
+        let _ = encoder.add_icc_profile(profile);
+    }
+    let (width, height) = (pixels.width() as u16, pixels.height() as u16);
+    encoder
+        .encode(pixels.buffer(), width, height, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| format!("encoding failed: {e}"))?;
+    Ok(jpeg)
+}
+
+/// The ThumbHash of the photo, from a copy at most 100 px a side.
+fn placeholder(pixels: &Pixels<'_>) -> Result<String, String> {
+    let small = scaled(pixels, PLACEHOLDER_SIDE)?;
+    let small = small.as_ref().unwrap_or(pixels);
+    let rgba: Vec<u8> = small.buffer().chunks_exact(3).flat_map(|rgb| [rgb[0], rgb[1], rgb[2], 255]).collect();
+    let hash = thumbhash::rgba_to_thumb_hash(small.width() as usize, small.height() as usize, &rgba);
+    Ok(base64::engine::general_purpose::STANDARD.encode(hash))
+}
+
+/// When the photo was taken (only with its UTC offset: a local time alone names no instant) and the camera.
+fn exif_fields(tiff: Vec<u8>) -> (Option<DateTime<Utc>>, Option<String>) {
+    let Ok(exif) = exif::Reader::new().read_raw(tiff) else { return (None, None) };
+    let text = |tag: exif::Tag| -> Option<String> {
+        let field = exif.get_field(tag, exif::In::PRIMARY)?;
+        match &field.value {
+            exif::Value::Ascii(parts) => {
+                let joined: Vec<u8> =
+                    parts.first()?.iter().copied().filter(|b| b.is_ascii_graphic() || *b == b' ').collect();
+                let value = String::from_utf8(joined).ok()?.trim().to_string();
+                (!value.is_empty()).then_some(value)
+            }
+            _ => None,
+        }
+    };
+    let taken_at =
+        text(exif::Tag::DateTimeOriginal).zip(text(exif::Tag::OffsetTimeOriginal)).and_then(|(at, offset)| {
+            let local = NaiveDateTime::parse_from_str(&at, "%Y:%m:%d %H:%M:%S").ok()?;
+            let zoned = DateTime::parse_from_str(
+                &format!("{} {offset}", local.format("%Y-%m-%d %H:%M:%S")),
+                "%Y-%m-%d %H:%M:%S %:z",
+            )
+            .ok()?;
+            let utc = zoned.with_timezone(&Utc);
+            // Cameras with an unset clock write 0000 or 1970; nothing was photographed before 1826.
+            (utc.format("%Y").to_string().parse::<i32>().is_ok_and(|year| year >= 1826)
+                && utc <= Utc::now() + chrono::Duration::days(1))
+            .then_some(utc)
+        });
+    let make = text(exif::Tag::Make);
+    let model = text(exif::Tag::Model);
+    let camera = match (make, model) {
+        (Some(make), Some(model)) if model.to_lowercase().starts_with(&make.to_lowercase()) => Some(model),
+        (Some(make), Some(model)) => Some(format!("{make} {model}")),
+        (make, model) => make.or(model),
+    };
+    (taken_at, camera.map(|c| c.chars().take(100).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(jpeg: &[u8]) -> image::RgbImage {
+        image::load_from_memory(jpeg).unwrap().to_rgb8()
+    }
+
+    fn jpeg(
+        width: u16,
+        height: u16,
+        color: jpeg_encoder::ColorType,
+        progressive: bool,
+        exif: Option<Vec<u8>>,
+    ) -> Vec<u8> {
+        let channels = match color {
+            jpeg_encoder::ColorType::Luma => 1,
+            jpeg_encoder::ColorType::Cmyk => 4,
+            _ => 3,
+        };
+        let pixels: Vec<u8> =
+            (0..usize::from(width) * usize::from(height) * channels).map(|i| (i % 251) as u8).collect();
+        let mut out = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, 85);
+        encoder.set_progressive(progressive);
+        if let Some(exif) = exif {
+            encoder.add_exif_metadata(&exif).unwrap();
+        }
+        encoder.encode(&pixels, width, height, color).unwrap();
+        out
+    }
+
+    fn exif(fields: &[exif::Field]) -> Vec<u8> {
+        let mut writer = exif::experimental::Writer::new();
+        for field in fields {
+            writer.push_field(field);
+        }
+        let mut tiff = Cursor::new(Vec::new());
+        writer.write(&mut tiff, false).unwrap();
+        tiff.into_inner()
+    }
+
+    fn ascii(tag: exif::Tag, text: &str) -> exif::Field {
+        exif::Field { tag, ifd_num: exif::In::PRIMARY, value: exif::Value::Ascii(vec![text.as_bytes().to_vec()]) }
+    }
+
+    #[test]
+    fn colours_survive_encoding() {
+        let red = Pixels::from_vec_u8(64, 64, [255u8, 0, 0].repeat(64 * 64), PixelType::U8x3).unwrap();
+        let pixel = *decoded(&encode(&red, QUALITY_FULL, None).unwrap()).get_pixel(10, 10);
+        assert!(pixel.0[0] > 240 && pixel.0[1] < 20 && pixel.0[2] < 20, "{pixel:?}");
+    }
+
+    #[test]
+    fn sizes_over_the_limits_are_refused_from_the_header() {
+        assert!(refusal_for_size(30_000, 30_000).is_some_and(|r| r.contains("900 MP")));
+        assert!(refusal_for_size(70_000, 10).is_some_and(|r| r.contains("65535")));
+        assert_eq!(refusal_for_size(4_000, 3_000), None);
+    }
+
+    #[test]
+    fn small_photos_are_never_enlarged_and_every_variant_decodes() {
+        for (what, bytes) in [
+            ("baseline RGB", jpeg(300, 200, jpeg_encoder::ColorType::Rgb, false, None)),
+            ("progressive", jpeg(300, 200, jpeg_encoder::ColorType::Rgb, true, None)),
+            ("grayscale", jpeg(300, 200, jpeg_encoder::ColorType::Luma, false, None)),
+            ("CMYK", jpeg(300, 200, jpeg_encoder::ColorType::Cmyk, false, None)),
+        ] {
+            let rendered = render(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+            for encoded in &rendered.renditions {
+                assert_eq!((encoded.width, encoded.height), (300, 200), "{what}: {:?}", encoded.rendition);
+                assert_eq!(decoded(&encoded.jpeg).dimensions(), (300, 200), "{what}");
+            }
+            assert!(!rendered.placeholder.is_empty());
+        }
+    }
+
+    #[test]
+    fn large_photos_scale_to_each_rendition() {
+        let rendered = render(&jpeg(2000, 1000, jpeg_encoder::ColorType::Rgb, false, None)).unwrap();
+        let sizes: Vec<_> = rendered.renditions.iter().map(|r| (r.rendition, r.width, r.height)).collect();
+        assert_eq!(
+            sizes,
+            [(Rendition::Thumbnail, 400, 200), (Rendition::Preview, 1600, 800), (Rendition::Full, 2000, 1000)]
+        );
+    }
+
+    #[test]
+    fn absurd_exif_is_ignored() {
+        let orientation_nine =
+            exif::Field { tag: exif::Tag::Orientation, ifd_num: exif::In::PRIMARY, value: exif::Value::Short(vec![9]) };
+        let fields = [
+            orientation_nine,
+            ascii(exif::Tag::DateTimeOriginal, "0000:00:00 00:00:00"),
+            ascii(exif::Tag::OffsetTimeOriginal, "+00:00"),
+            ascii(exif::Tag::Make, "Canon"),
+            ascii(exif::Tag::Model, "Canon EOS R5"),
+        ];
+        let rendered = render(&jpeg(120, 80, jpeg_encoder::ColorType::Rgb, false, Some(exif(&fields)))).unwrap();
+        assert_eq!(rendered.size(), (120, 80), "orientation 9 is no orientation");
+        assert_eq!(rendered.taken_at, None, "year 0 is no time");
+        assert_eq!(rendered.camera.as_deref(), Some("Canon EOS R5"), "the make once");
+        let huge = vec![ascii(exif::Tag::ImageDescription, &"x".repeat(60_000))];
+        assert!(
+            render(&jpeg(120, 80, jpeg_encoder::ColorType::Rgb, false, Some(exif(&huge)))).is_ok(),
+            "a huge EXIF block"
+        );
+    }
+
+    #[test]
+    fn a_local_time_without_its_offset_names_no_instant() {
+        let fields = [ascii(exif::Tag::DateTimeOriginal, "2026:11:28 18:30:00")];
+        assert_eq!(exif_fields(exif(&fields)).0, None);
+        let fields =
+            [ascii(exif::Tag::DateTimeOriginal, "2026:11:28 18:30:00"), ascii(exif::Tag::OffsetTimeOriginal, "-03:00")];
+        assert_eq!(exif_fields(exif(&fields)).0.map(|t| t.to_rfc3339()), Some("2026-11-28T21:30:00+00:00".into()));
+    }
+}

@@ -1,0 +1,157 @@
+//! Photos made by the tests: phone-like JPEGs (EXIF orientation, GPS position, camera, serial number, capture
+//! time, an XMP packet), PNGs (with alpha, 16-bit) and WebPs, with a red top-left corner so the orientation of
+//! what comes back can be checked, and a look at served bytes for any metadata left.
+
+use std::io::Cursor;
+
+use exif::{Field, In, Rational, Tag, Value};
+
+/// What every test photo says about itself; none of it may come back in served bytes.
+pub const SERIAL: &str = "SN-4711-SECRET";
+pub const XMP_MARK: &str = "photoshare-xmp-location";
+
+/// Pixels of `width` x `height`: a gradient, with the top-left eighth pure red.
+fn pixels(width: u32, height: u32) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            if x < width / 4 && y < height / 4 {
+                rgb.extend([255, 0, 0]);
+            } else {
+                rgb.extend([(x * 255 / width) as u8 / 4, (y * 255 / height) as u8, 200]);
+            }
+        }
+    }
+    rgb
+}
+
+/// The EXIF block of a phone photo taken on 2026-11-28 at 18:30 in India (+05:30), at a GPS position.
+fn phone_exif(orientation: u16) -> Vec<u8> {
+    let ascii = |text: &str| Value::Ascii(vec![text.as_bytes().to_vec()]);
+    let fields = [
+        Field { tag: Tag::Orientation, ifd_num: In::PRIMARY, value: Value::Short(vec![orientation]) },
+        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: ascii("Google") },
+        Field { tag: Tag::Model, ifd_num: In::PRIMARY, value: ascii("Pixel 8") },
+        Field { tag: Tag::DateTimeOriginal, ifd_num: In::PRIMARY, value: ascii("2026:11:28 18:30:00") },
+        Field { tag: Tag::OffsetTimeOriginal, ifd_num: In::PRIMARY, value: ascii("+05:30") },
+        Field { tag: Tag::BodySerialNumber, ifd_num: In::PRIMARY, value: ascii(SERIAL) },
+        Field { tag: Tag::GPSLatitudeRef, ifd_num: In::PRIMARY, value: ascii("N") },
+        Field {
+            tag: Tag::GPSLatitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![
+                Rational { num: 12, denom: 1 },
+                Rational { num: 58, denom: 1 },
+                Rational { num: 1234, denom: 100 },
+            ]),
+        },
+        Field { tag: Tag::GPSLongitudeRef, ifd_num: In::PRIMARY, value: ascii("E") },
+        Field {
+            tag: Tag::GPSLongitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![
+                Rational { num: 77, denom: 1 },
+                Rational { num: 35, denom: 1 },
+                Rational { num: 4321, denom: 100 },
+            ]),
+        },
+    ];
+    let mut writer = exif::experimental::Writer::new();
+    for field in &fields {
+        writer.push_field(field);
+    }
+    let mut tiff = Cursor::new(Vec::new());
+    writer.write(&mut tiff, false).expect("EXIF written");
+    tiff.into_inner()
+}
+
+/// A phone-like JPEG: `width` x `height` as stored, EXIF `orientation`, GPS, camera, serial, capture time, XMP.
+pub fn phone_jpeg(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 90);
+    encoder.add_exif_metadata(&phone_exif(orientation)).expect("EXIF fits");
+    let xmp = format!(
+        "http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF><rdf:Description \
+         exif:GPSLatitude=\"12,58.2N\" photoshare:mark=\"{XMP_MARK}\"/></rdf:RDF></x:xmpmeta>"
+    );
+    encoder.add_app_segment(1, xmp.into_bytes()).expect("XMP fits");
+    encoder.encode(&pixels(width, height), width as u16, height as u16, jpeg_encoder::ColorType::Rgb).expect("encoded");
+    jpeg
+}
+
+/// A PNG with an alpha channel, 16 bits per channel.
+pub fn png_16_bit_with_alpha(width: u32, height: u32) -> Vec<u8> {
+    let rgb = pixels(width, height);
+    let image = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(width, height, |x, y| {
+        let i = ((y * width + x) * 3) as usize;
+        let alpha = if x >= width / 2 { 0 } else { u16::MAX };
+        image::Rgba([u16::from(rgb[i]) * 257, u16::from(rgb[i + 1]) * 257, u16::from(rgb[i + 2]) * 257, alpha])
+    });
+    let mut png = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba16(image).write_to(&mut png, image::ImageFormat::Png).expect("PNG encoded");
+    png.into_inner()
+}
+
+/// A lossless WebP.
+pub fn webp(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_raw(width, height, pixels(width, height)).expect("pixels");
+    let mut webp = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image).write_to(&mut webp, image::ImageFormat::WebP).expect("WebP encoded");
+    webp.into_inner()
+}
+
+/// A PNG that says it is `width` x `height` (a decompression bomb when large): a real header, a tiny body.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut png = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8)).write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let mut bytes = png.into_inner();
+    // IHDR's width and height, then its CRC, recomputed.
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// What served bytes are: their size as decoded, where the red corner is, and any metadata left in them.
+pub struct Served {
+    pub width: u32,
+    pub height: u32,
+    /// The red corner, if the photo has one: (right half, bottom half).
+    pub red_corner: Option<(bool, bool)>,
+    pub exif: bool,
+    pub metadata_left: Vec<&'static str>,
+}
+
+pub fn inspect(bytes: &[u8]) -> Served {
+    let image = image::load_from_memory(bytes).expect("served bytes decode").to_rgb8();
+    let (width, height) = image.dimensions();
+    let mut reds = (0u64, 0u64, 0u64);
+    for (x, y, pixel) in image.enumerate_pixels() {
+        if pixel[0] > 200 && pixel[1] < 60 && pixel[2] < 60 {
+            reds = (reds.0 + u64::from(x), reds.1 + u64::from(y), reds.2 + 1);
+        }
+    }
+    let red_corner =
+        (reds.2 > 0).then(|| (reds.0 / reds.2 > u64::from(width / 2), reds.1 / reds.2 > u64::from(height / 2)));
+    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).is_ok();
+    let text = String::from_utf8_lossy(bytes);
+    let metadata_left =
+        [("serial", SERIAL), ("XMP", XMP_MARK), ("XMP namespace", "ns.adobe.com/xap"), ("Exif", "Exif\0\0")]
+            .into_iter()
+            .filter(|(_, needle)| text.contains(needle))
+            .map(|(what, _)| what)
+            .collect();
+    Served { width, height, red_corner, exif, metadata_left }
+}
