@@ -1,6 +1,6 @@
 //! Prometheus metrics in the text exposition format, kept by hand (a few counters and histograms do not need
 //! a metrics framework): GraphQL requests by root field and outcome, their latency, table calls by
-//! operation, and open subscriptions.
+//! operation, open subscriptions, and photo processing (queue depth, jobs by outcome, render time).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -43,6 +43,7 @@ pub struct Metrics {
 pub struct Gauges<'a> {
     pub table: &'a TableStats,
     pub subscriptions: usize,
+    pub processing: &'a crate::domain::processing::Counts,
 }
 
 impl Metrics {
@@ -121,8 +122,38 @@ impl Metrics {
         out.push_str("# HELP photoshare_subscriptions Open GraphQL subscriptions on this instance.\n");
         out.push_str("# TYPE photoshare_subscriptions gauge\n");
         let _ = writeln!(out, "photoshare_subscriptions {}", gauges.subscriptions);
+        render_processing(&mut out, gauges);
         out
     }
+}
+
+fn render_processing(out: &mut String, gauges: &Gauges) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counts = gauges.processing;
+    out.push_str(
+        "# HELP photoshare_processing_queue Photos waiting for renditions, all instances (at the last scan).\n",
+    );
+    out.push_str("# TYPE photoshare_processing_queue gauge\n");
+    let _ = writeln!(out, "photoshare_processing_queue {}", counts.queued.load(Relaxed));
+    out.push_str("# HELP photoshare_processing_running Photos being processed on this instance.\n");
+    out.push_str("# TYPE photoshare_processing_running gauge\n");
+    let _ = writeln!(out, "photoshare_processing_running {}", counts.running.load(Relaxed));
+    out.push_str("# HELP photoshare_processing_jobs_total Processing jobs on this instance by outcome.\n");
+    out.push_str("# TYPE photoshare_processing_jobs_total counter\n");
+    for (outcome, count) in [("ready", &counts.ready), ("failed", &counts.failed), ("retried", &counts.retried)] {
+        let _ = writeln!(out, "photoshare_processing_jobs_total{{outcome=\"{outcome}\"}} {}", count.load(Relaxed));
+    }
+    out.push_str("# HELP photoshare_processing_render_seconds Time to render one photo's renditions.\n");
+    out.push_str("# TYPE photoshare_processing_render_seconds histogram\n");
+    let buckets = crate::domain::processing::RENDER_BUCKETS.iter().zip(&counts.render_buckets);
+    for (bound, count) in buckets {
+        let _ = writeln!(out, "photoshare_processing_render_seconds_bucket{{le=\"{bound}\"}} {}", count.load(Relaxed));
+    }
+    let renders = counts.renders.load(Relaxed);
+    let _ = writeln!(out, "photoshare_processing_render_seconds_bucket{{le=\"+Inf\"}} {renders}");
+    let seconds = counts.render_ms.load(Relaxed) as f64 / 1000.0;
+    let _ = writeln!(out, "photoshare_processing_render_seconds_sum {seconds}");
+    let _ = writeln!(out, "photoshare_processing_render_seconds_count {renders}");
 }
 
 #[cfg(test)]
@@ -137,7 +168,10 @@ mod tests {
         metrics.record_request("addComment", "BAD_USER_INPUT", 0.001);
         let table = TableStats::default();
         table.record(TableOp::Query, 21);
-        let text = metrics.render(&Gauges { table: &table, subscriptions: 3 });
+        let processing = crate::domain::processing::Counts::default();
+        processing.ready.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        processing.queued.store(4, std::sync::atomic::Ordering::Relaxed);
+        let text = metrics.render(&Gauges { table: &table, subscriptions: 3, processing: &processing });
         assert!(text.contains("photoshare_graphql_requests_total{operation=\"photos\",outcome=\"ok\"} 2\n"));
         assert!(
             text.contains("photoshare_graphql_requests_total{operation=\"addComment\",outcome=\"BAD_USER_INPUT\"} 1\n")
@@ -148,5 +182,7 @@ mod tests {
         assert!(text.contains("photoshare_table_calls_total{operation=\"Query\"} 1\n"));
         assert!(text.contains("photoshare_table_items_read_total 21\n"));
         assert!(text.contains("photoshare_subscriptions 3\n"));
+        assert!(text.contains("photoshare_processing_queue 4\n"));
+        assert!(text.contains("photoshare_processing_jobs_total{outcome=\"ready\"} 2\n"));
     }
 }

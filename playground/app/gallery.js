@@ -77,11 +77,21 @@ function searchForm(search) {
   );
 }
 
+function thumb(photo) {
+  const frame = h('div', { class: 'thumb' });
+  const size = photo.thumbnail ?? {};
+  frame.append(
+    photoImage(photo, { size: 'thumbnail', frame, loading: 'lazy', width: size.width, height: size.height }),
+    h('span', { class: 'state' }, photo.status === 'FAILED' ? 'Could not be processed' : 'Processing…'),
+  );
+  return frame;
+}
+
 function photoCard(photo, fresh = false) {
   return h(
     'a',
     { class: `photo-card${fresh ? ' fresh' : ''}`, href: photoHref(photo.id), dataset: { id: photo.id } },
-    h('div', { class: 'thumb' }, photoImage(photo, { loading: 'lazy', width: photo.width, height: photo.height })),
+    thumb(photo),
     h(
       'div',
       { class: 'caption' },

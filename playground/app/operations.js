@@ -1,7 +1,8 @@
 // Every GraphQL operation the playground sends: a reference for clients of the API.
 
 const PHOTO_CARD = `
-  fragment PhotoCard on Photo { id name url uploadedAt commentCount width height }`;
+  fragment PhotoCard on Photo { id name url uploadedAt commentCount width height status placeholder
+    thumbnail: image(size: THUMBNAIL) { url width height } preview: image(size: PREVIEW) { url width height } }`;
 
 const COMMENT = `
   fragment CommentFields on Comment { id photoId body createdAt authorIp cursor }`;
@@ -33,6 +34,8 @@ export const PHOTO = `
   query Photo($id: ID!, $first: Int!) {
     photo(id: $id) {
       id name description contentType sizeBytes width height uploadedAt uploaderIp url commentCount
+      status processingError placeholder takenAt camera
+      thumbnail: image(size: THUMBNAIL) { url width height } preview: image(size: PREVIEW) { url width height }
       comments(first: $first) {
         nodes { ...CommentFields }
         pageInfo { hasNextPage endCursor }
@@ -42,7 +45,8 @@ export const PHOTO = `
 
 /** A fresh view link for a photo (links are short-lived). */
 export const PHOTO_URL = `
-  query PhotoUrl($id: ID!) { photo(id: $id) { id url status } }`;
+  query PhotoUrl($id: ID!) { photo(id: $id) { id url status
+    thumbnail: image(size: THUMBNAIL) { url width height } preview: image(size: PREVIEW) { url width height } } }`;
 
 /** More of a photo's timeline, oldest first, after a comment's cursor. */
 export const COMMENTS = `

@@ -77,7 +77,12 @@ export function renderPhoto(root, id, { live }) {
                   rel: 'noopener noreferrer',
                   title: 'Open the full image',
                 },
-                photoImage(photo, { class: 'photo-full', width: photo.width, height: photo.height }),
+                photoImage(photo, {
+                  size: 'preview',
+                  class: 'photo-full',
+                  width: photo.preview?.width ?? photo.width,
+                  height: photo.preview?.height ?? photo.height,
+                }),
               ),
             ),
             comments.element,

@@ -187,6 +187,20 @@ impl Catalog {
         Ok(jobs.filter(|job| job.lease_until.as_ref().is_none_or(|until| *until < now)).take(limit).collect())
     }
 
+    /// Photos waiting to be processed (or being processed), counted up to `limit` from one query.
+    pub async fn queued_jobs(&self, limit: usize) -> TableResult<usize> {
+        let query = Query {
+            index: Index::Table,
+            pk: keys::JOBS.to_string(),
+            sk_from: None,
+            sk_to: None,
+            descending: false,
+            limit,
+            start_after: None,
+        };
+        Ok(self.table.query(&query).await?.len())
+    }
+
     /// Take `job` until `until` if nobody holds it at `now`: `None` if another instance was first.
     pub async fn claim(&self, job: &Job, now: DateTime<Utc>, until: DateTime<Utc>) -> TableResult<Option<Lease>> {
         let number = i64::from(rand_u32()) + 1;

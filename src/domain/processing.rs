@@ -34,6 +34,9 @@ pub struct Settings {
     pub lease: Duration,
 }
 
+/// Upper bounds of the render-time histogram, in seconds.
+pub const RENDER_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
 /// Counts for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Counts {
@@ -42,7 +45,12 @@ pub struct Counts {
     pub retried: AtomicU64,
     /// Milliseconds spent rendering, in all.
     pub render_ms: AtomicU64,
+    /// Renders per bucket of `RENDER_BUCKETS` (cumulative: a render counts in every bucket it fits).
+    pub render_buckets: [AtomicU64; RENDER_BUCKETS.len()],
+    pub renders: AtomicU64,
     pub running: AtomicU64,
+    /// Photos in the queue (all instances'), counted up to 1,000 at start and at every periodic scan.
+    pub queued: AtomicU64,
     /// Looks at the queue so far (the first is made at start).
     pub scans: AtomicU64,
 }
@@ -70,15 +78,22 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
             return;
         }
         let permits = Arc::new(Semaphore::new(settings.jobs));
+        let mut periodic = true;
         loop {
+            if periodic {
+                match services.catalog.queued_jobs(1_000).await {
+                    Ok(queued) => services.processing.counts.queued.store(queued as u64, Ordering::Relaxed),
+                    Err(error) => tracing::warn!(error = %error, "cannot count the processing queue"),
+                }
+            }
             if let Err(error) = claim_due(&services, &permits, settings).await {
                 tracing::warn!(error = %error, "processing queue unavailable; trying again at the next scan");
             }
             services.processing.counts.scans.fetch_add(1, Ordering::Relaxed);
-            tokio::select! {
-                () = services.processing.wake.notified() => {}
-                () = tokio::time::sleep(settings.scan) => {}
-            }
+            periodic = tokio::select! {
+                () = services.processing.wake.notified() => false,
+                () = tokio::time::sleep(settings.scan) => true,
+            };
         }
     })
 }
@@ -172,8 +187,15 @@ async fn render_and_store(services: &Services, photo: &Photo) -> anyhow::Result<
     let bytes = services.blobs.read_all(&photo.object_key, services.limits.max_upload_bytes).await?;
     let started = Instant::now();
     let rendered = tokio::task::spawn_blocking(move || renditions::render(&bytes)).await?;
-    let elapsed = started.elapsed().as_millis() as u64;
-    services.processing.counts.render_ms.fetch_add(elapsed, Ordering::Relaxed);
+    let counts = &services.processing.counts;
+    let elapsed = started.elapsed();
+    counts.render_ms.fetch_add(elapsed.as_millis() as u64, Ordering::Relaxed);
+    counts.renders.fetch_add(1, Ordering::Relaxed);
+    for (bound, count) in RENDER_BUCKETS.iter().zip(&counts.render_buckets) {
+        if elapsed.as_secs_f64() <= *bound {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     let rendered = match rendered {
         Ok(rendered) => rendered,
         Err(reason) => return Ok(Err(reason)),

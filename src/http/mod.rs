@@ -135,6 +135,7 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     let gauges = crate::metrics::Gauges {
         table: shared.state.services.catalog.table().stats(),
         subscriptions: shared.state.services.events.subscribers(),
+        processing: &shared.state.services.processing.counts,
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.state.metrics.render(&gauges))
 }

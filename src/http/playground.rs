@@ -28,6 +28,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("operations.js", JS, include_bytes!("../../playground/app/operations.js")),
     ("photo.js", JS, include_bytes!("../../playground/app/photo.js")),
     ("share.js", JS, include_bytes!("../../playground/app/share.js")),
+    ("thumbhash.js", JS, include_bytes!("../../playground/app/thumbhash.js")),
     ("upload.js", JS, include_bytes!("../../playground/app/upload.js")),
 ];
 

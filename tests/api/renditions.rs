@@ -97,6 +97,11 @@ async fn a_phone_photo_becomes_ready_upright_and_without_metadata(app: TestApp) 
     let (status, shared) = fetch(&app, link.as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(shared, full, "a share link serves FULL");
+
+    // Operators see it in /metrics.
+    assert_eq!(app.metric(r#"photoshare_processing_jobs_total{outcome="ready"}"#).await, 1);
+    assert_eq!(app.metric("photoshare_processing_render_seconds_count").await, 1);
+    assert_eq!(app.metric("photoshare_processing_running").await, 0);
 }
 
 async fn png_with_alpha_and_webp_are_taken(app: TestApp) {

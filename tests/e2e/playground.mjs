@@ -394,6 +394,14 @@ async function runMode(browser, mode) {
       await pageA.waitForFunction(() =>
         [...document.querySelectorAll('.photo-card img')].slice(0, 5).every((i) => i.complete && i.naturalWidth > 0),
       );
+      // Cards load renditions the service made (THUMBNAIL, or PREVIEW from the srcset), never the original.
+      const loaded = await pageA.evaluate(() =>
+        [...document.querySelectorAll('.photo-card img')].slice(0, 5).map((i) => new URL(i.currentSrc).pathname),
+      );
+      check(
+        loaded.every((p) => /\/renditions\/[0-9a-f-]+\/(thumbnail|preview)\.jpg$/.test(p)),
+        `cards show renditions: ${loaded.join(', ')}`,
+      );
       await shot(pageA, 'gallery');
       await pageA.getByRole('button', { name: 'More photos' }).scrollIntoViewIfNeeded();
       await until(`${GALLERY_PAGE + 1} cards`, async () => (await cards.count()) === GALLERY_PAGE + 1);
