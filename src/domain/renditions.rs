@@ -62,7 +62,7 @@ impl Rendered {
     }
 }
 
-/// Why a photo cannot be rendered. Every case is the file's, so retrying cannot help.
+/// Why a photo of this size is refused, if it is: checked from the header, before anything is decoded.
 pub fn refusal_for_size(width: u32, height: u32) -> Option<String> {
     let pixels = u64::from(width) * u64::from(height);
     if pixels > MAX_PIXELS {
