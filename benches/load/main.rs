@@ -7,7 +7,7 @@
 //! `cargo bench --bench load`). After `--`: `--seconds S` measured per run (default 3, after 0.5 s of
 //! warm-up), `--photos N` (default 10000), `--aws-photos N` (default 400), `--only embedded|aws`,
 //! `--operation TEXT` (only the load runs of operations whose name contains TEXT), `--load-only` (no memory,
-//! fan-out or upload measurements).
+//! fan-out or upload measurements), `--uploads-only` (only the uploads, from createUpload to READY).
 //!
 //! On the stand-ins the load runs use one connection and a small table: moto answers one request at a time
 //! and scans the whole table for every Query (about 2 s per query at 10,000 photos), so more connections
@@ -61,6 +61,8 @@ struct Options {
     operation: Option<String>,
     /// No memory, fan-out or upload measurements.
     load_only: bool,
+    /// The upload measurements alone (createUpload to READY).
+    uploads_only: bool,
 }
 
 impl Options {
@@ -87,6 +89,7 @@ impl Options {
             aws: only != Some("embedded") && stand_ins,
             operation: value("--operation").cloned(),
             load_only: args.iter().any(|a| a == "--load-only"),
+            uploads_only: args.iter().any(|a| a == "--uploads-only"),
         })
     }
 }
@@ -221,6 +224,11 @@ async fn common(
     server: &mut Server,
     others: &[&Server],
 ) -> anyhow::Result<()> {
+    if options.uploads_only {
+        let uploads = uploads::measure(server, UPLOADS).await?;
+        report.uploads(store, &uploads);
+        return Ok(());
+    }
     if !options.load_only {
         // First, while the process has served nothing else: what the subscriptions themselves cost.
         let crowd = [(server.address.as_str(), scale.crowd)];

@@ -136,7 +136,7 @@ impl Report {
         let n = uploads.counters.len().max(1) as u64;
         let sum = |f: fn(&Counters) -> u64| uploads.counters.iter().map(f).sum::<u64>();
         let row = format!(
-            "| {store} | {} | {PHOTO_BYTES} | {} | {} | {:.1} | {} / {} | {} / {} | {} | {} |",
+            "| {store} | {} | {PHOTO_BYTES} | {} | {} | {:.1} | {} / {} | {} / {} | {} | {} | {} / {} |",
             uploads.counters.len(),
             sum(|c| c.blob_bytes_read) / n,
             sum(|c| c.blob_calls) as f64 / n as f64,
@@ -147,6 +147,8 @@ impl Report {
             ms(percentile(&uploads.complete_us, 0.99)),
             ms(percentile(&uploads.create_us, 0.5)),
             ms(percentile(&uploads.post_us, 0.5)),
+            ms(percentile(&uploads.ready_us, 0.5)),
+            ms(percentile(&uploads.ready_us, 0.99)),
         );
         Self::add(&mut self.uploads, row);
     }
@@ -168,7 +170,7 @@ impl Report {
         println!("|---|---|---|---|---|---|---|---|");
         self.fan_out.iter().for_each(|row| println!("{row}"));
         println!(
-            "\n| store | uploads | photo bytes | bytes the service read /upload | storage calls /upload | table calls /upload | createUpload + completeUpload p50 / p99 ms | completeUpload p50 / p99 ms | createUpload p50 ms | POST to storage p50 ms |"
+            "\n| store | uploads | photo bytes | bytes the service read /upload (with processing) | storage calls /upload | table calls /upload | createUpload + completeUpload p50 / p99 ms | completeUpload p50 / p99 ms | createUpload p50 ms | POST to storage p50 ms | upload to READY p50 / p99 ms |"
         );
         println!("|---|---|---|---|---|---|---|---|---|---|");
         self.uploads.iter().for_each(|row| println!("{row}"));

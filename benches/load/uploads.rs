@@ -1,5 +1,6 @@
-//! The upload path: `createUpload`, the POST of the file straight to storage, `completeUpload`; the time each
-//! takes and what the service itself read from storage (only the photo's headers should pass through it).
+//! The upload path: `createUpload`, the POST of the file straight to storage, `completeUpload`, then the
+//! background processing until the photo is READY; the time each takes and what the service read from storage
+//! (the request path reads only the photo's headers; processing reads the file once).
 
 use std::time::Instant;
 
@@ -33,6 +34,8 @@ pub struct Uploads {
     pub complete_us: Vec<u32>,
     /// createUpload + completeUpload: the service's part.
     pub service_us: Vec<u32>,
+    /// From createUpload to the photo seen READY.
+    pub ready_us: Vec<u32>,
     pub counters: Vec<Counters>,
 }
 
@@ -76,23 +79,47 @@ pub async fn measure(server: &mut Server, count: usize) -> anyhow::Result<Upload
         let photo_data = graphql(
             &client,
             &url,
-            "mutation($id: ID!) { completeUpload(uploadId: $id) { id sizeBytes width height } }",
+            "mutation($id: ID!) { completeUpload(uploadId: $id) { id sizeBytes status } }",
             json!({ "id": id }),
         )
         .await?["completeUpload"]
             .clone();
         let complete = micros(completing);
         anyhow::ensure!(
-            photo_data["sizeBytes"] == PHOTO_BYTES && photo_data["width"] == 64 && photo_data["height"] == 48,
+            photo_data["sizeBytes"] == PHOTO_BYTES && photo_data["status"] == "PROCESSING",
             "unexpected photo {photo_data}"
         );
+        loop {
+            let photo = graphql(
+                &client,
+                &url,
+                "query($id: ID!) { photo(id: $id) { status width height } }",
+                json!({ "id": id }),
+            )
+            .await?["photo"]
+                .clone();
+            if photo["status"] == "READY" {
+                anyhow::ensure!(photo["width"] == 64 && photo["height"] == 48, "unexpected photo {photo}");
+                break;
+            }
+            anyhow::ensure!(photo["status"] == "PROCESSING", "processing failed: {photo}");
+            anyhow::ensure!(started.elapsed().as_secs() < 30, "not READY after 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        figures.ready_us.push(micros(started));
         figures.counters.push(server.counters().await? - before);
         figures.create_us.push(create);
         figures.post_us.push(post);
         figures.complete_us.push(complete);
         figures.service_us.push(create + complete);
     }
-    for times in [&mut figures.create_us, &mut figures.post_us, &mut figures.complete_us, &mut figures.service_us] {
+    for times in [
+        &mut figures.create_us,
+        &mut figures.post_us,
+        &mut figures.complete_us,
+        &mut figures.service_us,
+        &mut figures.ready_us,
+    ] {
         times.sort_unstable();
     }
     Ok(figures)

@@ -75,6 +75,8 @@ impl Queue {
 pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if settings.jobs == 0 {
+            // This instance only serves: its one look at the queue is the decision not to.
+            services.processing.counts.scans.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let permits = Arc::new(Semaphore::new(settings.jobs));
@@ -169,7 +171,9 @@ async fn process(services: &Services, lease: &Lease) -> anyhow::Result<()> {
             fail(services, lease, &photo, reason).await?;
         }
         Err(error) if lease.attempts >= MAX_ATTEMPTS => {
-            let reason = format!("storage failed {MAX_ATTEMPTS} times while processing: {error}");
+            // The cause is for the logs; clients see what happened and what to do.
+            tracing::warn!(photo = %photo.id, error = %error, "processing failed for good");
+            let reason = format!("storage failed {MAX_ATTEMPTS} times while processing the photo: upload it again");
             fail(services, lease, &photo, reason).await?;
         }
         Err(error) => {

@@ -17,6 +17,7 @@
 // Exits non-zero when any step fails; the last line reads `e2e: N passed, M failed`.
 
 import { spawn, execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -111,6 +112,55 @@ async function gql(base, query, variables = {}) {
   if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
   return body.data;
 }
+
+/**
+ * A phone-sized PNG (`width` x `height`) that compresses to a few KB (so it fits the test server's upload
+ * limit) but is costly as a JPEG: coloured 8 px squares, sharp edges everywhere, as much detail as a photo.
+ */
+function detailedPng(width, height, seed) {
+  // Rows of one band of squares are equal: each band's pixels once, then each row as its difference from the
+  // row above (filter Up), which is zero inside a band.
+  const band = (b) => {
+    const pixels = Buffer.alloc(width * 3);
+    for (let x = 0; x < width; x++) {
+      const square = ((x >> 3) + b + seed) % 5;
+      pixels.set([(square * 53 + seed * 7) & 255, (square * 97) & 255, (square * 31 + 90) & 255], x * 3);
+    }
+    return pixels;
+  };
+  const raw = [];
+  let previous = Buffer.alloc(width * 3);
+  let pixels = previous;
+  for (let y = 0; y < height; y++) {
+    if (y % 8 === 0) pixels = band(y >> 3);
+    const line = Buffer.alloc(1 + width * 3);
+    line[0] = 2;
+    if (pixels !== previous) for (let i = 0; i < pixels.length; i++) line[1 + i] = (pixels[i] - previous[i]) & 255;
+    previous = pixels;
+    raw.push(line);
+  }
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', zlib.deflateSync(Buffer.concat(raw), { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** The most image bytes a gallery page of 24 phone-sized photos may transfer (issue 15). */
+const GALLERY_IMAGE_BUDGET = 1.5e6;
 
 /** The upload flow without a browser: ticket, POST to storage, complete. */
 async function uploadViaApi(base, name, bytes, contentType) {
@@ -602,6 +652,49 @@ async function runMode(browser, mode) {
       await pageA.locator('.graphiql-execute-button').click();
       await pageA.locator('.graphiql-response .CodeMirror', { hasText: '"photos"' }).waitFor();
       await shot(pageA, 'graphiql');
+    });
+
+    await step(`a gallery page of ${GALLERY_PAGE} phone-sized photos transfers under 1.5 MB of images`, async () => {
+      const ids = [];
+      for (let n = 0; n < GALLERY_PAGE; n++) {
+        const png = detailedPng(2400, 1800, n);
+        check(png.length < MAX_UPLOAD_BYTES, `the test photo fits the upload limit (${png.length} bytes)`);
+        ids.push(await uploadViaApi(base, `Phone ${n}`, png, 'image/png'));
+      }
+      await until(
+        'every phone photo to be READY',
+        async () => {
+          const { photos } = await gql(base, `{ photos(first: ${GALLERY_PAGE}) { nodes { status } } }`);
+          return photos.nodes.every((photo) => photo.status === 'READY');
+        },
+        120000,
+      );
+      const { photos } = await gql(base, `{ photos(first: ${GALLERY_PAGE}) { nodes { url } } }`);
+      const fullBytes = (await Promise.all(photos.nodes.map((p) => fetch(p.url).then((r) => r.arrayBuffer()))))
+        .map((body) => body.byteLength)
+        .reduce((a, b) => a + b, 0);
+      const page = await newPage('budget');
+      const sizes = [];
+      page.on('response', async (response) => {
+        if (response.request().resourceType() !== 'image' || response.url().startsWith('data:')) return;
+        sizes.push(response.body().then((body) => body.length).catch(() => 0));
+      });
+      await page.goto(`${base}/`);
+      const cards = page.locator('.photo-card');
+      await until(`${GALLERY_PAGE} cards`, async () => (await cards.count()) >= GALLERY_PAGE);
+      await page.waitForFunction(
+        (count) =>
+          [...document.querySelectorAll('.photo-card img')].slice(0, count).every((i) => i.complete && i.naturalWidth > 0),
+        GALLERY_PAGE,
+      );
+      const transferred = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+      log(
+        `  gallery images: ${sizes.length} responses, ${(transferred / 1e3).toFixed(0)} KB ` +
+          `(the FULL renditions would be ${(fullBytes / 1e6).toFixed(1)} MB)`,
+      );
+      check(fullBytes > GALLERY_IMAGE_BUDGET, 'the photos are large enough for the budget to mean something');
+      check(transferred < GALLERY_IMAGE_BUDGET, `${transferred} bytes of images for one gallery page`);
+      await shot(page, 'gallery-phone-photos');
     });
 
     await step('no script errors in any page', async () => {
