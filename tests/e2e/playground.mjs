@@ -115,28 +115,30 @@ async function gql(base, query, variables = {}) {
 
 /**
  * A phone-sized PNG (`width` x `height`) that compresses to a few KB (so it fits the test server's upload
- * limit) but is costly as a JPEG: coloured 8 px squares, sharp edges everywhere, as much detail as a photo.
+ * limit) but is as costly as a photo as a JPEG: coloured 64 px squares under a grain of noise that repeats
+ * (which deflate finds, and JPEG cannot use).
  */
 function detailedPng(width, height, seed) {
-  // Rows of one band of squares are equal: each band's pixels once, then each row as its difference from the
-  // row above (filter Up), which is zero inside a band.
-  const band = (b) => {
+  const grain = Array.from({ length: 97 }, (_, i) => ((i * 7919 + seed * 104729) % 33) - 16);
+  const clamp = (v) => Math.max(0, Math.min(255, v));
+  // Rows change every 6 (the grain shifts); a repeated row is stored as its difference from the one above
+  // (filter Up: zeros), a changed one as itself (it repeats the last changed row, shifted, within deflate's window).
+  const pixelsOf = (y) => {
     const pixels = Buffer.alloc(width * 3);
     for (let x = 0; x < width; x++) {
-      const square = ((x >> 3) + b + seed) % 5;
-      pixels.set([(square * 53 + seed * 7) & 255, (square * 97) & 255, (square * 31 + 90) & 255], x * 3);
+      const square = (Math.floor(x / 64) + Math.floor(y / 64) + seed) % 5;
+      const noise = grain[(x + 5 * Math.floor(y / 6)) % 97];
+      pixels[x * 3] = clamp(((square * 53 + seed * 7) & 255) + noise);
+      pixels[x * 3 + 1] = clamp(((square * 97) & 255) + noise);
+      pixels[x * 3 + 2] = clamp(square * 31 + 90 + noise);
     }
     return pixels;
   };
   const raw = [];
-  let previous = Buffer.alloc(width * 3);
-  let pixels = previous;
   for (let y = 0; y < height; y++) {
-    if (y % 8 === 0) pixels = band(y >> 3);
     const line = Buffer.alloc(1 + width * 3);
-    line[0] = 2;
-    if (pixels !== previous) for (let i = 0; i < pixels.length; i++) line[1 + i] = (pixels[i] - previous[i]) & 255;
-    previous = pixels;
+    if (y % 6 === 0) pixelsOf(y).copy(line, 1);
+    else line[0] = 2;
     raw.push(line);
   }
   const chunk = (type, data) => {
@@ -227,7 +229,7 @@ async function startServer(mode, dir) {
   }
   // The test seeds dozens of photos from one address: no mutation rate limit here.
   const args = [...storeArgs, '--listen', `127.0.0.1:${port}`, '--max-upload-bytes', String(MAX_UPLOAD_BYTES),
-    '--mutations-per-minute', '0'];
+    '--mutations-per-minute', '0', '--processing-jobs', '2'];
   const logFile = await fs.open(path.join(dir, 'server.log'), 'w');
   const child = spawn(BIN, args, { stdio: ['ignore', logFile.fd, logFile.fd], env: { ...process.env, NO_COLOR: '1' } });
   running.add(child);
@@ -657,7 +659,7 @@ async function runMode(browser, mode) {
     await step(`a gallery page of ${GALLERY_PAGE} phone-sized photos transfers under 1.5 MB of images`, async () => {
       const ids = [];
       for (let n = 0; n < GALLERY_PAGE; n++) {
-        const png = detailedPng(2400, 1800, n);
+        const png = detailedPng(2000, 1500, n);
         check(png.length < MAX_UPLOAD_BYTES, `the test photo fits the upload limit (${png.length} bytes)`);
         ids.push(await uploadViaApi(base, `Phone ${n}`, png, 'image/png'));
       }
