@@ -160,6 +160,9 @@ async fn embedded(options: &Options, dataset: &Dataset, report: &mut Report) -> 
     common(STORE, options, &Scale { connections: CONNECTIONS, crowd: CROWD }, dataset, report, &mut server, &[])
         .await?;
     server.stop().await;
+    if options.uploads_only {
+        return Ok(());
+    }
 
     // Then the reads again as the service runs by default, with the response cache.
     let mut server = Server::start(&service_args(&[("--store", "embedded"), ("--data-dir", data_dir)])).await?;
