@@ -5,9 +5,11 @@
 //!
 //! - Decoding: `image` (zune-jpeg, png, image-webp; pure Rust), with the pixel count checked from the header
 //!   before anything is allocated, and the decoder's own allocation limit as a second bound.
-//! - Orientation: the EXIF orientation is applied to the pixels, and no EXIF is written back, so every viewer
-//!   shows the renditions upright and none carries GPS, XMP, serial numbers or times. The ICC profile (colour,
-//!   not identity) is kept, so phone photos in Display P3 keep their colours.
+//! - Orientation: the EXIF orientation is applied to the pixels, and nothing of the file's metadata is written
+//!   back, so every viewer shows the renditions upright and none carries GPS, XMP, serial numbers or times.
+//!   Not the ICC profile either: a camera's profile can name its maker and model, and without a colour
+//!   management library the pixels cannot be converted to sRGB first, so a Display P3 photo shows a little
+//!   less saturated. That is the price of serving no device metadata at all.
 //! - Resizing: `fast_image_resize` (SIMD Lanczos3), PREVIEW from the photo and THUMBNAIL from PREVIEW.
 //! - Encoding: JPEG with `jpeg-encoder` (SIMD; its standard Huffman tables: with its optimised ones, zune-jpeg
 //!   decoded red as green, see the test). Not WebP: the only pure-Rust WebP
@@ -94,7 +96,6 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
         return Err(refusal);
     }
     let exif = decoder.exif_metadata().ok().flatten().map(without_exif_header);
-    let icc = decoder.icc_profile().ok().flatten();
     let orientation = exif
         .as_deref()
         .and_then(image::metadata::Orientation::from_exif_chunk)
@@ -108,14 +109,13 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
     let preview = fit(&full, Rendition::Preview)?;
     let thumbnail = fit(preview.as_ref().unwrap_or(&full), Rendition::Thumbnail)?;
     let placeholder = placeholder(thumbnail.as_ref().or(preview.as_ref()).unwrap_or(&full))?;
-    let icc = icc.as_deref();
-    let full_jpeg = encode(&full, QUALITY_FULL, icc)?;
+    let full_jpeg = encode(&full, QUALITY_FULL)?;
     let preview_jpeg = match &preview {
-        Some(pixels) => encode(pixels, QUALITY_SMALL, icc)?,
+        Some(pixels) => encode(pixels, QUALITY_SMALL)?,
         None => full_jpeg.clone(),
     };
     let thumbnail_jpeg = match &thumbnail {
-        Some(pixels) => encode(pixels, QUALITY_SMALL, icc)?,
+        Some(pixels) => encode(pixels, QUALITY_SMALL)?,
         None => preview_jpeg.clone(),
     };
     let sized = |pixels: &Option<Pixels<'static>>, fallback: (u32, u32)| {
@@ -199,13 +199,9 @@ fn scaled(pixels: &Pixels<'_>, longest: u32) -> Result<Option<Pixels<'static>>, 
     Ok(Some(out))
 }
 
-fn encode(pixels: &Pixels<'_>, quality: u8, icc: Option<&[u8]>) -> Result<Vec<u8>, String> {
+fn encode(pixels: &Pixels<'_>, quality: u8) -> Result<Vec<u8>, String> {
     let mut jpeg = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality);
-    if let Some(profile) = icc {
-        // A profile that does not fit is left out: colours shift a little, nothing else.
-        let _ = encoder.add_icc_profile(profile);
-    }
+    let encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality);
     let (width, height) = (pixels.width() as u16, pixels.height() as u16);
     encoder
         .encode(pixels.buffer(), width, height, jpeg_encoder::ColorType::Rgb)
@@ -310,7 +306,7 @@ mod tests {
     #[test]
     fn colours_survive_encoding() {
         let red = Pixels::from_vec_u8(64, 64, [255u8, 0, 0].repeat(64 * 64), PixelType::U8x3).unwrap();
-        let pixel = *decoded(&encode(&red, QUALITY_FULL, None).unwrap()).get_pixel(10, 10);
+        let pixel = *decoded(&encode(&red, QUALITY_FULL).unwrap()).get_pixel(10, 10);
         assert!(pixel.0[0] > 240 && pixel.0[1] < 20 && pixel.0[2] < 20, "{pixel:?}");
     }
 

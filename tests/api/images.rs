@@ -75,6 +75,10 @@ pub fn phone_jpeg(width: u32, height: u32, orientation: u16) -> Vec<u8> {
          exif:GPSLatitude=\"12,58.2N\" photoshare:mark=\"{XMP_MARK}\"/></rdf:RDF></x:xmpmeta>"
     );
     encoder.add_app_segment(1, xmp.into_bytes()).expect("XMP fits");
+    // A colour profile naming the device, as some cameras embed.
+    let mut profile = vec![0u8; 128];
+    profile.extend_from_slice(format!("desc Google Pixel 8 camera {SERIAL}").as_bytes());
+    encoder.add_icc_profile(&profile).expect("ICC fits");
     encoder.encode(&pixels(width, height), width as u16, height as u16, jpeg_encoder::ColorType::Rgb).expect("encoded");
     jpeg
 }
@@ -147,11 +151,17 @@ pub fn inspect(bytes: &[u8]) -> Served {
         (reds.2 > 0).then(|| (reds.0 / reds.2 > u64::from(width / 2), reds.1 / reds.2 > u64::from(height / 2)));
     let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).is_ok();
     let text = String::from_utf8_lossy(bytes);
-    let metadata_left =
-        [("serial", SERIAL), ("XMP", XMP_MARK), ("XMP namespace", "ns.adobe.com/xap"), ("Exif", "Exif\0\0")]
-            .into_iter()
-            .filter(|(_, needle)| text.contains(needle))
-            .map(|(what, _)| what)
-            .collect();
+    let metadata_left = [
+        ("serial", SERIAL),
+        ("XMP", XMP_MARK),
+        ("XMP namespace", "ns.adobe.com/xap"),
+        ("Exif", "Exif\0\0"),
+        ("ICC profile", "ICC_PROFILE"),
+        ("camera name", "Pixel 8"),
+    ]
+    .into_iter()
+    .filter(|(_, needle)| text.contains(needle))
+    .map(|(what, _)| what)
+    .collect();
     Served { width, height, red_corner, exif, metadata_left }
 }
