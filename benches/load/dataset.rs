@@ -59,18 +59,7 @@ impl Dataset {
                     object_key: format!("photos/{id}.jpg"),
                     comment_count: 0,
                     first_comments: Some(Vec::new()),
-                    processing: photoshare::catalog::Processing {
-                        status: Some(photoshare::catalog::PhotoStatus::Ready),
-                        renditions: photoshare::image_format::Rendition::ALL
-                            .map(|rendition| photoshare::catalog::StoredRendition {
-                                rendition,
-                                width: 640,
-                                height: 480,
-                                size_bytes: 50_000,
-                            })
-                            .to_vec(),
-                        ..Default::default()
-                    },
+                    processing: photoshare::catalog::Processing::ready_as(640, 480, 50_000),
                 }
             })
             .collect();

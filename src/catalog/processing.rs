@@ -62,6 +62,14 @@ impl Processing {
         Self { status: Some(PhotoStatus::Processing), ..Self::default() }
     }
 
+    /// READY with every rendition `width` x `height`, `size_bytes` long: for photos recorded without
+    /// processing (the benchmarks' datasets).
+    pub fn ready_as(width: u32, height: u32, size_bytes: u64) -> Self {
+        let renditions =
+            Rendition::ALL.map(|rendition| StoredRendition { rendition, width, height, size_bytes }).to_vec();
+        Self { status: Some(PhotoStatus::Ready), renditions, ..Self::default() }
+    }
+
     /// The status as the API shows it: a photo from before processing existed is FAILED.
     pub fn status(&self) -> PhotoStatus {
         self.status.unwrap_or(PhotoStatus::Failed)
@@ -164,20 +172,26 @@ pub(super) fn new_job(photo_id: Uuid) -> Item {
     ])
 }
 
+/// The first `limit` items of the queue.
+fn queue(limit: usize) -> Query {
+    Query {
+        index: Index::Table,
+        pk: keys::JOBS.to_string(),
+        sk_from: None,
+        sk_to: None,
+        descending: false,
+        limit,
+        start_after: None,
+    }
+}
+
 impl Catalog {
-    /// Jobs whose lease is free or expired at `now`, oldest photos first: at most `limit`, from one query.
+    /// Jobs whose lease is free or expired at `now`: at most `limit`, from one query of the queue's first
+    /// `4 * limit` items. (Known limit: while more than that many jobs at the front are leased by other
+    /// instances, due ones behind them wait until those finish.)
     pub async fn due_jobs(&self, now: DateTime<Utc>, limit: usize) -> TableResult<Vec<Job>> {
-        let query = Query {
-            index: Index::Table,
-            pk: keys::JOBS.to_string(),
-            sk_from: None,
-            sk_to: None,
-            descending: false,
-            limit: limit * 4,
-            start_after: None,
-        };
         let now = keys::time(now);
-        let items = self.table.query(&query).await?;
+        let items = self.table.query(&queue(limit * 4)).await?;
         let jobs = items.iter().filter_map(|item| {
             let photo_id = Uuid::try_parse(item.opt_string(crate::table::SK)?).ok()?;
             let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
@@ -189,16 +203,7 @@ impl Catalog {
 
     /// Photos waiting to be processed (or being processed), counted up to `limit` from one query.
     pub async fn queued_jobs(&self, limit: usize) -> TableResult<usize> {
-        let query = Query {
-            index: Index::Table,
-            pk: keys::JOBS.to_string(),
-            sk_from: None,
-            sk_to: None,
-            descending: false,
-            limit,
-            start_after: None,
-        };
-        Ok(self.table.query(&query).await?.len())
+        Ok(self.table.query(&queue(limit)).await?.len())
     }
 
     /// Take `job` until `until` if nobody holds it at `now`: `None` if another instance was first.
