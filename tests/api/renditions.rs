@@ -25,6 +25,12 @@ both_modes!(
     processing_cut_by_a_crash_is_finished_by_the_next_instance,
 );
 
+/// Without a worker of their own, so the tests play the instances.
+mod leases {
+    use super::a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing;
+    crate::both_modes!(flags = &["--processing-jobs", "0"]; a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing);
+}
+
 const IMAGES: &str = "query($id: ID!) { photo(id: $id) { id status width height sizeBytes url placeholder takenAt camera
     processingError thumbnail: image(size: THUMBNAIL) { width height } images { size url width height contentType sizeBytes } } }";
 
@@ -232,4 +238,42 @@ async fn processing_cut_by_a_crash_is_finished_by_the_next_instance(app: TestApp
     let (status, bytes) = fetch(&app, ready["url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert!(inspect(&bytes).metadata_left.is_empty());
+}
+
+/// Two instances racing for one job, through the catalog: a held lease cannot be taken; once it expired it
+/// can, and then the first holder's result commits nothing; the second's does, once.
+async fn a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing(app: TestApp) {
+    use photoshare::catalog::{PhotoStatus, Processing};
+    let uploaded = app.upload_bytes("raced", "image/jpeg", &images::phone_jpeg(320, 240, 1)).await;
+    let id = uuid::Uuid::parse_str(uploaded["id"].as_str().unwrap()).unwrap();
+    let catalog = &app.state.services.catalog;
+    let now = chrono::Utc::now();
+    let jobs = catalog.due_jobs(now, 10).await.unwrap();
+    let job = jobs.iter().find(|job| job.photo_id == id).expect("the photo's job is due").clone();
+
+    let first = catalog.claim(&job, now, now + chrono::Duration::seconds(60)).await.unwrap().expect("claimed");
+    assert!(catalog.claim(&job, now, now + chrono::Duration::seconds(60)).await.unwrap().is_none(), "held");
+    assert!(catalog.due_jobs(now, 10).await.unwrap().iter().all(|job| job.photo_id != id), "not due while held");
+
+    // A minute later the first holder is presumed dead: another instance takes the job over.
+    let later = now + chrono::Duration::seconds(61);
+    let due = catalog.due_jobs(later, 10).await.unwrap();
+    let job = due.iter().find(|job| job.photo_id == id).expect("due again once the lease expired");
+    let second = catalog.claim(job, later, later + chrono::Duration::seconds(60)).await.unwrap().expect("taken over");
+    assert_eq!(second.attempts, 2);
+
+    let photo = catalog.photo(id).await.unwrap().unwrap();
+    let failed = Processing { status: Some(PhotoStatus::Failed), error: Some("late".into()), ..Processing::default() };
+    assert!(
+        catalog.finish_processing(&first, &photo, failed, None).await.unwrap().is_none(),
+        "the lost lease commits nothing"
+    );
+    assert_eq!(catalog.photo(id).await.unwrap().unwrap().processing.status(), PhotoStatus::Processing);
+
+    let ready = Processing::ready_as(320, 240, 1_000);
+    let updated =
+        catalog.finish_processing(&second, &photo, ready, Some((320, 240))).await.unwrap().expect("committed");
+    assert_eq!(updated.processing.status(), PhotoStatus::Ready);
+    assert_eq!(catalog.photo(id).await.unwrap().unwrap().processing.status(), PhotoStatus::Ready);
+    assert!(catalog.due_jobs(later + chrono::Duration::hours(1), 10).await.unwrap().is_empty(), "the job is gone");
 }
