@@ -143,47 +143,49 @@ async fn process(services: &Services, lease: &Lease) -> anyhow::Result<()> {
     if photo.processing.status() != PhotoStatus::Processing {
         return Ok(());
     }
-    match render_and_store(services, &photo).await {
-        Ok(Ok(rendered)) => {
-            let (width, height) = rendered.size();
-            let outcome = Processing {
-                status: Some(PhotoStatus::Ready),
-                renditions: rendered
-                    .renditions
-                    .iter()
-                    .map(|r| StoredRendition {
-                        rendition: r.rendition,
-                        width: r.width,
-                        height: r.height,
-                        size_bytes: r.jpeg.len() as u64,
-                    })
-                    .collect(),
-                placeholder: Some(rendered.placeholder),
-                taken_at: rendered.taken_at,
-                camera: rendered.camera,
-                error: None,
-            };
-            finish(services, lease, &photo, outcome, Some((width, height))).await?;
-            services.processing.counts.ready.fetch_add(1, Ordering::Relaxed);
+    // Any failure of storage, the table included (a commit that conflicted), is retried.
+    let attempt = async {
+        match render_and_store(services, &photo).await? {
+            Ok(rendered) => {
+                let displayed = rendered.size();
+                let outcome = Processing {
+                    status: Some(PhotoStatus::Ready),
+                    renditions: rendered
+                        .renditions
+                        .iter()
+                        .map(|r| StoredRendition {
+                            rendition: r.rendition,
+                            width: r.width,
+                            height: r.height,
+                            size_bytes: r.jpeg.len() as u64,
+                        })
+                        .collect(),
+                    placeholder: Some(rendered.placeholder),
+                    taken_at: rendered.taken_at,
+                    camera: rendered.camera,
+                    error: None,
+                };
+                finish(services, lease, &photo, outcome, Some(displayed)).await?;
+                services.processing.counts.ready.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(reason) => {
+                tracing::info!(photo = %photo.id, %reason, "a photo cannot be processed");
+                fail(services, lease, &photo, reason).await?;
+            }
         }
-        Ok(Err(reason)) => {
-            tracing::info!(photo = %photo.id, %reason, "a photo cannot be processed");
-            fail(services, lease, &photo, reason).await?;
-        }
-        Err(error) if lease.attempts >= MAX_ATTEMPTS => {
-            // The cause is for the logs; clients see what happened and what to do.
-            tracing::warn!(photo = %photo.id, error = %error, "processing failed for good");
-            let reason = format!("storage failed {MAX_ATTEMPTS} times while processing the photo: upload it again");
-            fail(services, lease, &photo, reason).await?;
-        }
-        Err(error) => {
-            let wait = if lease.attempts <= 1 { 5 } else { 30 };
-            services.catalog.release(lease, Utc::now() + chrono::Duration::seconds(wait)).await?;
-            services.processing.counts.retried.fetch_add(1, Ordering::Relaxed);
-            return Err(error);
-        }
+        anyhow::Ok(())
+    };
+    let Err(error) = attempt.await else { return Ok(()) };
+    if lease.attempts >= MAX_ATTEMPTS {
+        // The cause is for the logs; clients see what happened and what to do.
+        tracing::warn!(photo = %photo.id, error = %error, "processing failed for good");
+        let reason = format!("storage failed {MAX_ATTEMPTS} times while processing the photo: upload it again");
+        return fail(services, lease, &photo, reason).await;
     }
-    Ok(())
+    let wait = if lease.attempts <= 1 { 5 } else { 30 };
+    services.catalog.release(lease, Utc::now() + chrono::Duration::seconds(wait)).await?;
+    services.processing.counts.retried.fetch_add(1, Ordering::Relaxed);
+    Err(error)
 }
 
 /// The renditions, stored: the file's problem as `Ok(Err(reason))`, storage's as `Err`.
