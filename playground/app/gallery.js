@@ -78,12 +78,11 @@ function searchForm(search) {
 }
 
 function thumb(photo) {
-  const frame = h('div', { class: 'thumb' });
+  // The state label first: the image paints it (and the frame's state) from the photo's status.
+  const frame = h('div', { class: 'thumb' }, h('span', { class: 'state' }));
   const size = photo.thumbnail ?? {};
-  frame.append(
-    photoImage(photo, { size: 'thumbnail', frame, loading: 'lazy', width: size.width, height: size.height }),
-    h('span', { class: 'state' }, photo.status === 'FAILED' ? 'Could not be processed' : 'Processing…'),
-  );
+  const props = { size: 'thumbnail', frame, loading: 'lazy', width: size.width, height: size.height };
+  frame.prepend(photoImage(photo, props));
   return frame;
 }
 

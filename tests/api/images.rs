@@ -28,6 +28,14 @@ fn pixels(width: u32, height: u32) -> Vec<u8> {
 /// The EXIF block of a phone photo taken on 2026-11-28 at 18:30 in India (+05:30), at a GPS position.
 fn phone_exif(orientation: u16) -> Vec<u8> {
     let ascii = |text: &str| Value::Ascii(vec![text.as_bytes().to_vec()]);
+    // Degrees, minutes and hundredths of a second of arc, as GPS tags hold them.
+    let degrees = |d: u32, m: u32, s: u32| {
+        Value::Rational(vec![
+            Rational { num: d, denom: 1 },
+            Rational { num: m, denom: 1 },
+            Rational { num: s, denom: 100 },
+        ])
+    };
     let fields = [
         Field { tag: Tag::Orientation, ifd_num: In::PRIMARY, value: Value::Short(vec![orientation]) },
         Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: ascii("Google") },
@@ -36,25 +44,9 @@ fn phone_exif(orientation: u16) -> Vec<u8> {
         Field { tag: Tag::OffsetTimeOriginal, ifd_num: In::PRIMARY, value: ascii("+05:30") },
         Field { tag: Tag::BodySerialNumber, ifd_num: In::PRIMARY, value: ascii(SERIAL) },
         Field { tag: Tag::GPSLatitudeRef, ifd_num: In::PRIMARY, value: ascii("N") },
-        Field {
-            tag: Tag::GPSLatitude,
-            ifd_num: In::PRIMARY,
-            value: Value::Rational(vec![
-                Rational { num: 12, denom: 1 },
-                Rational { num: 58, denom: 1 },
-                Rational { num: 1234, denom: 100 },
-            ]),
-        },
+        Field { tag: Tag::GPSLatitude, ifd_num: In::PRIMARY, value: degrees(12, 58, 1234) },
         Field { tag: Tag::GPSLongitudeRef, ifd_num: In::PRIMARY, value: ascii("E") },
-        Field {
-            tag: Tag::GPSLongitude,
-            ifd_num: In::PRIMARY,
-            value: Value::Rational(vec![
-                Rational { num: 77, denom: 1 },
-                Rational { num: 35, denom: 1 },
-                Rational { num: 4321, denom: 100 },
-            ]),
-        },
+        Field { tag: Tag::GPSLongitude, ifd_num: In::PRIMARY, value: degrees(77, 35, 4321) },
     ];
     let mut writer = exif::experimental::Writer::new();
     for field in &fields {
