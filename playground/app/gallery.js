@@ -5,7 +5,7 @@ import { graphql } from './api.js';
 import { errorBox, h, photoHref } from './dom.js';
 import { endOfDay, formatDay, formatShort, startOfDay, timeZoneLabel, toRfc3339 } from './format.js';
 import { photoImage } from './images.js';
-import { GALLERY, PHOTO_ADDED, SEARCH } from './operations.js';
+import { GALLERY, PHOTO_ADDED, PHOTO_CARD_QUERY, PHOTO_UPDATED, SEARCH } from './operations.js';
 
 const PAGE_SIZE = 24;
 
@@ -140,8 +140,9 @@ export function renderGallery(root, params, { live }) {
       for (const photo of photos.nodes) {
         if (shown.has(photo.id)) continue;
         shown.add(photo.id);
-        grid.append(photoCard(photo));
+        grid.append(photoCard(updates.get(photo.id) ?? photo));
       }
+      if (grid.dataset.updates === 'subscribed') recheckProcessing();
       after = photos.pageInfo.endCursor;
       more.hidden = !photos.pageInfo.hasNextPage;
       status.replaceChildren(endNote(photos.pageInfo.hasNextPage));
@@ -171,6 +172,37 @@ export function renderGallery(root, params, { live }) {
   );
   observer.observe(more);
 
+  // A card is replaced when its photo changes (PROCESSING to READY or FAILED, or an edit). The latest version of
+  // each photo heard is kept, for a card that arrives after its update (a page or photoAdded in flight).
+  const updates = new Map();
+  const cardOf = (id) => grid.querySelector(`.photo-card[data-id="${CSS.escape(id)}"]`);
+  function replaceCard(photo) {
+    const card = cardOf(photo.id);
+    if (card) card.replaceWith(photoCard(photo, card.classList.contains('fresh')));
+  }
+  // What finished before the subscription started is asked for once (there is no resume for photoUpdated).
+  function recheckProcessing() {
+    for (const frame of grid.querySelectorAll('.thumb.processing')) {
+      const id = frame.closest('.photo-card').dataset.id;
+      graphql(PHOTO_CARD_QUERY, { id })
+        .then(({ photo }) => photo && photo.status !== 'PROCESSING' && !disposed && replaceCard(photo))
+        .catch(() => {});
+    }
+  }
+  const stopUpdates = live.subscribe({
+    query: PHOTO_UPDATED,
+    onStart: () => {
+      grid.dataset.updates = 'subscribed';
+      recheckProcessing();
+    },
+    next: ({ photoUpdated: photo }) => {
+      updates.delete(photo.id);
+      updates.set(photo.id, photo);
+      if (updates.size > 500) updates.delete(updates.keys().next().value);
+      replaceCard(photo);
+    },
+  });
+
   // New photos appear at the top of the unfiltered gallery as they are uploaded, by anyone.
   const stopLive = filter
     ? () => {}
@@ -180,7 +212,7 @@ export function renderGallery(root, params, { live }) {
         next: ({ photoAdded: photo }) => {
           if (shown.has(photo.id)) return;
           shown.add(photo.id);
-          grid.prepend(photoCard(photo, true));
+          grid.prepend(photoCard(updates.get(photo.id) ?? photo, true));
           if (status.querySelector('.empty')) status.replaceChildren(endNote(false));
         },
       });
@@ -190,5 +222,6 @@ export function renderGallery(root, params, { live }) {
     disposed = true;
     observer.disconnect();
     stopLive();
+    stopUpdates();
   };
 }

@@ -1,16 +1,13 @@
 // Photo images. Every photo is served as renditions the service makes (THUMBNAIL, PREVIEW, FULL: upright,
 // without metadata); `Photo.url` is FULL. A gallery card shows THUMBNAIL (PREVIEW on dense screens) over the
 // photo's ThumbHash placeholder, the photo page PREVIEW. A new photo is PROCESSING for a moment: its card
-// says so and waits for the renditions; links also expire if the page stays open a long time. Either way
-// the image asks the API again: waits while PROCESSING, takes fresh links once READY.
+// says so, and the page replaces the image when `photoUpdated` says it is READY (gallery.js, photo.js).
+// Links also expire if the page stays open a long time: a broken image asks the API once for fresh ones.
 
 import { graphql } from './api.js';
 import { h } from './dom.js';
 import { PHOTO_URL } from './operations.js';
 import { thumbHashToDataURL } from './thumbhash.js';
-
-const PROCESSING_RETRIES = 60;
-const PROCESSING_WAIT_MS = 500;
 
 /** The placeholder as a data URL, or null. */
 function placeholderUrl(photo) {
@@ -35,17 +32,22 @@ function sources(photo, size) {
 
 /**
  * An `<img>` of a photo's `size` rendition ('thumbnail' or 'preview'), its placeholder painted behind it,
- * that waits for the renditions while the photo is PROCESSING and renews its links once if they expired.
+ * that renews its links once if they expired. While the photo is PROCESSING it shows the placeholder alone.
  * `frame`, if given, is the element whose background shows the placeholder and whose state class follows.
  */
 export function photoImage(photo, { size = 'preview', frame = null, ...props } = {}) {
   let renewed = false;
-  let waits = 0;
-  const { src, srcset } = sources(photo, size);
-  const image = h('img', { src, alt: photo.name, decoding: 'async', ...props });
-  if (srcset) {
-    image.srcset = srcset;
-    image.sizes = '(max-width: 640px) 50vw, 240px';
+  const image = h('img', { alt: photo.name, decoding: 'async', ...props });
+  // Until READY there is nothing to load: FULL answers 404 until it exists.
+  if (photo.status === 'READY') {
+    const { src, srcset } = sources(photo, size);
+    if (srcset) {
+      image.srcset = srcset;
+      image.sizes = '(max-width: 640px) 50vw, 240px';
+    }
+    image.src = src;
+  } else if (photo.status === 'FAILED') {
+    image.alt = `${photo.name} (could not be processed)`;
   }
   const paint = (current) => {
     const placeholder = placeholderUrl(current);
@@ -61,25 +63,7 @@ export function photoImage(photo, { size = 'preview', frame = null, ...props } =
       const { photo: fresh } = await graphql(PHOTO_URL, { id: photo.id });
       if (!fresh) return;
       paint(fresh);
-      if (fresh.status === 'PROCESSING' && waits < PROCESSING_RETRIES) {
-        waits += 1;
-        await new Promise((resolve) => setTimeout(resolve, PROCESSING_WAIT_MS));
-        image.src = `${fresh.url}#${waits}`;
-        return;
-      }
-      if (fresh.status === 'FAILED') {
-        image.alt = `${photo.name} (could not be processed)`;
-        return;
-      }
-      if (fresh.status === 'READY' && waits > 0) {
-        // It was processing: now its renditions exist.
-        waits = 0;
-        const next = sources(fresh, size);
-        if (next.srcset) image.srcset = next.srcset;
-        image.src = next.src;
-        return;
-      }
-      if (renewed) return;
+      if (fresh.status !== 'READY' || renewed) return;
       renewed = true;
       const next = sources(fresh, size);
       if (next.srcset) image.srcset = next.srcset;

@@ -29,19 +29,38 @@ export const SEARCH = `
 export const PHOTO_ADDED = `
   subscription PhotoAdded { photoAdded { ...PhotoCard } }${PHOTO_CARD}`;
 
+/** Processing finished (READY or FAILED) or an edit, for one photo or (no id) every photo. */
+export const PHOTO_UPDATED = `
+  subscription PhotoUpdated($id: ID) { photoUpdated(id: $id) { ...PhotoCard } }${PHOTO_CARD}`;
+
+/** One photo as a gallery card shows it. */
+export const PHOTO_CARD_QUERY = `
+  query PhotoCard($id: ID!) { photo(id: $id) { ...PhotoCard } }${PHOTO_CARD}`;
+
+const PHOTO_PAGE = `
+  fragment PhotoPage on Photo {
+    id name description contentType sizeBytes width height uploadedAt uploaderIp url commentCount
+    status processingError placeholder takenAt camera
+    thumbnail: image(size: THUMBNAIL) { url width height } preview: image(size: PREVIEW) { url width height }
+  }`;
+
 /** One photo with the first page of its timeline. */
 export const PHOTO = `
   query Photo($id: ID!, $first: Int!) {
     photo(id: $id) {
-      id name description contentType sizeBytes width height uploadedAt uploaderIp url commentCount
-      status processingError placeholder takenAt camera
-      thumbnail: image(size: THUMBNAIL) { url width height } preview: image(size: PREVIEW) { url width height }
+      ...PhotoPage
       comments(first: $first) {
         nodes { ...CommentFields }
         pageInfo { hasNextPage endCursor }
       }
     }
-  }${COMMENT}`;
+  }${PHOTO_PAGE}${COMMENT}`;
+
+/** One photo's page without its timeline, and its changes (processing finished, edits). */
+export const PHOTO_PAGE_QUERY = `
+  query PhotoPage($id: ID!) { photo(id: $id) { ...PhotoPage } }${PHOTO_PAGE}`;
+export const PHOTO_PAGE_UPDATED = `
+  subscription PhotoPageUpdated($id: ID!) { photoUpdated(id: $id) { ...PhotoPage } }${PHOTO_PAGE}`;
 
 /** A fresh view link for a photo (links are short-lived). */
 export const PHOTO_URL = `

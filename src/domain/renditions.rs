@@ -19,10 +19,13 @@
 use std::io::Cursor;
 
 use base64::Engine;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use fast_image_resize::images::Image as Pixels;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader};
+
+use super::{exif_fields, jpeg_scans};
 
 use crate::image_format::Rendition;
 
@@ -85,6 +88,7 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("the file cannot be read: {e}"))?;
+    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -98,18 +102,28 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
     let exif = decoder.exif_metadata().ok().flatten().map(without_exif_header);
     let orientation = exif
         .as_deref()
-        .and_then(image::metadata::Orientation::from_exif_chunk)
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut photo = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
-    photo.apply_orientation(orientation);
-    let full = opaque_rgb(photo);
-    let (width, height) = (full.width(), full.height());
-    let full = Pixels::from_vec_u8(width, height, full.into_raw(), PixelType::U8x3).map_err(|e| e.to_string())?;
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let stored = opaque_rgb(DynamicImage::from_decoder(decoder).map_err(unreadable)?);
+    let stored = Pixels::from_vec_u8(width, height, stored.into_raw(), PixelType::U8x3).map_err(|e| e.to_string())?;
 
-    let preview = fit(&full, Rendition::Preview)?;
-    let thumbnail = fit(preview.as_ref().unwrap_or(&full), Rendition::Thumbnail)?;
-    let placeholder = placeholder(thumbnail.as_ref().or(preview.as_ref()).unwrap_or(&full))?;
-    let full_jpeg = encode(&full, QUALITY_FULL)?;
+    // Scaled first and turned upright after: turning a 12 MP photo cost more than scaling it.
+    let preview = fit(&stored, Rendition::Preview)?;
+    let thumbnail = fit(preview.as_ref().unwrap_or(&stored), Rendition::Thumbnail)?;
+    let preview = preview.map(|pixels| upright(pixels, orientation)).transpose()?;
+    let thumbnail = thumbnail.map(|pixels| upright(pixels, orientation)).transpose()?;
+    // A JPEG's FULL is its own scans (jpeg_scans); anything else is encoded from the upright pixels.
+    let passed_through = is_jpeg.then(|| jpeg_scans::without_metadata(bytes, orientation.to_exif())).flatten();
+    let needs_pixels = passed_through.is_none() || (preview.is_none() && thumbnail.is_none());
+    let upright_full = needs_pixels.then(|| upright(stored, orientation)).transpose()?;
+    let full_jpeg = match (passed_through, &upright_full) {
+        (Some(jpeg), _) => jpeg,
+        (None, Some(full)) => encode(full, QUALITY_FULL)?,
+        (None, None) => return Err("nothing to encode".into()),
+    };
+    let (width, height) = displayed(width, height, orientation);
+    let smallest = thumbnail.as_ref().or(preview.as_ref()).or(upright_full.as_ref()).ok_or("no pixels")?;
+    let placeholder = placeholder(smallest)?;
     let preview_jpeg = match &preview {
         Some(pixels) => encode(pixels, QUALITY_SMALL)?,
         None => full_jpeg.clone(),
@@ -123,7 +137,7 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
     };
     let preview_size = sized(&preview, (width, height));
     let thumbnail_size = sized(&thumbnail, preview_size);
-    let (taken_at, camera) = exif.map(exif_fields).unwrap_or_default();
+    let (taken_at, camera) = exif.map(exif_fields::read).unwrap_or_default();
     Ok(Rendered {
         renditions: vec![
             Encoded {
@@ -177,6 +191,29 @@ fn opaque_rgb(photo: DynamicImage) -> image::RgbImage {
     image::RgbImage::from_raw(width, height, rgb).unwrap_or_default()
 }
 
+/// `pixels` turned as `orientation` says.
+fn upright(pixels: Pixels<'static>, orientation: Orientation) -> Result<Pixels<'static>, String> {
+    if orientation == Orientation::NoTransforms {
+        return Ok(pixels);
+    }
+    let (width, height) = (pixels.width(), pixels.height());
+    let rgb = image::RgbImage::from_raw(width, height, pixels.into_vec()).ok_or("a buffer of the wrong size")?;
+    let mut turned = DynamicImage::ImageRgb8(rgb);
+    turned.apply_orientation(orientation);
+    let (width, height) = (turned.width(), turned.height());
+    Pixels::from_vec_u8(width, height, turned.into_rgb8().into_raw(), PixelType::U8x3).map_err(|e| e.to_string())
+}
+
+/// The size a photo stored as `width` x `height` is shown at.
+fn displayed(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
+    match orientation {
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH => {
+            (height, width)
+        }
+        _ => (width, height),
+    }
+}
+
 /// `pixels` scaled down to fit `rendition`'s longest side; `None` when it already fits (never enlarged).
 fn fit(pixels: &Pixels<'_>, rendition: Rendition) -> Result<Option<Pixels<'static>>, String> {
     let Some(longest) = rendition.longest_side() else { return Ok(None) };
@@ -218,48 +255,10 @@ fn placeholder(pixels: &Pixels<'_>) -> Result<String, String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(hash))
 }
 
-/// When the photo was taken (only with its UTC offset: a local time alone names no instant) and the camera.
-fn exif_fields(tiff: Vec<u8>) -> (Option<DateTime<Utc>>, Option<String>) {
-    let Ok(exif) = exif::Reader::new().read_raw(tiff) else { return (None, None) };
-    let text = |tag: exif::Tag| -> Option<String> {
-        let field = exif.get_field(tag, exif::In::PRIMARY)?;
-        match &field.value {
-            exif::Value::Ascii(parts) => {
-                let joined: Vec<u8> =
-                    parts.first()?.iter().copied().filter(|b| b.is_ascii_graphic() || *b == b' ').collect();
-                let value = String::from_utf8(joined).ok()?.trim().to_string();
-                (!value.is_empty()).then_some(value)
-            }
-            _ => None,
-        }
-    };
-    let taken_at =
-        text(exif::Tag::DateTimeOriginal).zip(text(exif::Tag::OffsetTimeOriginal)).and_then(|(at, offset)| {
-            let local = NaiveDateTime::parse_from_str(&at, "%Y:%m:%d %H:%M:%S").ok()?;
-            let zoned = DateTime::parse_from_str(
-                &format!("{} {offset}", local.format("%Y-%m-%d %H:%M:%S")),
-                "%Y-%m-%d %H:%M:%S %:z",
-            )
-            .ok()?;
-            let utc = zoned.with_timezone(&Utc);
-            // Cameras with an unset clock write 0000 or 1970; nothing was photographed before 1826.
-            (utc.format("%Y").to_string().parse::<i32>().is_ok_and(|year| year >= 1826)
-                && utc <= Utc::now() + chrono::Duration::days(1))
-            .then_some(utc)
-        });
-    let make = text(exif::Tag::Make);
-    let model = text(exif::Tag::Model);
-    let camera = match (make, model) {
-        (Some(make), Some(model)) if model.to_lowercase().starts_with(&make.to_lowercase()) => Some(model),
-        (Some(make), Some(model)) => Some(format!("{make} {model}")),
-        (make, model) => make.or(model),
-    };
-    (taken_at, camera.map(|c| c.chars().take(100).collect()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::exif_fields::testing::{ascii, exif};
 
     fn decoded(jpeg: &[u8]) -> image::RgbImage {
         image::load_from_memory(jpeg).unwrap().to_rgb8()
@@ -287,20 +286,6 @@ mod tests {
         }
         encoder.encode(&pixels, width, height, color).unwrap();
         out
-    }
-
-    fn exif(fields: &[exif::Field]) -> Vec<u8> {
-        let mut writer = exif::experimental::Writer::new();
-        for field in fields {
-            writer.push_field(field);
-        }
-        let mut tiff = Cursor::new(Vec::new());
-        writer.write(&mut tiff, false).unwrap();
-        tiff.into_inner()
-    }
-
-    fn ascii(tag: exif::Tag, text: &str) -> exif::Field {
-        exif::Field { tag, ifd_num: exif::In::PRIMARY, value: exif::Value::Ascii(vec![text.as_bytes().to_vec()]) }
     }
 
     #[test]
@@ -364,14 +349,5 @@ mod tests {
             render(&jpeg(120, 80, jpeg_encoder::ColorType::Rgb, false, Some(exif(&huge)))).is_ok(),
             "a huge EXIF block"
         );
-    }
-
-    #[test]
-    fn a_local_time_without_its_offset_names_no_instant() {
-        let fields = [ascii(exif::Tag::DateTimeOriginal, "2026:11:28 18:30:00")];
-        assert_eq!(exif_fields(exif(&fields)).0, None);
-        let fields =
-            [ascii(exif::Tag::DateTimeOriginal, "2026:11:28 18:30:00"), ascii(exif::Tag::OffsetTimeOriginal, "-03:00")];
-        assert_eq!(exif_fields(exif(&fields)).0.map(|t| t.to_rfc3339()), Some("2026-11-28T21:30:00+00:00".into()));
     }
 }

@@ -57,7 +57,8 @@ fn phone_exif(orientation: u16) -> Vec<u8> {
     tiff.into_inner()
 }
 
-/// A phone-like JPEG: `width` x `height` as stored, EXIF `orientation`, GPS, camera, serial, capture time, XMP.
+/// A phone-like JPEG: `width` x `height` as stored, EXIF `orientation`, GPS, camera, serial, capture time, XMP,
+/// an ICC profile, and a second image after the end.
 pub fn phone_jpeg(width: u32, height: u32, orientation: u16) -> Vec<u8> {
     let mut jpeg = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 90);
@@ -72,6 +73,10 @@ pub fn phone_jpeg(width: u32, height: u32, orientation: u16) -> Vec<u8> {
     profile.extend_from_slice(format!("desc Google Pixel 8 camera {SERIAL}").as_bytes());
     encoder.add_icc_profile(&profile).expect("ICC fits");
     encoder.encode(&pixels(width, height), width as u16, height as u16, jpeg_encoder::ColorType::Rgb).expect("encoded");
+    // After the end of the image, as phones append a gain map or a motion clip: a second JPEG with its own EXIF.
+    jpeg.extend(b"\xFF\xD8\xFF\xE1\x00\x20Exif\0\0");
+    jpeg.extend(format!("{SERIAL} Pixel 8 trailer").as_bytes());
+    jpeg.extend(b"\xFF\xD9");
     jpeg
 }
 
@@ -120,18 +125,31 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// What served bytes are: their size as decoded, where the red corner is, and any metadata left in them.
+/// What served bytes are as a browser shows them (EXIF orientation applied): their size, where the red corner
+/// is, and any metadata left in them.
 pub struct Served {
     pub width: u32,
     pub height: u32,
     /// The red corner, if the photo has one: (right half, bottom half).
     pub red_corner: Option<(bool, bool)>,
-    pub exif: bool,
+    /// EXIF tags other than the orientation (which the contract allows as the only one).
+    pub exif_beyond_orientation: Vec<Tag>,
     pub metadata_left: Vec<&'static str>,
 }
 
 pub fn inspect(bytes: &[u8]) -> Served {
-    let image = image::load_from_memory(bytes).expect("served bytes decode").to_rgb8();
+    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).ok();
+    let orientation = exif
+        .as_ref()
+        .and_then(|exif| exif.get_field(Tag::Orientation, In::PRIMARY)?.value.get_uint(0))
+        .and_then(|value| image::metadata::Orientation::from_exif(value as u8))
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let exif_beyond_orientation =
+        exif.iter().flat_map(|exif| exif.fields()).map(|field| field.tag).filter(|tag| *tag != Tag::Orientation);
+    let exif_beyond_orientation = exif_beyond_orientation.collect();
+    let mut image = image::load_from_memory(bytes).expect("served bytes decode");
+    image.apply_orientation(orientation);
+    let image = image.to_rgb8();
     let (width, height) = image.dimensions();
     let mut reds = (0u64, 0u64, 0u64);
     for (x, y, pixel) in image.enumerate_pixels() {
@@ -141,13 +159,11 @@ pub fn inspect(bytes: &[u8]) -> Served {
     }
     let red_corner =
         (reds.2 > 0).then(|| (reds.0 / reds.2 > u64::from(width / 2), reds.1 / reds.2 > u64::from(height / 2)));
-    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).is_ok();
     let text = String::from_utf8_lossy(bytes);
     let metadata_left = [
         ("serial", SERIAL),
         ("XMP", XMP_MARK),
         ("XMP namespace", "ns.adobe.com/xap"),
-        ("Exif", "Exif\0\0"),
         ("ICC profile", "ICC_PROFILE"),
         ("camera name", "Pixel 8"),
     ]
@@ -155,5 +171,5 @@ pub fn inspect(bytes: &[u8]) -> Served {
     .filter(|(_, needle)| text.contains(needle))
     .map(|(what, _)| what)
     .collect();
-    Served { width, height, red_corner, exif, metadata_left }
+    Served { width, height, red_corner, exif_beyond_orientation, metadata_left }
 }

@@ -86,10 +86,11 @@ async fn a_phone_photo_becomes_ready_upright_and_without_metadata(app: TestApp) 
         );
         assert_eq!(served.red_corner, Some((true, false)), "{}: upright (the red corner is top right)", image["size"]);
         assert!(
-            !served.exif && served.metadata_left.is_empty(),
-            "{}: metadata left {:?}",
+            served.exif_beyond_orientation.is_empty() && served.metadata_left.is_empty(),
+            "{}: metadata left {:?} {:?}",
             image["size"],
-            served.metadata_left
+            served.metadata_left,
+            served.exif_beyond_orientation
         );
     }
 
@@ -97,7 +98,7 @@ async fn a_phone_photo_becomes_ready_upright_and_without_metadata(app: TestApp) 
     let (status, full) = fetch(&app, photo["url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(full.len() as u64, photo["sizeBytes"].as_u64().unwrap(), "Photo.sizeBytes is what url serves");
-    assert!(inspect(&full).metadata_left.is_empty() && !inspect(&full).exif);
+    assert!(inspect(&full).metadata_left.is_empty() && inspect(&full).exif_beyond_orientation.is_empty());
     let share = "mutation($id: ID!) { createShareLink(photoId: $id, expiresInSeconds: 60) { url } }";
     let link = app.data(share, json!({ "id": id })).await["createShareLink"]["url"].clone();
     let (status, shared) = fetch(&app, link.as_str().unwrap()).await;

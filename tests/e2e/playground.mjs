@@ -367,13 +367,30 @@ async function runMode(browser, mode) {
     await step(
       `photos uploaded elsewhere appear in the open gallery (photoAdded), ${GALLERY_PAGE} of them`,
       async () => {
-        await pageA.locator('.grid[data-live="subscribed"]').waitFor({ state: 'attached' });
+        await pageA.locator('.grid[data-live="subscribed"][data-updates="subscribed"]').waitFor({ state: 'attached' });
+        const asked = [];
+        const record = (request) => {
+          if (request.method() === 'POST' && request.url().endsWith('/graphql')) {
+            asked.push(JSON.parse(request.postData() ?? '{}').query?.match(/^\s*(\w+ \w+)/)?.[1]);
+          }
+        };
+        pageA.on('request', record);
         for (let i = 1; i <= GALLERY_PAGE; i++) {
           await uploadViaApi(base, `Filler ${String(i).padStart(2, '0')}`, SMALL_PNG, 'image/png');
         }
         await until(`${GALLERY_PAGE} cards`, async () => (await cards.count()) === GALLERY_PAGE);
         check((await cards.first().innerText()).includes(`Filler ${GALLERY_PAGE}`), 'the newest photo comes first');
         check((await pageA.getByText('No photos yet.').count()) === 0, 'the empty note is gone');
+        // They arrive PROCESSING; photoUpdated turns each card READY, with its thumbnail, without asking again.
+        await pageA.waitForFunction(
+          (count) =>
+            document.querySelectorAll('.thumb.processing').length === 0 &&
+            [...document.querySelectorAll('.photo-card img')].filter((i) => i.complete && i.naturalWidth > 0).length ===
+              count,
+          GALLERY_PAGE,
+        );
+        pageA.off('request', record);
+        check(asked.length === 0, `the page asked for nothing while photos were processed: ${asked.join(', ')}`);
         await shot(pageA, 'gallery-live');
       },
       { needed: true },
