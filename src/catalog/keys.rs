@@ -94,7 +94,6 @@ pub fn event(at: DateTime<Utc>, entity_id: Uuid) -> Key {
     Key::new(event_partition(at), format!("{}#{entity_id}", time(at)))
 }
 
-/// A time as a sort key: fixed width, UTC, microseconds, so byte order is time order.
 /// The partition of the processing queue: one job item per photo still to process.
 pub const JOBS: &str = "JOBS";
 
@@ -102,6 +101,7 @@ pub fn job(photo_id: Uuid) -> Key {
     Key::new(JOBS, photo_id.to_string())
 }
 
+/// A time as a sort key: fixed width, UTC, microseconds, so byte order is time order.
 pub fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

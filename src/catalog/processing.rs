@@ -172,13 +172,13 @@ pub(super) fn new_job(photo_id: Uuid) -> Item {
     ])
 }
 
-/// The first `limit` items of the queue.
-fn queue(limit: usize) -> Query {
+/// At most `limit` items of the queue, from `from` and up to `to` (both inclusive) when given.
+fn queue(limit: usize, from: Option<String>, to: Option<String>) -> Query {
     Query {
         index: Index::Table,
         pk: keys::JOBS.to_string(),
-        sk_from: None,
-        sk_to: None,
+        sk_from: from,
+        sk_to: to,
         descending: false,
         limit,
         start_after: None,
@@ -186,12 +186,18 @@ fn queue(limit: usize) -> Query {
 }
 
 impl Catalog {
-    /// Jobs whose lease is free or expired at `now`: at most `limit`, from one query of the queue's first
-    /// `4 * limit` items. (Known limit: while more than that many jobs at the front are leased by other
-    /// instances, due ones behind them wait until those finish.)
+    /// Jobs whose lease is free or expired at `now`: at most `limit`, from the `4 * limit` items that follow a
+    /// random point of the queue (wrapping around at its end), in one query or two. Photo ids are random, so
+    /// instances look at different parts of a long queue and do not all find the same jobs leased by others.
     pub async fn due_jobs(&self, now: DateTime<Utc>, limit: usize) -> TableResult<Vec<Job>> {
         let now = keys::time(now);
-        let items = self.table.query(&queue(limit * 4)).await?;
+        let wanted = limit * 4;
+        let start = Uuid::new_v4().to_string();
+        let mut items = self.table.query(&queue(wanted, Some(start.clone()), None)).await?;
+        if items.len() < wanted {
+            // From the front up to the random point (inclusive: no job has that id).
+            items.extend(self.table.query(&queue(wanted - items.len(), None, Some(start))).await?);
+        }
         let jobs = items.iter().filter_map(|item| {
             let photo_id = Uuid::try_parse(item.opt_string(crate::table::SK)?).ok()?;
             let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
@@ -203,7 +209,7 @@ impl Catalog {
 
     /// Photos waiting to be processed (or being processed), counted up to `limit` from one query.
     pub async fn queued_jobs(&self, limit: usize) -> TableResult<usize> {
-        Ok(self.table.query(&queue(limit)).await?.len())
+        Ok(self.table.query(&queue(limit, None, None)).await?.len())
     }
 
     /// Take `job` until `until` if nobody holds it at `now`: `None` if another instance was first.
@@ -295,4 +301,41 @@ fn rand_u32() -> u32 {
         return Utc::now().timestamp_subsec_nanos();
     }
     u32::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::table::Table;
+    use crate::table::embedded::EmbeddedTable;
+
+    #[tokio::test]
+    async fn a_due_job_behind_many_leased_ones_is_found() {
+        let path = std::env::temp_dir().join(format!("photoshare-queue-{}.redb", Uuid::new_v4()));
+        let table = Arc::new(EmbeddedTable::open(&path).unwrap());
+        let catalog = Catalog::new(table.clone());
+        let mut ids: Vec<Uuid> = (0..30).map(|_| Uuid::new_v4()).collect();
+        ids.sort();
+        // Every job but the last in key order is held by another instance for an hour.
+        let held = keys::time(Utc::now() + chrono::Duration::hours(1));
+        let jobs = ids.iter().enumerate().map(|(n, id)| {
+            let mut job = new_job(*id);
+            if n < ids.len() - 1 {
+                job.insert(LEASE_UNTIL.into(), Value::S(held.clone()));
+            }
+            job
+        });
+        table.put_many(jobs.collect()).await.unwrap();
+        // Each look reads 8 items from a random point: about one look in four reaches the free job.
+        let mut found = 0;
+        for _ in 0..60 {
+            let due = catalog.due_jobs(Utc::now(), 2).await.unwrap();
+            assert!(due.iter().all(|job| job.photo_id == ids[29]), "only the free job is due");
+            found += due.len();
+        }
+        std::fs::remove_file(&path).ok();
+        assert!(found > 0, "the free job behind 29 leased ones was never found");
+    }
 }
