@@ -54,6 +54,7 @@ fn photos(count: usize) -> Vec<Photo> {
                 comment_count: 0,
                 first_comments: Some(Vec::new()),
                 processing: photoshare::catalog::Processing::ready_as(640, 480, 50_000),
+                owner: None,
             }
         })
         .collect()

@@ -15,6 +15,7 @@ use crate::aws::{self, AwsOptions};
 use crate::blob::{BlobStore, embedded};
 use crate::catalog::Catalog;
 use crate::config::{Config, StoreKind};
+use crate::domain::caller::OwnerKeyHash;
 use crate::domain::events::EventHub;
 use crate::domain::rate_limit::RateLimiter;
 use crate::domain::{Limits, Services};
@@ -168,6 +169,8 @@ impl Application {
             },
             processing: Arc::default(),
             public_url: public_url.clone(),
+            admins: config.admin_key_sha256.iter().filter_map(|hash| OwnerKeyHash::from_hex(hash)).collect(),
+            deletion: Arc::default(),
         });
         let processing = crate::domain::processing::Settings {
             jobs: usize::try_from(config.processing_jobs).unwrap_or(1),
@@ -236,9 +239,11 @@ impl Application {
         // Processing runs while the instance serves (embedded mode's object store is this server): a job cut
         // off by the stop is finished by the next instance once its lease runs out.
         let worker = crate::domain::processing::spawn(self.state.services.clone(), self.processing);
+        let sweeper = crate::domain::deletion::spawn(self.state.services.clone(), self.processing.scan);
         let served =
             shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, self.connections, shutdown).await;
         worker.abort();
+        sweeper.abort();
         served
     }
 

@@ -132,6 +132,10 @@ pub struct Config {
     /// Mutations a client address may make at once before the per-minute rate applies.
     #[arg(long, global = true, env = "PHOTOSHARE_MUTATION_BURST", default_value_t = 30)]
     pub mutation_burst: u32,
+    /// Admin owner keys, as the SHA-256 of each (64 hex digits), comma-separated: an admin may edit and
+    /// delete any photo or comment. Only hashes are configured: `printf %s "$KEY" | sha256sum`.
+    #[arg(long, global = true, env = "PHOTOSHARE_ADMIN_KEY_SHA256", value_delimiter = ',', value_parser = key_hash)]
+    pub admin_key_sha256: Vec<String>,
     /// Answer introspection queries (GraphiQL needs them; production may turn them off).
     #[arg(long, global = true, env = "PHOTOSHARE_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
@@ -168,5 +172,15 @@ impl Config {
     ) -> Result<Self, clap::Error> {
         let all = std::iter::once(std::ffi::OsString::from("photoshare")).chain(args.into_iter().map(Into::into));
         Ok(Cli::try_parse_from(all)?.config)
+    }
+}
+
+/// A SHA-256 written as 64 hex digits (lowercased).
+fn key_hash(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err("an admin key's SHA-256 is 64 hex digits (printf %s \"$KEY\" | sha256sum)".into())
     }
 }

@@ -60,6 +60,7 @@ impl Dataset {
                     comment_count: 0,
                     first_comments: Some(Vec::new()),
                     processing: photoshare::catalog::Processing::ready_as(640, 480, 50_000),
+                    owner: None,
                 }
             })
             .collect();
@@ -119,6 +120,7 @@ impl Dataset {
                         .add_comment(NewComment {
                             photo_id,
                             body: format!("Comment {n}: what a lovely light on the water, where was this taken?"),
+                            author: None,
                             author_ip: "192.0.2.2".into(),
                             retry: None,
                         })

@@ -15,12 +15,14 @@ use crate::table::{Check, Index, Item, ItemExt, Key, PK, Query, SK, TTL, TableEr
 /// How long a client-supplied comment id stays remembered for retries.
 const RETRY_RECORD_LIFETIME: chrono::Duration = chrono::Duration::days(1);
 /// The photo's comment count attribute.
-const COUNT: &str = "commentCount";
+pub(super) const COUNT: &str = "commentCount";
 /// Transactions cancelled by a concurrent one on the same photo are tried again this many times.
 const CONFLICT_RETRIES: u32 = 12;
 /// Most reads and transactions one comment makes: each refused one means another comment on the photo
 /// committed, so this bounds how many concurrent commenters on one photo a comment outlasts.
 const ATTEMPTS: u32 = 200;
+/// The attribute holding the SHA-256 of the owner key a comment was posted with.
+const AUTHOR: &str = "authorKey";
 /// The photo's attribute holding its latest comment's time.
 const LAST_COMMENT_AT: &str = "lastCommentAt";
 
@@ -31,6 +33,8 @@ pub struct Comment {
     pub body: String,
     pub created_at: DateTime<Utc>,
     pub author_ip: String,
+    /// The SHA-256 (hex) of the owner key the comment was posted with, if any.
+    pub author: Option<String>,
 }
 
 /// A validated comment to add.
@@ -39,6 +43,7 @@ pub struct NewComment {
     pub photo_id: Uuid,
     pub body: String,
     pub author_ip: String,
+    pub author: Option<String>,
     /// Makes retries idempotent: the same id from the same caller on the same photo yields the same comment.
     pub retry: Option<RetryId>,
 }
@@ -54,7 +59,7 @@ pub struct RetryId {
 impl Comment {
     pub(super) fn to_item(&self) -> Item {
         let key = keys::comment(self.photo_id, self.created_at, self.id);
-        Item::from([
+        let mut item = Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
             ("id".into(), Value::S(self.id.to_string())),
@@ -62,7 +67,11 @@ impl Comment {
             ("body".into(), s(&self.body)),
             ("createdAt".into(), Value::S(keys::time(self.created_at))),
             ("authorIp".into(), s(&self.author_ip)),
-        ])
+        ]);
+        if let Some(author) = &self.author {
+            item.insert(AUTHOR.into(), s(author));
+        }
+        item
     }
 
     pub(super) fn from_item(item: &Item) -> anyhow::Result<Self> {
@@ -72,6 +81,7 @@ impl Comment {
             body: item.string("body")?.to_string(),
             created_at: parse_time(item, "createdAt")?,
             author_ip: item.string("authorIp")?.to_string(),
+            author: item.opt_string(AUTHOR).map(str::to_string),
         })
     }
 
@@ -192,12 +202,14 @@ impl Catalog {
                 let Some(photo) = photo else { return Ok(None) };
                 count_write = CountWrite::for_photo(&photo)?;
             }
+            let created_at = count_write.stamp(Utc::now().trunc_subsecs(6));
             let comment = Comment {
-                id: Uuid::new_v4(),
+                id: keys::new_comment_id(created_at),
                 photo_id: new.photo_id,
                 body: new.body.clone(),
-                created_at: count_write.stamp(Utc::now().trunc_subsecs(6)),
+                created_at,
                 author_ip: new.author_ip.clone(),
+                author: new.author.clone(),
             };
             let mut writes = vec![
                 count_write.write(&comment),

@@ -18,6 +18,12 @@ pub enum Event {
     Comment(Comment),
     /// A photo's processing ended (READY or FAILED).
     PhotoUpdated(Photo),
+    /// A photo's name or description was edited, making this its `revision`.
+    PhotoEdited { photo: Photo, revision: i64 },
+    /// A photo was deleted.
+    PhotoRemoved(Uuid),
+    /// A comment was deleted.
+    CommentRemoved { photo_id: Uuid, id: Uuid },
 }
 
 impl Event {
@@ -30,6 +36,14 @@ impl Event {
             Self::PhotoUpdated(photo) => {
                 Uuid::from_u128(photo.id.as_u128() ^ 0x7570_6461_7465_645f_7072_6f63_6573_7365)
             }
+            // Unique per photo and revision.
+            Self::PhotoEdited { photo, revision } => Uuid::from_u128(
+                photo.id.as_u128() ^ 0x6564_6974_6564_5f5f_0000_0000_0000_0000 ^ (*revision as u128),
+            ),
+            // A photo is deleted once.
+            Self::PhotoRemoved(id) => Uuid::from_u128(id.as_u128() ^ 0x7265_6d6f_7665_645f_7068_6f74_6f5f_5f5f),
+            // A comment is deleted once.
+            Self::CommentRemoved { id, .. } => Uuid::from_u128(id.as_u128() ^ 0x7265_6d6f_7665_645f_636f_6d6d_656e_7421),
         }
     }
 
@@ -39,6 +53,16 @@ impl Event {
             Self::Photo(photo) => ("photo", photo.to_item()),
             Self::Comment(comment) => ("comment", comment.to_item()),
             Self::PhotoUpdated(photo) => ("photoUpdated", photo.to_item()),
+            Self::PhotoEdited { photo, revision } => {
+                let mut payload = photo.to_item();
+                payload.insert("revision".into(), Value::N(*revision));
+                ("photoEdited", payload)
+            }
+            Self::PhotoRemoved(id) => ("photoRemoved", Item::from([("id".into(), Value::S(id.to_string()))])),
+            Self::CommentRemoved { photo_id, id } => (
+                "commentRemoved",
+                Item::from([("photoId".into(), Value::S(photo_id.to_string())), ("id".into(), Value::S(id.to_string()))]),
+            ),
         };
         Item::from([
             (PK.into(), Value::S(key.pk)),
@@ -56,6 +80,14 @@ impl Event {
             "photo" => Ok(Self::Photo(Photo::from_item(&payload)?)),
             "comment" => Ok(Self::Comment(Comment::from_item(&payload)?)),
             "photoUpdated" => Ok(Self::PhotoUpdated(Photo::from_item(&payload)?)),
+            "photoEdited" => {
+                Ok(Self::PhotoEdited { photo: Photo::from_item(&payload)?, revision: payload.number("revision")? })
+            }
+            "photoRemoved" => Ok(Self::PhotoRemoved(Uuid::try_parse(payload.string("id")?)?)),
+            "commentRemoved" => Ok(Self::CommentRemoved {
+                photo_id: Uuid::try_parse(payload.string("photoId")?)?,
+                id: Uuid::try_parse(payload.string("id")?)?,
+            }),
             other => anyhow::bail!("unknown event kind {other:?}"),
         }
     }

@@ -11,6 +11,8 @@
 //! | share link     | `SHARE#<sha256>` | `META` (photo, expiry, revoked, opens; TTL) | |          |
 //! | name token     | `W#<token>`      | `<uploadedAt>#<id>` (the name's words) |  |            |
 //! | token count    | `W#<token>`      | `#COUNT` (photos with the token)       |  |            |
+//! | processing job | `JOBS`           | `<photo id>` (attempts, lease)         |  |            |
+//! | deleted photo  | `TRASH`          | `<photo id>` (what is left to remove)  |  |            |
 //!
 //! Comments live in their photo's partition, so a timeline page is one query on one partition, and the comment,
 //! its retry record and the photo's `commentCount` commit in one transaction. The photo item also keeps its
@@ -46,6 +48,37 @@ pub const COMMENTS_TO: &str = "C#~";
 
 pub fn comment(photo_id: Uuid, created_at: DateTime<Utc>, comment_id: Uuid) -> Key {
     Key::new(format!("PHOTO#{photo_id}"), format!("C#{}#{comment_id}", time(created_at)))
+}
+
+/// A new comment's id: a UUIDv7 whose time is the comment's own, to the microsecond (the sub-millisecond
+/// part in `rand_a`, RFC 9562 §6.2 method 3), so its key follows from its id (`comment_by_id`).
+pub fn new_comment_id(created_at: DateTime<Utc>) -> Uuid {
+    let millis = created_at.timestamp_millis().max(0) as u64;
+    let micros = u16::try_from(created_at.timestamp_subsec_micros() % 1000).unwrap_or(0);
+    let random = *Uuid::new_v4().as_bytes();
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = 0x70 | (micros >> 8) as u8;
+    bytes[7] = micros as u8;
+    bytes[8] = 0x80 | (random[8] & 0x3F);
+    bytes[9..].copy_from_slice(&random[9..]);
+    Uuid::from_bytes(bytes)
+}
+
+/// The key of comment `id` on `photo_id` when the id carries its time (`new_comment_id`); `None` for the
+/// random ids of comments from before.
+pub fn comment_by_id(photo_id: Uuid, id: Uuid) -> Option<Key> {
+    let bytes = id.as_bytes();
+    if id.get_version_num() != 7 {
+        return None;
+    }
+    let millis = u64::from_be_bytes([0, 0, bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]]);
+    let micros = u64::from(u16::from_be_bytes([bytes[6] & 0x0F, bytes[7]]));
+    if micros >= 1000 {
+        return None;
+    }
+    let created_at = DateTime::from_timestamp_micros(i64::try_from(millis * 1000 + micros).ok()?)?;
+    Some(comment(photo_id, created_at, id))
 }
 
 /// The record that makes a comment with a client-supplied id idempotent: per caller (`scope`, see
@@ -92,6 +125,13 @@ pub fn event_partition(at: DateTime<Utc>) -> String {
 
 pub fn event(at: DateTime<Utc>, entity_id: Uuid) -> Key {
     Key::new(event_partition(at), format!("{}#{entity_id}", time(at)))
+}
+
+/// The partition of deleted photos whose leftovers are still being removed (see `deletion`).
+pub const TRASH: &str = "TRASH";
+
+pub fn trash(photo_id: Uuid) -> Key {
+    Key::new(TRASH, photo_id.to_string())
 }
 
 /// The partition of the processing queue: one job item per photo still to process.
@@ -188,6 +228,18 @@ mod tests {
         let later = DateTime::parse_from_rfc3339("2026-01-01T20:04:05.6Z").unwrap().with_timezone(&Utc);
         assert_eq!(time(earlier), "2026-01-01T19:04:05.500000Z");
         assert!(time(earlier) < time(later));
+    }
+
+    #[test]
+    fn a_comment_id_gives_its_key() {
+        let photo = Uuid::new_v4();
+        let at = DateTime::parse_from_rfc3339("2026-12-02T02:40:01.123456Z").unwrap().with_timezone(&Utc);
+        let id = new_comment_id(at);
+        assert_eq!(id.get_version_num(), 7);
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(comment_by_id(photo, id), Some(comment(photo, at, id)));
+        assert_ne!(new_comment_id(at), id, "random beyond the time");
+        assert_eq!(comment_by_id(photo, Uuid::new_v4()), None, "a random id of before");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The photo catalog: photos, pending uploads, comments and the event feed as items of the single table, and
 //! every access pattern the API needs, each a bounded number of table calls.
 
+mod comment_removal;
 mod comments;
+mod deletion;
+mod edits;
 mod events;
 pub mod keys;
 mod photos;
@@ -17,6 +20,8 @@ use uuid::Uuid;
 
 use crate::table::{Item, ItemExt, Table, Value};
 pub use comments::{Comment, NewComment, RetryId};
+pub use deletion::{Swept, Trashed};
+pub use edits::EditError;
 pub use events::Event;
 pub use photos::{FIRST_COMMENTS, Photo, Upload};
 pub use processing::{BEFORE_RENDITIONS, Job, Lease, PhotoStatus, Processing, StoredRendition};

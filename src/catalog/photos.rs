@@ -34,6 +34,8 @@ pub struct Photo {
     pub first_comments: Option<Vec<Comment>>,
     /// Its renditions and what processing found.
     pub processing: Processing,
+    /// The SHA-256 (hex) of the owner key `createUpload` was sent with, if any.
+    pub owner: Option<String>,
 }
 
 /// Comments kept on the photo item: what a gallery card shows.
@@ -49,7 +51,12 @@ pub struct Upload {
     pub description: Option<String>,
     pub uploader_ip: String,
     pub expires_at: DateTime<Utc>,
+    /// The SHA-256 (hex) of the owner key sent with `createUpload`: the photo's owner.
+    pub owner: Option<String>,
 }
+
+/// The attribute holding an owner key's SHA-256 (photos and uploads).
+const OWNER: &str = "ownerKey";
 
 /// The stored format of a photo or upload: a media type written by this program, so anything else is corrupt.
 fn format(item: &Item) -> anyhow::Result<ImageFormat> {
@@ -84,6 +91,9 @@ impl Photo {
         if let Some(comments) = &self.first_comments {
             item.insert(FIRST_COMMENTS_ATTR.into(), first_comments_value(comments));
         }
+        if let Some(owner) = &self.owner {
+            item.insert(OWNER.into(), s(owner));
+        }
         item.extend(self.processing.attributes());
         item
     }
@@ -104,7 +114,8 @@ impl Photo {
         Ok(Self {
             id,
             name: item.string("name")?.to_string(),
-            description: item.opt_string("description").map(str::to_string),
+            // Cleared by an edit: empty.
+            description: item.opt_string("description").filter(|d| !d.is_empty()).map(str::to_string),
             format: format(item)?,
             size_bytes: item.number("sizeBytes")?,
             width: item.opt_number("width"),
@@ -115,6 +126,7 @@ impl Photo {
             comment_count,
             first_comments,
             processing: Processing::from_item(item)?,
+            owner: item.opt_string(OWNER).map(str::to_string),
         })
     }
 
@@ -142,20 +154,23 @@ pub(super) const FIRST_COMMENTS_UNTIL: &str = "firstCommentsUntil";
 /// A comment kept on its photo's item, compactly (a gallery page decodes 60 of them):
 /// `[id, createdAt, body, authorIp]`.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct KeptComment(String, String, String, String);
+struct KeptComment(String, String, String, String, #[serde(default, skip_serializing_if = "Option::is_none")] Option<String>);
 
 impl KeptComment {
     fn comment(self, photo_id: Uuid) -> anyhow::Result<Comment> {
-        let Self(id, created_at, body, author_ip) = self;
+        let Self(id, created_at, body, author_ip, author) = self;
         let created_at = DateTime::parse_from_rfc3339(&created_at)?.with_timezone(&Utc);
-        Ok(Comment { id: Uuid::try_parse(&id)?, photo_id, body, created_at, author_ip })
+        Ok(Comment { id: Uuid::try_parse(&id)?, photo_id, body, created_at, author_ip, author })
     }
 }
 
 pub(super) fn first_comments_value(comments: &[Comment]) -> Value {
     let kept: Vec<KeptComment> = comments
         .iter()
-        .map(|c| KeptComment(c.id.to_string(), keys::time(c.created_at), c.body.clone(), c.author_ip.clone()))
+        .map(|c| {
+            let (id, at) = (c.id.to_string(), keys::time(c.created_at));
+            KeptComment(id, at, c.body.clone(), c.author_ip.clone(), c.author.clone())
+        })
         .collect();
     Value::S(serde_json::to_string(&kept).unwrap_or_default())
 }
@@ -177,12 +192,16 @@ impl Upload {
         if let Some(description) = &self.description {
             item.insert("description".into(), s(description));
         }
+        if let Some(owner) = &self.owner {
+            item.insert(OWNER.into(), s(owner));
+        }
         item
     }
 
     fn from_item(item: &Item) -> anyhow::Result<Self> {
         Ok(Self {
             id: parse_id(item)?,
+            owner: item.opt_string(OWNER).map(str::to_string),
             object_key: item.string("objectKey")?.to_string(),
             format: format(item)?,
             name: item.string("name")?.to_string(),
@@ -267,6 +286,7 @@ mod tests {
             object_key: format!("photos/{id}.jpg"),
             comment_count,
             first_comments,
+            owner: None,
             processing: Processing {
                 status: Some(super::processing::PhotoStatus::Ready),
                 renditions: vec![super::processing::StoredRendition {
@@ -285,7 +305,7 @@ mod tests {
 
     fn comment(photo: &Photo, body: &str) -> Comment {
         let created_at = Utc::now().trunc_subsecs(6);
-        Comment { id: Uuid::new_v4(), photo_id: photo.id, body: body.into(), created_at, author_ip: "::1".into() }
+        Comment { id: Uuid::new_v4(), photo_id: photo.id, body: body.into(), created_at, author_ip: "::1".into(), author: None }
     }
 
     #[test]

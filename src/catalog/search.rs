@@ -24,7 +24,7 @@ pub struct PhotoFilter {
 }
 
 /// The entry of `photo` in `token`'s partition, carrying the name's words for checking the other query words.
-fn token_entry(token: &str, photo: &Photo, words: &str) -> Item {
+pub(super) fn token_entry(token: &str, photo: &Photo, words: &str) -> Item {
     let key = keys::name_token(token, photo.uploaded_at, photo.id);
     Item::from([
         (PK.into(), Value::S(key.pk)),

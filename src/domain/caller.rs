@@ -18,6 +18,34 @@ impl OwnerKeyHash {
     pub fn hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// A hash as stored or configured: 64 hex digits.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+}
+
+/// What a caller may change, as the API's rules decide it. Owners are compared by key hash; an admin (a key
+/// whose hash is configured with `--admin-key-sha256`) may do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No key was sent.
+    Anonymous,
+    Owner(OwnerKeyHash),
+    Admin(OwnerKeyHash),
+}
+
+impl Standing {
+    /// Whether this caller owns what `owner` (its stored owner, if any) says, or is an admin.
+    pub fn may_change(&self, owner: Option<OwnerKeyHash>) -> bool {
+        match self {
+            Self::Anonymous => false,
+            Self::Admin(_) => true,
+            Self::Owner(key) => owner == Some(*key),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +64,15 @@ impl Caller {
     /// The owner key sent (`None` without one), or `UNAUTHENTICATED` when the header is malformed.
     pub fn owner(&self) -> Result<Option<OwnerKeyHash>, ApiError> {
         self.owner.clone().map_err(ApiError::Unauthenticated)
+    }
+
+    /// Who the caller is for the rules on changing things (`admins`: the configured admin key hashes).
+    pub fn standing(&self, admins: &std::collections::HashSet<OwnerKeyHash>) -> Result<Standing, ApiError> {
+        Ok(match self.owner()? {
+            None => Standing::Anonymous,
+            Some(key) if admins.contains(&key) => Standing::Admin(key),
+            Some(key) => Standing::Owner(key),
+        })
     }
 
     /// Whose retries these are: the owner key's, or without one the address's (an IPv6 client's /64: privacy

@@ -63,7 +63,8 @@ pub async fn add(services: &Services, caller: &Caller, request: CommentRequest) 
         None => None,
     };
     let photo_id = request.photo_id;
-    let new = NewComment { photo_id, body: request.body, author_ip: caller.ip.to_string(), retry };
+    let author = caller.owner()?.map(|key| key.hex());
+    let new = NewComment { photo_id, body: request.body, author_ip: caller.ip.to_string(), author, retry };
     let comment = services.catalog.add_comment(new).await?;
     let comment = comment.ok_or_else(|| ApiError::NotFound(format!("no photo with id {photo_id}")))?;
     services.events.committed(Event::Comment(comment.clone()));
@@ -172,4 +173,14 @@ pub async fn live(
             item
         }))
     }))
+}
+
+/// Every comment deleted from now on, by id: on one photo, or on every photo when `photo_id` is `None`.
+pub fn removed(services: &Arc<Services>, photo_id: Option<Uuid>) -> impl Stream<Item = Uuid> + use<> {
+    events::stream(services.events.subscribe()).filter_map(move |event| {
+        std::future::ready(match &*event {
+            Event::CommentRemoved { photo_id: on, id } if photo_id.is_none_or(|wanted| wanted == *on) => Some(*id),
+            _ => None,
+        })
+    })
 }

@@ -13,6 +13,8 @@ pub enum ErrorCode {
     BadUserInput,
     NotFound,
     Unauthenticated,
+    /// The owner key sent may not do this (another owner's photo or comment).
+    Forbidden,
     UploadInvalid,
     RateLimited,
     Unavailable,
@@ -22,10 +24,11 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         Self::BadUserInput,
         Self::NotFound,
         Self::Unauthenticated,
+        Self::Forbidden,
         Self::UploadInvalid,
         Self::RateLimited,
         Self::Unavailable,
@@ -38,6 +41,7 @@ impl ErrorCode {
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::NotFound => "NOT_FOUND",
             Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
             Self::UploadInvalid => "UPLOAD_INVALID",
             Self::RateLimited => "RATE_LIMITED",
             Self::Unavailable => "UNAVAILABLE",
@@ -61,6 +65,8 @@ pub enum ApiError {
     NotFound(String),
     /// An owner key is needed, or the one sent is malformed.
     Unauthenticated(String),
+    /// The owner key sent may not do this.
+    Forbidden(String),
     /// The uploaded object is missing, not a JPEG/PNG, or too large.
     UploadInvalid(String),
     /// A backend is down or throttling: retry later.
@@ -86,6 +92,7 @@ impl ApiError {
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::UploadInvalid(_) => ErrorCode::UploadInvalid,
             Self::Unavailable(_) | Self::TimedOut { .. } => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
@@ -101,6 +108,7 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::BadUserInput(m)
             | ApiError::NotFound(m)
             | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
             | ApiError::UploadInvalid(m) => m,
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "backend unavailable");

@@ -5,6 +5,7 @@
 
 pub mod caller;
 pub mod comments;
+pub mod deletion;
 pub mod error;
 pub mod events;
 pub mod exif_fields;
@@ -36,6 +37,10 @@ pub struct Services {
     pub processing: Arc<processing::Queue>,
     /// Where clients reach this service (for links it hands out).
     pub public_url: String,
+    /// The owner keys (by hash) that may edit and delete anything.
+    pub admins: std::collections::HashSet<caller::OwnerKeyHash>,
+    /// The deletion sweeper's wake-up: what a deleted photo leaves behind is removed in the background.
+    pub deletion: Arc<tokio::sync::Notify>,
 }
 
 /// Sizes and lifetimes of the domain's rules, from the configuration.

@@ -1,5 +1,5 @@
-//! Reading photos: pages of the gallery or of a search (its rules: page sizes, name words, time ranges), the
-//! link a photo is viewed with, and the stream of new photos.
+//! Photos: pages of the gallery or of a search (its rules: page sizes, name words, time ranges), the link a
+//! photo is viewed with, edits by its owner, and the streams of new, updated and removed photos.
 
 use std::sync::Arc;
 
@@ -7,10 +7,11 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use futures_util::{Stream, StreamExt};
 
 use super::error::{ApiError, ApiResult};
-use super::{Services, events};
+use super::caller::{Caller, Standing};
+use super::{Services, deletion, events, uploads};
 use crate::blob;
 use crate::catalog::words::{self, QueryError};
-use crate::catalog::{Event, Page, Photo, PhotoFilter, keys::PhotoCursor};
+use crate::catalog::{EditError, Event, Page, Photo, PhotoFilter, keys::PhotoCursor};
 use crate::image_format::{ImageFormat, Rendition};
 
 /// Most items a page may ask for.
@@ -71,6 +72,63 @@ pub async fn page(
     Ok(services.catalog.search_photos(filter, first, after).await?)
 }
 
+/// An edit as asked for, checked: a new name, a new description (`Some(None)` clears it), or both.
+#[derive(Debug)]
+pub struct PhotoEdit {
+    name: Option<String>,
+    description: Option<Option<String>>,
+}
+
+impl PhotoEdit {
+    pub fn parse(name: Option<&str>, description: Option<&str>) -> ApiResult<Self> {
+        let name = name
+            .map(|name| {
+                uploads::photo_name(name)?
+                    .ok_or_else(|| ApiError::bad_input("name cannot be empty: leave it out to keep the name"))
+            })
+            .transpose()?;
+        let description = description.map(uploads::photo_description).transpose()?;
+        if name.is_none() && description.is_none() {
+            return Err(ApiError::bad_input("give a name or a description to change (an empty description clears it)"));
+        }
+        Ok(Self { name, description })
+    }
+}
+
+/// Edit photo `id`: the caller must be its owner or an admin. Its search entries follow the new name in the
+/// same commit; subscribers hear `photoUpdated`.
+pub async fn edit(services: &Services, caller: &Caller, id: uuid::Uuid, edit: PhotoEdit) -> ApiResult<Photo> {
+    let standing = caller.standing(&services.admins)?;
+    if standing == Standing::Anonymous {
+        return Err(ApiError::Unauthenticated(
+            "editing a photo needs the owner key it was uploaded with: send `Authorization: Bearer <key>`".into(),
+        ));
+    }
+    let not_found = || ApiError::NotFound(format!("no photo with id {id}"));
+    let photo = services.catalog.photo(id).await?.ok_or_else(not_found)?;
+    if !standing.may_change(deletion::owner_of(&photo)) {
+        return Err(ApiError::Forbidden(match photo.owner {
+            None => "this photo was uploaded without an owner key: only an admin may edit it".into(),
+            Some(_) => "only the photo's owner (the key it was uploaded with) or an admin may edit it".into(),
+        }));
+    }
+    let change = |current: &Photo| {
+        let name = edit.name.clone().unwrap_or_else(|| current.name.clone());
+        (name, edit.description.clone().unwrap_or_else(|| current.description.clone()))
+    };
+    match services.catalog.edit_photo(id, change).await {
+        Ok((photo, revision)) => {
+            services.events.committed(Event::PhotoEdited { photo: photo.clone(), revision });
+            Ok(photo)
+        }
+        Err(EditError::NotFound) => Err(not_found()),
+        Err(EditError::TooManyChanges) => Err(ApiError::bad_input(
+            "this name changes more search entries than one edit can: change fewer words at a time",
+        )),
+        Err(EditError::Table(error)) => Err(error.into()),
+    }
+}
+
 /// The file name a browser saves a rendition as: the photo's name, as a JPEG (what every rendition is).
 pub fn download_name(photo: &Photo) -> String {
     format!("{}.{}", photo.name, RENDITION_FORMAT.extension())
@@ -92,11 +150,13 @@ pub async fn view_url(services: &Services, photo: &Photo, rendition: Rendition) 
     Ok(url)
 }
 
-/// Every photo whose processing ends from now on (READY or FAILED): all, or `id`'s.
+/// Every photo whose processing ends (READY or FAILED) or that is edited from now on: all, or `id`'s.
 pub fn updated(services: &Arc<Services>, id: Option<uuid::Uuid>) -> impl Stream<Item = Photo> + use<> {
     events::stream(services.events.subscribe()).filter_map(move |event| {
         std::future::ready(match &*event {
-            Event::PhotoUpdated(photo) if id.is_none_or(|id| id == photo.id) => Some(photo.clone()),
+            Event::PhotoUpdated(photo) | Event::PhotoEdited { photo, .. } if id.is_none_or(|id| id == photo.id) => {
+                Some(photo.clone())
+            }
             _ => None,
         })
     })
@@ -108,6 +168,16 @@ pub fn added(services: &Arc<Services>) -> impl Stream<Item = Photo> + use<> {
     events::stream(services.events.subscribe()).filter_map(move |event| {
         std::future::ready(match &*event {
             Event::Photo(photo) if photo.uploaded_at >= since => Some(photo.clone()),
+            _ => None,
+        })
+    })
+}
+
+/// Every photo deleted from now on, by id.
+pub fn removed(services: &Arc<Services>) -> impl Stream<Item = uuid::Uuid> + use<> {
+    events::stream(services.events.subscribe()).filter_map(move |event| {
+        std::future::ready(match &*event {
+            Event::PhotoRemoved(id) => Some(*id),
             _ => None,
         })
     })

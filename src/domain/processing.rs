@@ -229,6 +229,10 @@ async fn finish(
 ) -> anyhow::Result<()> {
     match services.catalog.finish_processing(lease, photo, outcome, displayed).await? {
         Some(updated) => services.events.committed(Event::PhotoUpdated(updated)),
+        // Deleted while it was processed: what was just stored must not outlive it.
+        None if services.catalog.photo(photo.id).await?.is_none() => {
+            super::deletion::remove_objects(services, photo.id, &photo.object_key).await?;
+        }
         None => tracing::info!(photo = %photo.id, "another instance finished this photo first"),
     }
     Ok(())

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::Services;
 use crate::blob::{self, UploadForm};
 use crate::catalog::{Event, Photo, Processing, Upload};
+use crate::domain::caller::OwnerKeyHash;
 use crate::domain::error::{ApiError, ApiResult};
 use crate::domain::image::{self, Sniff};
 use crate::domain::renditions;
@@ -47,11 +48,7 @@ impl NewUpload {
         if text::is_blank(base) || base.chars().count() > 255 {
             return Err(ApiError::bad_input("fileName must be 1 to 255 characters, e.g. \"sunset.jpg\""));
         }
-        let name = name.map(text::single_line).filter(|n| !n.is_empty());
-        if name.as_deref().is_some_and(text::is_blank) {
-            return Err(ApiError::bad_input("name has no visible characters: give it letters, digits or symbols"));
-        }
-        let name = match name {
+        let name = match name.map(photo_name).transpose()?.flatten() {
             Some(name) => name,
             None => base.rsplit_once('.').map_or(base, |(stem, _)| stem).trim().to_string(),
         };
@@ -59,18 +56,44 @@ impl NewUpload {
         if name.chars().count() > text::NAME_MAX_CHARS {
             return Err(ApiError::bad_input(format!("name must be at most {} characters", text::NAME_MAX_CHARS)));
         }
-        let description = description.map(text::multi_line).filter(|d| !d.is_empty());
-        if description.as_deref().is_some_and(text::is_blank) {
-            return Err(ApiError::bad_input("description has no visible characters: leave it out or write some"));
-        }
-        if description.as_ref().is_some_and(|d| d.chars().count() > text::DESCRIPTION_MAX_CHARS) {
-            return Err(ApiError::bad_input(format!(
-                "description must be at most {} characters",
-                text::DESCRIPTION_MAX_CHARS
-            )));
-        }
+        let description = description.map(photo_description).transpose()?.flatten();
         Ok(Self { format, name, description })
     }
+}
+
+/// A photo's name as a client gave it, cleaned (one line); `None` when empty. Refused when it shows nothing
+/// or is too long.
+pub fn photo_name(name: &str) -> ApiResult<Option<String>> {
+    let name = text::single_line(name);
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if text::is_blank(&name) {
+        return Err(ApiError::bad_input("name has no visible characters: give it letters, digits or symbols"));
+    }
+    if name.chars().count() > text::NAME_MAX_CHARS {
+        return Err(ApiError::bad_input(format!("name must be at most {} characters", text::NAME_MAX_CHARS)));
+    }
+    Ok(Some(name))
+}
+
+/// A photo's description as a client gave it, cleaned (lines kept); `None` when empty. Refused when it shows
+/// nothing or is too long.
+pub fn photo_description(description: &str) -> ApiResult<Option<String>> {
+    let description = text::multi_line(description);
+    if description.is_empty() {
+        return Ok(None);
+    }
+    if text::is_blank(&description) {
+        return Err(ApiError::bad_input("description has no visible characters: leave it out or write some"));
+    }
+    if description.chars().count() > text::DESCRIPTION_MAX_CHARS {
+        return Err(ApiError::bad_input(format!(
+            "description must be at most {} characters",
+            text::DESCRIPTION_MAX_CHARS
+        )));
+    }
+    Ok(Some(description))
 }
 
 /// A ticket handed to the client.
@@ -81,7 +104,13 @@ pub struct Ticket {
     pub max_bytes: u64,
 }
 
-pub async fn create(services: &Services, request: NewUpload, uploader_ip: String) -> ApiResult<Ticket> {
+/// A ticket for `request`; the photo it becomes is owned by `owner` (the caller's key, if it sent one).
+pub async fn create(
+    services: &Services,
+    request: NewUpload,
+    uploader_ip: String,
+    owner: Option<OwnerKeyHash>,
+) -> ApiResult<Ticket> {
     let id = Uuid::new_v4();
     let object_key = blob::object_key(id, request.format);
     let expires_at = Utc::now().trunc_subsecs(0) + services.limits.upload_ticket;
@@ -95,6 +124,7 @@ pub async fn create(services: &Services, request: NewUpload, uploader_ip: String
         description: request.description,
         uploader_ip,
         expires_at,
+        owner: owner.map(|key| key.hex()),
     };
     services.catalog.put_upload(&upload).await?;
     Ok(Ticket { upload_id: id, form, expires_at, max_bytes })
@@ -136,6 +166,7 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
         comment_count: 0,
         first_comments: Some(Vec::new()),
         processing: Processing::processing(),
+        owner: upload.owner,
     };
     let (photo, created) = services.catalog.record_photo(&photo).await?;
     if created {

@@ -8,7 +8,7 @@ use super::photos::Photo;
 use super::rate_limit::MutationLimit;
 use super::{caller, parse_id, photo_loader, services};
 use crate::catalog;
-use crate::domain::comments;
+use crate::domain::{comments, deletion};
 use crate::domain::error::ApiError;
 
 /// A comment on a photo.
@@ -37,6 +37,13 @@ impl Comment {
     /// `commentAdded` subscription to continue from here.
     async fn cursor(&self) -> String {
         self.0.cursor().encode()
+    }
+    /// Whether the caller may delete this comment: it sent (`Authorization: Bearer <key>`) the owner key the
+    /// comment was posted with, or the photo's owner key, or an admin key. An answer with this field is the
+    /// caller's own: never cached or shared.
+    async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
+        let photo = photo_loader(ctx)?.load_one(self.0.photo_id).await.map_err(ApiError::from)?;
+        Ok(deletion::may_delete_comment(services(ctx)?, caller(ctx)?, photo.as_ref(), &self.0)?)
     }
     /// The photo commented on.
     async fn photo(&self, ctx: &Context<'_>) -> Result<Option<Photo>> {
@@ -68,5 +75,16 @@ impl CommentMutation {
         let photo_id = parse_id("photoId", &input.photo_id)?;
         let request = comments::CommentRequest::parse(photo_id, &input.body, input.client_id)?;
         Ok(Comment(comments::add(services(ctx)?, caller(ctx)?, request).await?))
+    }
+
+    /// Delete a comment: its author (the key it was posted with), the photo's owner or an admin. It leaves the
+    /// timeline and `commentCount` at once, and `commentRemoved` subscribers hear of it. `true`; deleting
+    /// again: `NOT_FOUND`.
+    #[graphql(guard = "MutationLimit")]
+    async fn delete_comment(&self, ctx: &Context<'_>, photo_id: ID, comment_id: ID) -> Result<bool> {
+        let photo_id = parse_id("photoId", &photo_id)?;
+        let comment_id = parse_id("commentId", &comment_id)?;
+        deletion::delete_comment(services(ctx)?, caller(ctx)?, photo_id, comment_id).await?;
+        Ok(true)
     }
 }

@@ -33,7 +33,12 @@ use response_cache::ResponseCache;
 pub struct Query(photos::PhotoQuery, shares::ShareQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(uploads::UploadMutation, comments::CommentMutation, shares::ShareMutation);
+pub struct Mutation(
+    uploads::UploadMutation,
+    photos::PhotoMutation,
+    comments::CommentMutation,
+    shares::ShareMutation,
+);
 
 pub use subscriptions::Subscription;
 
@@ -194,7 +199,7 @@ impl Api {
         let selected = observe::selected(document, operation_name.as_deref());
         required_variables(selected, variables)?;
         let (operation, kind) = (observe::root_field(selected), observe::operation_type(selected));
-        let public = response_cache::is_cacheable(selected);
+        let public = response_cache::is_cacheable(document, selected);
         let cacheable = self.answers.enabled() && public;
         Ok(Admitted {
             operation,

@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 
 use super::comments::Comment;
 use super::images::{self, Image, ImageSize, PhotoStatus};
-use super::{limits, parse_id, photo_loader, services};
+use super::rate_limit::MutationLimit;
+use super::{caller, limits, parse_id, photo_loader, services};
 use crate::catalog::{
     self,
     keys::{BadCursor, CommentCursor, PhotoCursor},
 };
 use crate::domain::error::ApiError;
-use crate::domain::{comments, photos};
+use crate::domain::{comments, deletion, photos};
 use crate::image_format::Rendition;
 
 // Page cursors, encoded only for the clients that ask for them.
@@ -115,6 +116,12 @@ impl Photo {
     async fn url(&self, ctx: &Context<'_>) -> Result<String> {
         Ok(photos::view_url(services(ctx)?, &self.0, Rendition::Full).await?)
     }
+    /// Whether the caller may edit and delete this photo: it sent (`Authorization: Bearer <key>`) the owner key
+    /// the photo was uploaded with, or an admin key. An answer with this field is the caller's own: never
+    /// cached or shared.
+    async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(deletion::may_change(services(ctx)?, caller(ctx)?, &self.0)?)
+    }
     /// PROCESSING until its renditions are made, then READY (or FAILED).
     async fn status(&self) -> PhotoStatus {
         self.0.processing.status().into()
@@ -189,5 +196,39 @@ impl PhotoQuery {
         let id = parse_id("id", &id)?;
         let photo = photo_loader(ctx)?.load_one(id).await.map_err(ApiError::from)?;
         Ok(photo.map(Photo))
+    }
+}
+
+#[derive(InputObject)]
+pub struct UpdatePhotoInput {
+    id: ID,
+    /// The new name (one line, 1 to 200 characters); null keeps the name.
+    name: Option<String>,
+    /// The new description (up to 2,000 characters); empty clears it, null keeps it.
+    description: Option<String>,
+}
+
+#[derive(Default)]
+pub struct PhotoMutation;
+
+#[Object]
+impl PhotoMutation {
+    /// Change a photo's name or description: its owner (the key it was uploaded with) or an admin. Search
+    /// finds it by the new name at once; `photoUpdated` subscribers get the edited photo.
+    #[graphql(guard = "MutationLimit")]
+    async fn update_photo(&self, ctx: &Context<'_>, input: UpdatePhotoInput) -> Result<Photo> {
+        let id = parse_id("id", &input.id)?;
+        let edit = photos::PhotoEdit::parse(input.name.as_deref(), input.description.as_deref())?;
+        Ok(Photo(photos::edit(services(ctx)?, caller(ctx)?, id, edit).await?))
+    }
+
+    /// Delete a photo: its owner (the key it was uploaded with) or an admin. At once it is gone from `photo`,
+    /// the gallery and search, its renditions and share links stop serving, and `photoRemoved` subscribers
+    /// hear of it; its comments and index entries go in the background. `true`; deleting again: `NOT_FOUND`.
+    #[graphql(guard = "MutationLimit")]
+    async fn delete_photo(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id("id", &id)?;
+        deletion::delete_photo(services(ctx)?, caller(ctx)?, id).await?;
+        Ok(true)
     }
 }

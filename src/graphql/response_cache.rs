@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use async_graphql::parser::types::{OperationDefinition, OperationType, Selection};
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet};
 use bytes::Bytes;
 
 /// Root fields whose answers are a function of the stored photos and comments. Not `shareLink`: its `opens`
@@ -56,15 +56,36 @@ impl Key {
     }
 }
 
+/// Fields whose value depends on who asks: a document with any of them gets answers for its caller alone.
+const CALLER_FIELDS: &[&str] = &["viewerCanEdit", "viewerCanDelete"];
+
 /// Whether the operation that runs is a query asking only for [`CACHEABLE_ROOTS`] (directly, not through
-/// fragments: clients rarely spread fragments at the root, and checking them is not worth it).
-pub fn is_cacheable(operation: Option<&OperationDefinition>) -> bool {
+/// fragments: clients rarely spread fragments at the root, and checking them is not worth it), and the
+/// document nowhere asks for a [`CALLER_FIELDS`] field.
+pub fn is_cacheable(document: &ExecutableDocument, operation: Option<&OperationDefinition>) -> bool {
     let Some(operation) = operation else { return false };
-    operation.ty == OperationType::Query
+    !asks_for_caller_fields(document)
+        && operation.ty == OperationType::Query
         && operation.selection_set.node.items.iter().all(|item| match &item.node {
             Selection::Field(field) => CACHEABLE_ROOTS.contains(&field.node.name.node.as_str()),
             _ => false,
         })
+}
+
+/// Whether any operation or fragment of `document` selects a field that depends on the caller (the
+/// document's depth is bounded by `limits` before this runs).
+fn asks_for_caller_fields(document: &ExecutableDocument) -> bool {
+    fn any(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                CALLER_FIELDS.contains(&field.node.name.node.as_str()) || any(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(inline) => any(&inline.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    document.operations.iter().any(|(_, operation)| any(&operation.node.selection_set.node))
+        || document.fragments.values().any(|fragment| any(&fragment.node.selection_set.node))
 }
 
 #[derive(Clone)]
@@ -130,7 +151,7 @@ mod tests {
         let document = async_graphql::parser::parse_query(query).expect("query parses");
         let operation = crate::graphql::observe::selected(&document, None);
         let request = async_graphql::Request::new(query);
-        is_cacheable(operation).then(|| Key::new(&request, &request.variables)).flatten()
+        is_cacheable(&document, operation).then(|| Key::new(&request, &request.variables)).flatten()
     }
 
     #[test]
@@ -138,6 +159,9 @@ mod tests {
         assert!(key("{ photos(first: 2) { nodes { id } } }").is_some());
         assert!(key("query P { photo(id: \"x\") { name } }").is_some());
         assert!(key("{ __typename }").is_none(), "nothing to save");
+        assert!(key("{ photos(first: 2) { nodes { id viewerCanEdit } } }").is_none(), "the caller's own");
+        let spread = "{ photo(id: \"x\") { ...F } } fragment F on Photo { comments(first: 1) { nodes { viewerCanDelete } } }";
+        assert!(key(spread).is_none(), "the caller's own, through a fragment");
         assert!(key("{ shareLink(token: \"t\") { opens } }").is_none(), "opens changes without a GraphQL write");
         assert!(key("{ photos { nodes { id } } shareLink(token: \"t\") { opens } }").is_none());
         assert!(key("mutation { revokeShareLink(token: \"t\") }").is_none());
@@ -149,8 +173,8 @@ mod tests {
     fn the_named_operation_decides() {
         let query = "query A { photos { nodes { id } } } mutation B { revokeShareLink(token: \"t\") }";
         let document = async_graphql::parser::parse_query(query).expect("query parses");
-        assert!(is_cacheable(crate::graphql::observe::selected(&document, Some("A"))));
-        assert!(!is_cacheable(crate::graphql::observe::selected(&document, Some("B"))));
+        assert!(is_cacheable(&document, crate::graphql::observe::selected(&document, Some("A"))));
+        assert!(!is_cacheable(&document, crate::graphql::observe::selected(&document, Some("B"))));
     }
 
     #[test]

@@ -31,6 +31,12 @@ impl Subscription {
         Ok(comments.map(|comment| comment.map(Comment).map_err(Into::into)))
     }
 
+    /// Comments deleted from now on, by id: on one photo, or on every photo when `photoId` is null.
+    async fn comment_removed(&self, ctx: &Context<'_>, photo_id: Option<ID>) -> Result<impl Stream<Item = ID> + use<>> {
+        let photo_id = photo_id.map(|id| parse_id("photoId", &id)).transpose()?;
+        Ok(comments::removed(&state(ctx)?.services, photo_id).map(|id| ID(id.to_string())))
+    }
+
     /// Every photo uploaded from now on (PROCESSING: `photoUpdated` says when it is READY).
     async fn photo_added(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Photo> + use<>> {
         Ok(photos::added(&state(ctx)?.services).map(Photo))
@@ -41,5 +47,10 @@ impl Subscription {
     async fn photo_updated(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<impl Stream<Item = Photo> + use<>> {
         let id = id.map(|id| parse_id("id", &id)).transpose()?;
         Ok(photos::updated(&state(ctx)?.services, id).map(Photo))
+    }
+
+    /// Photos deleted from now on, by id (on whichever instance they were deleted).
+    async fn photo_removed(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = ID> + use<>> {
+        Ok(photos::removed(&state(ctx)?.services).map(|id| ID(id.to_string())))
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
-use super::{client_ip, parse_id, services};
+use super::{caller, client_ip, parse_id, services};
 use crate::domain::uploads::{self, NewUpload};
 
 #[derive(InputObject)]
@@ -53,7 +53,8 @@ impl UploadMutation {
             input.name.as_deref(),
             input.description.as_deref(),
         )?;
-        let ticket = uploads::create(services(ctx)?, request, client_ip(ctx)?.to_string()).await?;
+        let owner = caller(ctx)?.owner()?;
+        let ticket = uploads::create(services(ctx)?, request, client_ip(ctx)?.to_string(), owner).await?;
         Ok(UploadTicket {
             upload_id: ID(ticket.upload_id.to_string()),
             url: ticket.form.url,

@@ -82,6 +82,10 @@ pub enum Write {
     Update { key: Key, add: Vec<(String, i64)>, set: Vec<(String, Value)>, checks: Vec<Check> },
     /// Remove the item if present.
     Delete(Key),
+    /// Remove the item; if it is absent the transaction fails with `ConditionFailed`.
+    DeleteExisting(Key),
+    /// Add `by` to the number `attr` of the item at `key`, creating the item (and attribute) if absent.
+    Increment { key: Key, attr: String, by: i64 },
 }
 
 /// A condition on an attribute of the item a write updates.
@@ -93,6 +97,8 @@ pub enum Check {
     AtLeast(String, i64),
     /// The string attribute is absent, or sorts (byte order) before this.
     AbsentOrBefore(String, String),
+    /// The number attribute is absent (as if it were 0) and this is 0, or it equals this.
+    Revision(String, i64),
 }
 
 impl Check {
@@ -102,6 +108,7 @@ impl Check {
             Self::Equals(attr, value) => item.opt_number(attr) == Some(*value),
             Self::AtLeast(attr, least) => item.opt_number(attr).is_some_and(|n| n >= *least),
             Self::AbsentOrBefore(attr, bound) => item.opt_string(attr).is_none_or(|s| s < bound.as_str()),
+            Self::Revision(attr, revision) => item.opt_number(attr).unwrap_or(0) == *revision,
         }
     }
 }

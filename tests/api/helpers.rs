@@ -54,6 +54,8 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// The server's task: it ends when the server has stopped.
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Sent as `Authorization: Bearer <key>` with every GraphQL request (`with_key`); never to storage.
+    owner_key: Option<String>,
     /// Removed when the test ends.
     _data_dir: Option<TempDir>,
 }
@@ -160,6 +162,7 @@ impl TestApp {
             bucket,
             shutdown: Some(shutdown),
             server: Some(server),
+            owner_key: None,
             _data_dir: data_dir,
         }
     }
@@ -181,19 +184,24 @@ impl TestApp {
             bucket: self.bucket.clone(),
             shutdown: None,
             server: None,
+            owner_key: None,
             _data_dir: None,
         }
     }
 
+    /// The same helpers as a caller with owner key `key` (`None`: without one).
+    pub fn with_key(&self, key: Option<&str>) -> Self {
+        Self { owner_key: key.map(str::to_string), ..self.at(&self.address) }
+    }
+
     /// POST a GraphQL request; the whole response body.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        let response = self
-            .client
-            .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("graphql request");
+        let mut request = self.client.post(format!("{}/graphql", self.address));
+        if let Some(key) = &self.owner_key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        let response =
+            request.json(&json!({ "query": query, "variables": variables })).send().await.expect("graphql request");
         assert!(response.status().is_success(), "graphql status {}", response.status());
         response.json().await.expect("graphql json")
     }

@@ -19,6 +19,7 @@ mod layers;
 mod lifecycle;
 mod limits;
 mod over_http;
+mod owners;
 mod proxy;
 mod renditions;
 mod schema;

@@ -22,21 +22,36 @@ pub(super) fn transact_item(table: &str, write: Write) -> TableResult<TransactWr
                 .build()
                 .map_err(internal)?,
         ),
-        Write::Update { key, add, set, checks } => builder.update(update_expression(table, key, add, set, checks)?),
+        Write::Update { key, add, set, checks } => {
+            builder.update(update_expression(table, key, add, set, checks, true)?)
+        }
+        // UpdateItem creates an absent item, as `ADD` does an absent attribute.
+        Write::Increment { key, attr, by } => {
+            builder.update(update_expression(table, key, vec![(attr, by)], vec![], vec![], false)?)
+        }
         Write::Delete(key) => builder
             .delete(Delete::builder().table_name(table).set_key(Some(key_attrs(&key))).build().map_err(internal)?),
+        Write::DeleteExisting(key) => builder.delete(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(key_attrs(&key)))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map_err(internal)?,
+        ),
     };
     Ok(built.build())
 }
 
-/// An `Update` as DynamoDB expressions: `SET … ADD …` on the condition that the item exists and every check
-/// holds. Each attribute name gets one placeholder, shared by the update and the condition.
+/// An `Update` as DynamoDB expressions: `SET … ADD …` on the condition that the item exists (if `must_exist`)
+/// and every check holds. Each attribute name gets one placeholder, shared by the update and the condition.
 fn update_expression(
     table: &str,
     key: Key,
     add: Vec<(String, i64)>,
     set: Vec<(String, Value)>,
     checks: Vec<Check>,
+    must_exist: bool,
 ) -> TableResult<Update> {
     let mut names: HashMap<String, String> = HashMap::new();
     let mut placeholder = |attr: &str| -> String {
@@ -66,7 +81,7 @@ fn update_expression(
     if !adds.is_empty() {
         clauses.push(format!("ADD {}", adds.join(", ")));
     }
-    let mut condition = vec!["attribute_exists(pk)".to_string()];
+    let mut condition: Vec<String> = must_exist.then(|| "attribute_exists(pk)".to_string()).into_iter().collect();
     for check in &checks {
         condition.push(match check {
             Check::Equals(attr, n) => format!("{} = {}", placeholder(attr), value(AttributeValue::N(n.to_string()))),
@@ -75,13 +90,15 @@ fn update_expression(
                 let attr = placeholder(attr);
                 format!("(attribute_not_exists({attr}) OR {attr} < {})", value(AttributeValue::S(bound.clone())))
             }
+            Check::Revision(attr, 0) => format!("attribute_not_exists({})", placeholder(attr)),
+            Check::Revision(attr, n) => format!("{} = {}", placeholder(attr), value(AttributeValue::N(n.to_string()))),
         });
     }
     Update::builder()
         .table_name(table)
         .set_key(Some(key_attrs(&key)))
         .update_expression(clauses.join(" "))
-        .condition_expression(condition.join(" AND "))
+        .set_condition_expression((!condition.is_empty()).then(|| condition.join(" AND ")))
         .set_expression_attribute_names(Some(names))
         .set_expression_attribute_values(Some(values))
         .build()

@@ -113,6 +113,17 @@ pub(super) fn stage(items: &redb::Table<&str, &[u8]>, change: Change) -> TableRe
                 Ok((key, Some(item)))
             }
             Write::Delete(key) => Ok((key, None)),
+            Write::Increment { key, attr, by } => {
+                let mut item = current(&key)?.unwrap_or_else(|| {
+                    Item::from([(PK.to_string(), Value::S(key.pk.clone())), (SK.to_string(), Value::S(key.sk.clone()))])
+                });
+                add_to(&mut item, attr, by);
+                Ok((key, Some(item)))
+            }
+            Write::DeleteExisting(key) => match current(&key)? {
+                Some(_) => Ok((key, None)),
+                None => Err(TableError::ConditionFailed),
+            },
         })
         .collect()
 }

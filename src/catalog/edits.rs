@@ -1,0 +1,98 @@
+//! Editing a photo's name and description. The photo, its name-index entries (every entry carries the name's
+//! words, so all of them are rewritten) and the token counts change in one transaction, on the condition
+//! that the photo is still the revision read, so concurrent edits cannot leave an entry or a count of a name
+//! the photo no longer has. The edit is announced on the event feed in the same transaction.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::search::token_entry;
+use super::{Catalog, Event, Photo, keys, s, words};
+use crate::table::{Check, ItemExt, TableError, Write};
+
+/// DynamoDB's most items per transaction.
+const MAX_WRITES: usize = 100;
+/// Tries against concurrent edits of the same photo.
+const ATTEMPTS: u32 = 10;
+const REVISION: &str = "revision";
+
+/// Why an edit was not made.
+#[derive(Debug)]
+pub enum EditError {
+    /// The photo is gone.
+    NotFound,
+    /// The new name changes more index entries than one transaction holds.
+    TooManyChanges,
+    Table(TableError),
+}
+
+impl From<TableError> for EditError {
+    fn from(error: TableError) -> Self {
+        Self::Table(error)
+    }
+}
+
+impl From<anyhow::Error> for EditError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Table(error.into())
+    }
+}
+
+impl Catalog {
+    /// Give photo `id` the name and description `edit` makes of the current ones; the edited photo and its
+    /// new revision.
+    pub async fn edit_photo(
+        &self,
+        id: Uuid,
+        edit: impl Fn(&Photo) -> (String, Option<String>),
+    ) -> Result<(Photo, i64), EditError> {
+        for _ in 0..ATTEMPTS {
+            let item = self.table.get(&keys::photo(id)).await?.ok_or(EditError::NotFound)?;
+            let revision = item.opt_number(REVISION).unwrap_or(0);
+            let photo = Photo::from_item(&item)?;
+            let (name, description) = edit(&photo);
+            let edited = Photo { name, description, ..photo.clone() };
+            let writes = edit_writes(&photo, &edited, revision)?;
+            match self.table.transact(writes).await {
+                Ok(()) => return Ok((edited, revision + 1)),
+                Err(TableError::ConditionFailed | TableError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(TableError::Conflict.into())
+    }
+}
+
+fn edit_writes(photo: &Photo, edited: &Photo, revision: i64) -> Result<Vec<Write>, EditError> {
+    let old: BTreeSet<String> = words::tokens(&words::words(&photo.name));
+    let new_words = words::words(&edited.name);
+    let new: BTreeSet<String> = words::tokens(&new_words);
+    let joined = new_words.join(" ");
+    let mut writes = vec![Write::Update {
+        key: keys::photo(photo.id),
+        add: vec![(REVISION.into(), 1)],
+        set: vec![
+            ("name".into(), s(&edited.name)),
+            // An empty description is none (`Photo::from_item`).
+            ("description".into(), s(edited.description.as_deref().unwrap_or_default())),
+        ],
+        checks: vec![Check::Revision(REVISION.into(), revision)],
+    }];
+    for token in &new {
+        writes.push(Write::Put(token_entry(token, edited, &joined)));
+        if !old.contains(token) {
+            writes.push(Write::Increment { key: keys::name_token_count(token), attr: "count".into(), by: 1 });
+        }
+    }
+    for token in old.difference(&new) {
+        writes.push(Write::Delete(keys::name_token(token, photo.uploaded_at, photo.id)));
+        writes.push(Write::Increment { key: keys::name_token_count(token), attr: "count".into(), by: -1 });
+    }
+    writes.push(Write::Put(Event::PhotoEdited { photo: edited.clone(), revision: revision + 1 }.to_item(Utc::now())));
+    if writes.len() > MAX_WRITES {
+        return Err(EditError::TooManyChanges);
+    }
+    Ok(writes)
+}
