@@ -114,7 +114,7 @@ pub(super) async fn graphql_ws(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            serve(socket, shared.api, protocol, data, limits, shared.lifecycle).await;
+            serve(socket, shared.api, protocol, (data, ip), limits, shared.lifecycle).await;
         })
 }
 
@@ -133,7 +133,7 @@ async fn serve(
     socket: WebSocket,
     api: Api,
     protocol: WebSocketProtocols,
-    data: async_graphql::Data,
+    (data, ip): (async_graphql::Data, std::net::IpAddr),
     limits: WsLimits,
     lifecycle: Arc<Lifecycle>,
 ) {
@@ -144,8 +144,19 @@ async fn serve(
     let from_client = Box::pin(futures_util::stream::unfold(from_client, |mut from_client| async move {
         from_client.recv().await.map(|message| (Ok(message), from_client))
     }));
-    let mut outgoing =
-        async_graphql::http::WebSocket::from_message_stream(api, from_client, protocol).connection_data(data);
+    // Browsers cannot set headers on a WebSocket: an owner key may come in `connection_init`'s payload
+    // (`{"authorization": "Bearer <key>"}`, as Apollo's and graphql-ws's `connectionParams` send it).
+    let on_init = move |payload: serde_json::Value| async move {
+        let mut data = async_graphql::Data::default();
+        let authorization = payload.get("authorization").or_else(|| payload.get("Authorization"));
+        if let Some(authorization) = authorization.and_then(serde_json::Value::as_str) {
+            data.insert(Caller::new(ip, Some(authorization.as_bytes())));
+        }
+        Ok(data)
+    };
+    let mut outgoing = async_graphql::http::WebSocket::from_message_stream(api, from_client, protocol)
+        .connection_data(data)
+        .on_connection_init(on_init);
     let mut gate = Gate::new(protocol);
     // A message async-graphql has no room for yet: the socket is not read until it is handed over.
     let mut waiting: Option<ClientMessage> = None;

@@ -230,6 +230,20 @@ async fn comments_are_deleted_by_their_author_the_photos_owner_or_an_admin(app: 
     assert_eq!(flags(app.data(can_delete, json!({ "id": photo })).await), [false; 5], "no key: none");
 
     let mut removed = Subscription::start(&app.address, "subscription($p: ID) { commentRemoved(photoId: $p) }", json!({ "p": photo })).await;
+    // Over the WebSocket, the key comes in connection_init (browsers cannot set headers there).
+    let live = "subscription($p: ID) { commentAdded(photoId: $p) { body viewerCanDelete } }";
+    let init = json!({ "authorization": format!("Bearer {OTHER}") });
+    let mut added = Subscription::start_with(&app.address, init, live, json!({ "p": photo })).await;
+    other.data(COMMENT, json!({ "input": { "photoId": photo, "body": "live" } })).await;
+    let heard = added.next(Duration::from_secs(5)).await.expect("commentAdded");
+    assert_eq!(heard["commentAdded"], json!({ "body": "live", "viewerCanDelete": true }), "its author, over the socket");
+    let live_id = app.data(
+        "query($id: ID!) { photo(id: $id) { comments(first: 10) { nodes { id body } } } }",
+        json!({ "id": photo }),
+    ).await["photo"]["comments"]["nodes"][5]["id"].clone();
+    assert_eq!(other.data(DELETE_COMMENT, json!({ "p": photo, "c": live_id })).await["deleteComment"], true);
+    assert_eq!(removed.next(Duration::from_secs(5)).await.expect("commentRemoved")["commentRemoved"], live_id);
+
     let vars = |n: usize| json!({ "p": photo, "c": ids[n] });
     assert_eq!(refusal(&other, DELETE_COMMENT, vars(2)).await.0, "FORBIDDEN", "another's comment");
     assert_eq!(refusal(&app, DELETE_COMMENT, vars(0)).await.0, "UNAUTHENTICATED");

@@ -63,8 +63,14 @@ pub const SETTLE: Duration = Duration::from_millis(400);
 impl Subscription {
     /// Open `/graphql/ws` at `address` (http://host:port) and start one subscription.
     pub async fn start(address: &str, query: &str, variables: Value) -> Self {
+        Self::start_with(address, json!({}), query, variables).await
+    }
+
+    /// `start`, with `payload` in `connection_init` (e.g. `{"authorization": "Bearer <key>"}`).
+    pub async fn start_with(address: &str, payload: Value, query: &str, variables: Value) -> Self {
         let mut socket = connect(address).await.expect("ws connect");
-        socket.send(Message::text(json!({ "type": "connection_init" }).to_string())).await.unwrap();
+        let init = json!({ "type": "connection_init", "payload": payload });
+        socket.send(Message::text(init.to_string())).await.unwrap();
         let mut subscription = Self { socket };
         match subscription.message(Duration::from_secs(5)).await {
             Ok(ack) if ack["type"] == "connection_ack" => {}
