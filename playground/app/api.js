@@ -1,5 +1,7 @@
-// Talking to photoshare: GraphQL over HTTP (POST /graphql) and the direct upload to storage (a presigned
-// POST, sent with XMLHttpRequest because fetch cannot report upload progress).
+// Talking to photoshare: GraphQL over HTTP (POST /graphql, with this browser's owner key) and the direct
+// upload to storage (a presigned POST, sent with XMLHttpRequest because fetch cannot report upload progress).
+
+import { authorization } from './owner.js';
 
 /** An error to show: the message, and the API's `extensions.code` (or our own code for transport errors). */
 export class ApiError extends Error {
@@ -19,6 +21,7 @@ export async function graphql(query, variables = {}) {
       headers: {
         'content-type': 'application/json',
         accept: 'application/graphql-response+json, application/json',
+        authorization: authorization(),
       },
       body: JSON.stringify({ query, variables }),
     });

@@ -3,9 +3,11 @@
 //   #/                         the gallery (with `?name=…&from=YYYY-MM-DD&to=YYYY-MM-DD`: a search)
 //   #/upload                   the upload form
 //   #/photo/<id>               a photo, its comments and the share button
+//   #/key                      this browser's owner key: copy it, or use one from another browser
 
 import { h } from './dom.js';
 import { renderGallery } from './gallery.js';
+import { renderKey } from './key.js';
 import { LiveClient } from './live.js';
 import { renderPhoto } from './photo.js';
 import { renderUpload } from './upload.js';
@@ -17,6 +19,7 @@ let cleanup = () => {};
 const ROUTES = [
   { pattern: /^\/$/, nav: 'gallery', render: (root, _match, params) => renderGallery(root, params, { live }) },
   { pattern: /^\/upload$/, nav: 'upload', render: (root) => renderUpload(root) },
+  { pattern: /^\/key$/, nav: 'key', render: (root) => renderKey(root) },
   {
     pattern: /^\/photo\/([^/]+)$/,
     nav: null,

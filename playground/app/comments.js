@@ -1,11 +1,13 @@
 // A photo's comment timeline: the stored comments (oldest first), then live ones from the commentAdded
 // subscription. The subscription carries `after` = the newest comment's cursor, so after a reconnection the
-// server first sends whatever was posted meanwhile; comments are kept by id, so none shows twice.
+// server first sends whatever was posted meanwhile; comments are kept by id, so none shows twice. A comment
+// its author (this browser's key) or the photo's owner may delete has a Delete button; deleted comments leave
+// every open page (commentRemoved).
 
 import { graphql } from './api.js';
 import { errorBox, h, uuid } from './dom.js';
 import { formatDateTime } from './format.js';
-import { ADD_COMMENT, COMMENTS, COMMENT_ADDED } from './operations.js';
+import { ADD_COMMENT, COMMENTS, COMMENT_ADDED, COMMENT_REMOVED, DELETE_COMMENT } from './operations.js';
 
 const PAGE_SIZE = 100;
 const BODY_MAX = 2000;
@@ -15,9 +17,10 @@ class Timeline {
   #entries = [];
   #ids = new Set();
 
-  constructor(list, onChange) {
+  constructor(list, onChange, item) {
     this.list = list;
     this.onChange = onChange;
+    this.item = item;
   }
 
   get size() {
@@ -32,11 +35,19 @@ class Timeline {
   add(comment, { fresh = false } = {}) {
     if (this.#ids.has(comment.id)) return;
     this.#ids.add(comment.id);
-    const entry = { comment, time: Date.parse(comment.createdAt), element: commentItem(comment, fresh) };
+    const entry = { comment, time: Date.parse(comment.createdAt), element: this.item(comment, fresh) };
     let index = this.#entries.length;
     while (index > 0 && before(entry, this.#entries[index - 1])) index -= 1;
     this.list.insertBefore(entry.element, this.#entries[index]?.element ?? null);
     this.#entries.splice(index, 0, entry);
+    this.onChange(this.size);
+  }
+
+  remove(id) {
+    const index = this.#entries.findIndex((entry) => entry.comment.id === id);
+    if (index < 0) return;
+    this.#entries[index].element.remove();
+    this.#entries.splice(index, 1);
     this.onChange(this.size);
   }
 }
@@ -45,7 +56,7 @@ function before(a, b) {
   return a.time < b.time || (a.time === b.time && a.comment.id < b.comment.id);
 }
 
-function commentItem(comment, fresh) {
+function commentItem(comment, fresh, onDelete) {
   return h(
     'li',
     { class: `comment${fresh ? ' fresh' : ''}`, dataset: { id: comment.id } },
@@ -56,24 +67,67 @@ function commentItem(comment, fresh) {
       h('time', { datetime: comment.createdAt }, formatDateTime(comment.createdAt)),
       ' · from ',
       h('span', { class: 'ip' }, comment.authorIp),
+      onDelete ? confirmButton('Delete', 'Delete this comment?', onDelete) : null,
     ),
   );
+}
+
+/**
+ * A small button that asks once more inline before `action()` runs: `label`, then `question` with Delete and
+ * Keep. `action` may throw: the error shows next to it.
+ */
+export function confirmButton(label, question, action) {
+  const holder = h('span', { class: 'confirm' });
+  const ask = () =>
+    holder.replaceChildren(
+      h('span', { class: 'muted' }, question, ' '),
+      h('button', { type: 'button', class: 'danger small', onclick: run }, 'Delete'),
+      h('button', { type: 'button', class: 'ghost small', onclick: idle }, 'Keep'),
+    );
+  const idle = () => holder.replaceChildren(h('button', { type: 'button', class: 'ghost small', onclick: ask }, label));
+  async function run() {
+    holder.replaceChildren(h('span', { class: 'muted' }, 'Deleting…'));
+    try {
+      await action();
+    } catch (error) {
+      idle();
+      holder.append(errorBox(error, 'Could not delete: '));
+    }
+  }
+  idle();
+  return holder;
 }
 
 /**
  * The comments section of photo `photoId`, starting from `firstPage` (a CommentConnection). Returns
  * `{ element, dispose }`.
  */
-export function commentsSection(photoId, firstPage, { live }) {
+export function commentsSection(photoId, firstPage, { live, canModerate = false }) {
   const count = h('span', { class: 'count' });
   const liveBadge = h('span', { class: 'live-badge' });
   const list = h('ol', { class: 'timeline', 'aria-live': 'polite' });
   const empty = h('p', { class: 'muted empty-comments' }, 'No comments yet. Be the first.');
   const notices = h('div', { class: 'messages' });
-  const timeline = new Timeline(list, (size) => {
-    count.textContent = `(${size})`;
-    empty.hidden = size > 0;
-  });
+  // The author, the photo's owner or an admin may delete (viewerCanDelete; over the socket too).
+  const item = (comment, fresh) => {
+    if (!comment.viewerCanDelete && !canModerate) return commentItem(comment, fresh, null);
+    return commentItem(comment, fresh, async () => {
+      try {
+        await graphql(DELETE_COMMENT, { photoId, commentId: comment.id });
+      } catch (error) {
+        if (error.code !== 'NOT_FOUND') throw error; // deleted already: gone either way
+      }
+      timeline.remove(comment.id);
+    });
+  };
+  const timeline = new Timeline(
+    list,
+    (size) => {
+      count.textContent = `(${size})`;
+      empty.hidden = size > 0;
+    },
+    item,
+  );
   let disposed = false;
 
   const addAll = (nodes, options) => nodes.forEach((comment) => timeline.add(comment, options));
@@ -113,6 +167,11 @@ export function commentsSection(photoId, firstPage, { live }) {
         },
       });
     });
+  const stopRemoved = live.subscribe({
+    query: COMMENT_REMOVED,
+    variables: () => ({ photoId }),
+    next: ({ commentRemoved }) => timeline.remove(commentRemoved),
+  });
   const stopStatus = live.onStatus((status) => {
     liveBadge.dataset.status = status;
     liveBadge.textContent = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', idle: '' }[
@@ -136,6 +195,7 @@ export function commentsSection(photoId, firstPage, { live }) {
     dispose() {
       disposed = true;
       stopLive();
+      stopRemoved();
       stopStatus();
     },
   };

@@ -5,7 +5,7 @@ import { graphql } from './api.js';
 import { errorBox, h, photoHref } from './dom.js';
 import { endOfDay, formatDay, formatShort, startOfDay, timeZoneLabel, toRfc3339 } from './format.js';
 import { photoImage } from './images.js';
-import { GALLERY, PHOTO_ADDED, PHOTO_CARD_QUERY, PHOTO_UPDATED, SEARCH } from './operations.js';
+import { GALLERY, PHOTO_ADDED, PHOTO_CARD_QUERY, PHOTO_REMOVED, PHOTO_UPDATED, SEARCH } from './operations.js';
 
 const PAGE_SIZE = 24;
 
@@ -140,7 +140,7 @@ export function renderGallery(root, params, { live }) {
       for (const photo of photos.nodes) {
         if (shown.has(photo.id)) continue;
         shown.add(photo.id);
-        grid.append(photoCard(updates.get(photo.id) ?? photo));
+        if (!removed.has(photo.id)) grid.append(photoCard(updates.get(photo.id) ?? photo));
       }
       if (grid.dataset.updates === 'subscribed') recheckProcessing();
       after = photos.pageInfo.endCursor;
@@ -203,6 +203,16 @@ export function renderGallery(root, params, { live }) {
     },
   });
 
+  // Deleted photos leave the page.
+  const removed = new Set();
+  const stopRemoved = live.subscribe({
+    query: PHOTO_REMOVED,
+    next: ({ photoRemoved: id }) => {
+      removed.add(id);
+      cardOf(id)?.remove();
+    },
+  });
+
   // New photos appear at the top of the unfiltered gallery as they are uploaded, by anyone.
   const stopLive = filter
     ? () => {}
@@ -223,5 +233,6 @@ export function renderGallery(root, params, { live }) {
     observer.disconnect();
     stopLive();
     stopUpdates();
+    stopRemoved();
   };
 }

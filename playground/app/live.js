@@ -5,6 +5,7 @@
 // fresh variables, so a subscription can resume where it left off (commentAdded's `after`).
 
 import { ApiError } from './api.js';
+import { authorization } from './owner.js';
 
 /** How long an unused connection stays open, so moving between pages does not reconnect. */
 const IDLE_CLOSE_MS = 2000;
@@ -61,7 +62,9 @@ export class LiveClient {
     this.#setStatus(this.#attempt === 0 ? 'connecting' : 'reconnecting');
     const socket = new WebSocket(this.#url, 'graphql-transport-ws');
     this.#socket = socket;
-    socket.addEventListener('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+    // A WebSocket cannot carry headers: the owner key goes in connection_init.
+    const init = { type: 'connection_init', payload: { authorization: authorization() } };
+    socket.addEventListener('open', () => socket.send(JSON.stringify(init)));
     socket.addEventListener('message', (event) => this.#receive(event.data));
     socket.addEventListener('close', () => this.#closed(socket));
   }

@@ -5,7 +5,7 @@ const PHOTO_CARD = `
     thumbnail: image(size: THUMBNAIL) { url width height } preview: image(size: PREVIEW) { url width height } }`;
 
 const COMMENT = `
-  fragment CommentFields on Comment { id photoId body createdAt authorIp cursor }`;
+  fragment CommentFields on Comment { id photoId body createdAt authorIp cursor viewerCanDelete }`;
 
 /** The gallery, newest first. */
 export const GALLERY = `
@@ -40,7 +40,7 @@ export const PHOTO_CARD_QUERY = `
 const PHOTO_PAGE = `
   fragment PhotoPage on Photo {
     id name description contentType sizeBytes width height uploadedAt uploaderIp url commentCount
-    status processingError placeholder takenAt camera
+    status processingError placeholder takenAt camera viewerCanEdit
     thumbnail: image(size: THUMBNAIL) { url width height } preview: image(size: PREVIEW) { url width height }
   }`;
 
@@ -108,3 +108,21 @@ export const CREATE_SHARE_LINK = `
   mutation CreateShareLink($photoId: ID!, $expiresInSeconds: Int!) {
     createShareLink(photoId: $photoId, expiresInSeconds: $expiresInSeconds) { url expiresAt }
   }`;
+
+/** Edits by the photo's owner (or an admin): a new name or description (empty clears it). */
+export const UPDATE_PHOTO = `
+  mutation UpdatePhoto($input: UpdatePhotoInput!) { updatePhoto(input: $input) { ...PhotoPage } }${PHOTO_PAGE}`;
+
+export const DELETE_PHOTO = `
+  mutation DeletePhoto($id: ID!) { deletePhoto(id: $id) }`;
+
+export const DELETE_COMMENT = `
+  mutation DeleteComment($photoId: ID!, $commentId: ID!) { deleteComment(photoId: $photoId, commentId: $commentId) }`;
+
+/** Deleted photos (the gallery drops their cards; an open photo page says so). */
+export const PHOTO_REMOVED = `
+  subscription PhotoRemoved { photoRemoved }`;
+
+/** Deleted comments of one photo. */
+export const COMMENT_REMOVED = `
+  subscription CommentRemoved($photoId: ID!) { commentRemoved(photoId: $photoId) }`;

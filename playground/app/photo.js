@@ -1,14 +1,74 @@
-// A photo's page: the photo, who uploaded it and when, its comments (live) and the share button.
+// A photo's page: the photo, who uploaded it and when, its comments (live) and the share button; for its
+// owner (this browser's key) Edit and Delete.
 
 import { graphql } from './api.js';
 import { errorBox, h, safeUrl } from './dom.js';
 import { formatBytes, formatDateAndTimeZone } from './format.js';
-import { commentsSection } from './comments.js';
+import { commentsSection, confirmButton } from './comments.js';
 import { photoImage } from './images.js';
-import { PHOTO, PHOTO_PAGE_QUERY, PHOTO_PAGE_UPDATED } from './operations.js';
+import {
+  DELETE_PHOTO,
+  PHOTO,
+  PHOTO_PAGE_QUERY,
+  PHOTO_PAGE_UPDATED,
+  PHOTO_REMOVED,
+  UPDATE_PHOTO,
+} from './operations.js';
 import { shareSection } from './share.js';
 
-function details(photo) {
+/** Edit (name, description) and Delete, for the photo's owner or an admin. */
+function ownerTools(photo, { onEdited, onDeleted }) {
+  const tools = h('div', { class: 'owner-tools' });
+  const messages = h('div', { class: 'messages' });
+  const edit = h('button', { type: 'button', class: 'ghost small', onclick: () => openForm() }, 'Edit');
+  const remove = confirmButton('Delete photo', 'Delete this photo and its comments?', async () => {
+    await graphql(DELETE_PHOTO, { id: photo.id });
+    onDeleted();
+  });
+  function openForm() {
+    const name = h('input', { name: 'name', value: photo.name, maxlength: 200, 'aria-label': 'Name', required: true });
+    const description = h('textarea', { name: 'description', rows: 3, 'aria-label': 'Description' });
+    description.value = photo.description ?? '';
+    const save = h('button', { type: 'submit', class: 'primary small' }, 'Save');
+    const form = h(
+      'form',
+      {
+        class: 'edit-form',
+        onsubmit: async (event) => {
+          event.preventDefault();
+          save.disabled = true;
+          messages.replaceChildren();
+          try {
+            const input = { id: photo.id, name: name.value, description: description.value };
+            const { updatePhoto } = await graphql(UPDATE_PHOTO, { input });
+            onEdited(updatePhoto);
+          } catch (error) {
+            messages.append(errorBox(error, 'Could not save: '));
+            save.disabled = false;
+          }
+        },
+      },
+      h('label', { class: 'field' }, h('span', {}, 'Name'), name),
+      h('label', { class: 'field' }, h('span', {}, 'Description'), description),
+      h(
+        'div',
+        { class: 'owner-tools' },
+        save,
+        h(
+          'button',
+          { type: 'button', class: 'ghost small', onclick: () => tools.replaceChildren(edit, remove) },
+          'Cancel',
+        ),
+      ),
+    );
+    tools.replaceChildren(form);
+    name.focus();
+  }
+  tools.append(edit, remove);
+  return h('div', {}, tools, messages);
+}
+
+function details(photo, owner) {
   const row = (label, ...value) => [h('dt', {}, label), h('dd', {}, ...value)];
   return h(
     'section',
@@ -38,6 +98,7 @@ function details(photo) {
       row('Size', `${formatBytes(photo.sizeBytes)}${photo.width ? ` · ${photo.width} × ${photo.height} px` : ''}`),
       row('Type', photo.contentType),
     ),
+    photo.viewerCanEdit ? ownerTools(photo, owner) : null,
   );
 }
 
@@ -51,7 +112,9 @@ function figure(photo) {
   const frame = (...children) => h('figure', { class: `card photo-frame ${photo.status.toLowerCase()}` }, ...children);
   if (photo.status !== 'READY') {
     const text =
-      photo.status === 'PROCESSING' ? 'Processing… the photo appears here in a moment.' : 'This photo could not be processed.';
+      photo.status === 'PROCESSING'
+        ? 'Processing… the photo appears here in a moment.'
+        : 'This photo could not be processed.';
     return frame(h('p', { class: 'figure-state' }, text));
   }
   const image = photoImage(photo, {
@@ -72,6 +135,7 @@ function figure(photo) {
 export function renderPhoto(root, id, { live }) {
   let disposed = false;
   let stopUpdates = () => {};
+  let stopRemoved = () => {};
   const parts = [];
   root.append(h('p', { class: 'muted' }, 'Loading photo…'));
 
@@ -91,16 +155,27 @@ export function renderPhoto(root, id, { live }) {
         return;
       }
       document.title = `${photo.name} — photoshare`;
-      const comments = commentsSection(photo.id, photo.comments, { live });
+      const comments = commentsSection(photo.id, photo.comments, { live, canModerate: photo.viewerCanEdit });
       const share = shareSection(photo.id);
       parts.push(comments, share);
+      const gone = (text) => {
+        stopUpdates();
+        stopRemoved();
+        root.replaceChildren(
+          h('div', { class: 'card deleted' }, h('h1', {}, text), h('a', { href: '#/' }, 'Back to the gallery')),
+        );
+      };
+      const owner = {
+        onEdited: (edited) => show(edited),
+        onDeleted: () => gone(`Deleted “${photo.name}”.`),
+      };
       let shownFigure = figure(photo);
-      let shownDetails = details(photo);
+      let shownDetails = details(photo, owner);
       let status = photo.status;
       // Processing finished or an edit: shown at once.
       const show = (fresh) => {
         if (disposed || !fresh) return;
-        const next = [figure(fresh), details(fresh)];
+        const next = [figure(fresh), details(fresh, owner)];
         shownFigure.replaceWith(next[0]);
         shownDetails.replaceWith(next[1]);
         [shownFigure, shownDetails] = next;
@@ -119,6 +194,10 @@ export function renderPhoto(root, id, { live }) {
         },
         next: ({ photoUpdated }) => show(photoUpdated),
       });
+      stopRemoved = live.subscribe({
+        query: PHOTO_REMOVED,
+        next: ({ photoRemoved }) => photoRemoved === photo.id && !disposed && gone('This photo was deleted.'),
+      });
       root.replaceChildren(
         h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, '← Gallery')),
         h(
@@ -136,6 +215,7 @@ export function renderPhoto(root, id, { live }) {
   return () => {
     disposed = true;
     stopUpdates();
+    stopRemoved();
     parts.forEach((part) => part.dispose());
   };
 }

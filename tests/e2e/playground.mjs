@@ -228,8 +228,17 @@ async function startServer(mode, dir) {
     execFileSync(BIN, [...storeArgs, 'setup'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
   }
   // The test seeds dozens of photos from one address: no mutation rate limit here.
-  const args = [...storeArgs, '--listen', `127.0.0.1:${port}`, '--max-upload-bytes', String(MAX_UPLOAD_BYTES),
-    '--mutations-per-minute', '0', '--processing-jobs', '2'];
+  const args = [
+    ...storeArgs,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--max-upload-bytes',
+    String(MAX_UPLOAD_BYTES),
+    '--mutations-per-minute',
+    '0',
+    '--processing-jobs',
+    '2',
+  ];
   const logFile = await fs.open(path.join(dir, 'server.log'), 'w');
   const child = spawn(BIN, args, { stdio: ['ignore', logFile.fd, logFile.fd], env: { ...process.env, NO_COLOR: '1' } });
   running.add(child);
@@ -398,13 +407,11 @@ async function runMode(browser, mode) {
 
     await step('upload refuses a file that is not an image, with a clear message', async () => {
       await nav('Upload').click();
-      await pageA
-        .locator('input[type=file]')
-        .setInputFiles({
-          name: 'notes.jpg',
-          mimeType: 'image/jpeg',
-          buffer: Buffer.from('just some text, not a photo\n'),
-        });
+      await pageA.locator('input[type=file]').setInputFiles({
+        name: 'notes.jpg',
+        mimeType: 'image/jpeg',
+        buffer: Buffer.from('just some text, not a photo\n'),
+      });
       await pageA.getByRole('button', { name: 'Upload', exact: true }).click();
       await pageA.locator('.alert.error', { hasText: '“notes.jpg” is not a JPEG or PNG image' }).waitFor();
       await shot(pageA, 'upload-not-an-image');
@@ -673,6 +680,70 @@ async function runMode(browser, mode) {
       await shot(pageA, 'graphiql');
     });
 
+    await step('owners: the uploader edits and deletes, another browser cannot until it uses the key', async () => {
+      const photoUrl = `${base}/#/photo/${encodeURIComponent(photoId)}`;
+      await pageA.goto(photoUrl);
+      await pageA.locator('.details').getByRole('button', { name: 'Edit' }).waitFor();
+      await pageB.goto(photoUrl);
+      await pageB.reload();
+      await pageB.locator('.comments[data-live="subscribed"]').waitFor({ state: 'attached' });
+      const details = (page) => page.locator('.details');
+      check((await details(pageB).getByRole('button').count()) === 0, 'no Edit or Delete for another browser');
+
+      // Page B's own comment is its to delete; page A owns the photo, so it may delete any comment on it.
+      await pageB.getByLabel('Comment').fill('Call me at 555-0100');
+      await pageB.getByRole('button', { name: 'Post comment' }).click();
+      const mine = pageB.locator('.comment', { hasText: 'Call me at 555-0100' });
+      await mine.getByRole('button', { name: 'Delete', exact: true }).waitFor();
+      const othersInB = pageB.locator('.comment', { hasText: 'Lovely light!' }).getByRole('button');
+      check((await othersInB.count()) === 0, "page B cannot delete page A's comment");
+      const theirs = pageA.locator('.comment', { hasText: 'Call me at 555-0100' });
+      await theirs.getByRole('button', { name: 'Delete', exact: true }).click();
+      await shot(pageA, 'comment-delete-confirm', { fullPage: true });
+      await theirs.getByRole('button', { name: 'Delete', exact: true }).click();
+      await theirs.waitFor({ state: 'detached' });
+      await mine.waitFor({ state: 'detached' });
+
+      // An edit shows in both pages (photoUpdated) and moves search to the new name.
+      await details(pageA).getByRole('button', { name: 'Edit' }).click();
+      await details(pageA).getByLabel('Name').fill('Pier at dusk');
+      await details(pageA).getByRole('button', { name: 'Save' }).click();
+      await pageA.locator('.photo-name', { hasText: 'Pier at dusk' }).waitFor();
+      await pageB.locator('.photo-name', { hasText: 'Pier at dusk' }).waitFor();
+      const search = (words) =>
+        gql(base, 'query($n: String) { photos(first: 5, filter: { name: $n }) { nodes { id } } }', { n: words });
+      check(
+        (await search('dusk')).photos.nodes.some((p) => p.id === photoId),
+        'search finds the new name',
+      );
+      check(!(await search('sunset')).photos.nodes.some((p) => p.id === photoId), 'and not the old one');
+      await shot(pageA, 'photo-owner', { fullPage: true });
+
+      // The key moves to another browser.
+      await pageA.goto(`${base}/#/key`);
+      const key = await pageA.getByLabel('Your owner key').inputValue();
+      check(/^[A-Za-z0-9_-]{43}$/.test(key), `a 256-bit key (${key.length} characters)`);
+      await shot(pageA, 'key');
+      await pageB.goto(`${base}/#/key`);
+      await pageB.getByLabel('Key to use').fill(key);
+      await pageB.getByRole('button', { name: 'Use this key' }).click();
+      await pageB.getByText('This browser now uses that key.').waitFor();
+      await pageB.goto(photoUrl);
+      await details(pageB).getByRole('button', { name: 'Edit' }).waitFor();
+
+      // Deleting: gone for both pages, the gallery, and the links handed out before.
+      const { photo: before } = await gql(base, 'query($id: ID!) { photo(id: $id) { url } }', { id: photoId });
+      await pageA.goto(photoUrl);
+      await details(pageA).getByRole('button', { name: 'Delete photo' }).click();
+      await details(pageA).getByRole('button', { name: 'Delete', exact: true }).click();
+      await pageA.getByText('Deleted “Pier at dusk”.').waitFor();
+      await pageB.getByText('This photo was deleted.').waitFor();
+      check((await fetch(before.url)).status !== 200, 'the link handed out before serves nothing');
+      const { photo: after } = await gql(base, 'query($id: ID!) { photo(id: $id) { id } }', { id: photoId });
+      check(after === null, 'photo(id) is null');
+      await shot(pageB, 'photo-deleted');
+    });
+
     await step(`a gallery page of ${GALLERY_PAGE} phone-sized photos transfers under 1.5 MB of images`, async () => {
       const ids = [];
       for (let n = 0; n < GALLERY_PAGE; n++) {
@@ -696,14 +767,21 @@ async function runMode(browser, mode) {
       const sizes = [];
       page.on('response', async (response) => {
         if (response.request().resourceType() !== 'image' || response.url().startsWith('data:')) return;
-        sizes.push(response.body().then((body) => body.length).catch(() => 0));
+        sizes.push(
+          response
+            .body()
+            .then((body) => body.length)
+            .catch(() => 0),
+        );
       });
       await page.goto(`${base}/`);
       const cards = page.locator('.photo-card');
       await until(`${GALLERY_PAGE} cards`, async () => (await cards.count()) >= GALLERY_PAGE);
       await page.waitForFunction(
         (count) =>
-          [...document.querySelectorAll('.photo-card img')].slice(0, count).every((i) => i.complete && i.naturalWidth > 0),
+          [...document.querySelectorAll('.photo-card img')]
+            .slice(0, count)
+            .every((i) => i.complete && i.naturalWidth > 0),
         GALLERY_PAGE,
       );
       const transferred = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
