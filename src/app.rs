@@ -134,6 +134,14 @@ impl Application {
                 config.ws_ping_seconds
             );
         }
+        if config.abandoned_upload_seconds <= config.upload_ticket_seconds {
+            anyhow::bail!(
+                "--abandoned-upload-seconds ({}) must be more than --upload-ticket-seconds ({}): a file sent with a \
+                 valid ticket is not abandoned yet",
+                config.abandoned_upload_seconds,
+                config.upload_ticket_seconds
+            );
+        }
         if config.drain_seconds >= config.shutdown_seconds {
             anyhow::bail!(
                 "--drain-seconds ({}) must be less than --shutdown-seconds ({}): requests in flight need time to \
@@ -166,6 +174,7 @@ impl Application {
                 max_upload_bytes: config.max_upload_bytes,
                 upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
                 view_url: Duration::from_secs(config.view_url_seconds),
+                abandoned_upload: Duration::from_secs(config.abandoned_upload_seconds),
             },
             processing: Arc::default(),
             public_url: public_url.clone(),

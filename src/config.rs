@@ -77,6 +77,11 @@ pub struct Config {
     /// How long an upload ticket stays valid, in seconds.
     #[arg(long, global = true, env = "PHOTOSHARE_UPLOAD_TICKET_SECONDS", default_value_t = 600)]
     pub upload_ticket_seconds: u64,
+    /// Seconds after which a file sent with an upload ticket but never completed is removed from the bucket
+    /// (by the service's sweep, and in AWS by the bucket's lifecycle rule after a day). More than
+    /// `--upload-ticket-seconds`.
+    #[arg(long, global = true, env = "PHOTOSHARE_ABANDONED_UPLOAD_SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(2..))]
+    pub abandoned_upload_seconds: u64,
     /// How long a `Photo.url` view link stays valid, in seconds (at least 600: links are reused for
     /// 5-minute windows so browsers can cache them).
     #[arg(long, global = true, env = "PHOTOSHARE_VIEW_URL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(600..=604_800))]

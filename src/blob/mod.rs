@@ -49,6 +49,15 @@ pub fn object_key(upload_id: Uuid, format: ImageFormat) -> String {
     format!("photos/{upload_id}.{}", format.extension())
 }
 
+/// Where an upload ticket's file lands until `completeUpload` copies it to `object_key`: objects left under
+/// this prefix are abandoned uploads, which a bucket lifecycle rule (`deploy/`) and the service's own sweep
+/// remove.
+pub const PENDING_PREFIX: &str = "uploads/";
+
+pub fn pending_key(upload_id: Uuid, format: ImageFormat) -> String {
+    format!("{PENDING_PREFIX}{upload_id}.{}", format.extension())
+}
+
 /// The object key of a photo's rendition: written only by the service, so no upload ticket can reach it.
 pub fn rendition_key(photo_id: Uuid, rendition: Rendition) -> String {
     format!("renditions/{photo_id}/{}.jpg", rendition.name())
@@ -319,6 +328,34 @@ impl BlobStore {
         self.stats.call();
         self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(sdk_error)?;
         Ok(())
+    }
+
+    /// Copy object `from` to `to`, inside the bucket (no bytes pass through the service).
+    pub async fn copy(&self, from: &str, to: &str) -> BlobResult<()> {
+        self.stats.call();
+        let source = format!("{}/{from}", self.bucket);
+        self.client.copy_object().bucket(&self.bucket).copy_source(source).key(to).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Keys under `prefix` last written before `before`: one listing page (up to 1,000 keys) after `after`;
+    /// the last key listed, to go on from, if there are more.
+    pub async fn written_before(
+        &self,
+        prefix: &str,
+        before: DateTime<Utc>,
+        after: Option<String>,
+    ) -> BlobResult<(Vec<String>, Option<String>)> {
+        self.stats.call();
+        let request = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).set_start_after(after);
+        let output = request.send().await.map_err(sdk_error)?;
+        let objects = output.contents();
+        let last = output.is_truncated().unwrap_or(false).then(|| objects.last().and_then(|o| o.key())).flatten();
+        let old = objects.iter().filter(|object| {
+            object.last_modified().is_some_and(|at| at.secs() < before.timestamp())
+        });
+        let keys = old.filter_map(|object| object.key().map(str::to_string)).collect();
+        Ok((keys, last.map(str::to_string)))
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use uuid::Uuid;
 
-use super::Services;
+use super::{Services, uploads};
 use super::caller::{Caller, OwnerKeyHash, Standing};
 use super::error::{ApiError, ApiResult};
 use crate::blob;
@@ -100,10 +100,21 @@ pub(super) async fn remove_objects(services: &Services, id: Uuid, original: &str
 }
 
 /// The sweeper: at start, when a photo is deleted here, and every `scan` (for deletions whose instance
-/// stopped midway), it removes what deleted photos left.
+/// stopped midway), it removes what deleted photos left; every quarter of `Limits::abandoned_upload` (at
+/// most hourly) it removes abandoned uploads' files (`uploads::sweep_abandoned`).
 pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle<()> {
+    let abandoned_every = (services.limits.abandoned_upload / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     tokio::spawn(async move {
+        let mut next_abandoned = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_abandoned {
+                match uploads::sweep_abandoned(&services, services.limits.abandoned_upload).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "abandoned uploads removed"),
+                    Err(error) => tracing::warn!(error = ?error, "abandoned uploads not swept; trying again later"),
+                }
+                next_abandoned = tokio::time::Instant::now() + abandoned_every;
+            }
             match services.catalog.trashed(SWEEP_BATCH).await {
                 Ok(trashed) => {
                     for photo in trashed {
@@ -117,6 +128,7 @@ pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle
             tokio::select! {
                 () = services.deletion.notified() => {}
                 () = tokio::time::sleep(scan) => {}
+                () = tokio::time::sleep_until(next_abandoned) => {}
             }
         }
     })

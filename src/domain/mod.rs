@@ -49,4 +49,6 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     pub upload_ticket: Duration,
     pub view_url: Duration,
+    /// An upload's file not completed this long after it was written is removed.
+    pub abandoned_upload: Duration,
 }

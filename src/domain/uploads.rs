@@ -112,7 +112,8 @@ pub async fn create(
     owner: Option<OwnerKeyHash>,
 ) -> ApiResult<Ticket> {
     let id = Uuid::new_v4();
-    let object_key = blob::object_key(id, request.format);
+    // Where the file lands; completion copies it out, so whatever stays there is abandoned (`sweep`).
+    let object_key = blob::pending_key(id, request.format);
     let expires_at = Utc::now().trunc_subsecs(0) + services.limits.upload_ticket;
     let max_bytes = services.limits.max_upload_bytes;
     let form = services.blobs.upload_form(&object_key, request.format, max_bytes, expires_at).await?;
@@ -138,16 +139,28 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
     let upload = services.catalog.upload(upload_id).await?.ok_or_else(|| {
         ApiError::NotFound(format!("no upload with uploadId {upload_id}: ask createUpload for a ticket"))
     })?;
-    let Some(object) = services.blobs.head(&upload.object_key).await? else {
+    if services.blobs.head(&upload.object_key).await?.is_none() {
         return Err(ApiError::UploadInvalid(
             "nothing was uploaded for this ticket yet: POST the file to the ticket's url first".into(),
         ));
+    }
+    // The file is copied out of the ticket's reach first, and the copy is what is checked and kept: a second
+    // POST through the ticket can change neither.
+    let kept = blob::object_key(upload.id, upload.format);
+    if kept != upload.object_key {
+        services.blobs.copy(&upload.object_key, &kept).await?;
+    }
+    let Some(object) = services.blobs.head(&kept).await? else {
+        return Err(ApiError::Unavailable("the uploaded file could not be copied: try completeUpload again".into()));
     };
-    let info = match inspect(services, &upload, object.size_bytes).await? {
+    let info = match inspect(services, &kept, upload.format, object.size_bytes).await? {
         Ok(info) => info,
         Err(reason) => {
             // The bytes are not a photo we accept: remove them, keep the ticket for a retry until it expires.
-            services.blobs.delete(&upload.object_key).await?;
+            services.blobs.delete(&kept).await?;
+            if kept != upload.object_key {
+                services.blobs.delete(&upload.object_key).await?;
+            }
             return Err(ApiError::UploadInvalid(reason));
         }
     };
@@ -162,7 +175,7 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
         height: None,
         uploaded_at: Utc::now().trunc_subsecs(6),
         uploader_ip: upload.uploader_ip,
-        object_key: upload.object_key,
+        object_key: kept.clone(),
         comment_count: 0,
         first_comments: Some(Vec::new()),
         processing: Processing::processing(),
@@ -173,25 +186,52 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
         services.events.committed(Event::Photo(photo.clone()));
         services.processing.queued();
     }
+    if kept != upload.object_key
+        && let Err(error) = services.blobs.delete(&upload.object_key).await
+    {
+        tracing::warn!(upload = %upload_id, error = %error, "the pending copy of an upload is left for the sweep");
+    }
     Ok(photo)
+}
+
+/// Remove abandoned uploads: objects under the pending prefix last written more than `age` ago (whose
+/// tickets expired without a completion, or whose completion could not remove them). Returns how many.
+pub async fn sweep_abandoned(services: &Services, age: std::time::Duration) -> ApiResult<usize> {
+    let before = Utc::now() - age;
+    let (mut removed, mut after) = (0, None);
+    loop {
+        let (keys, next) = services.blobs.written_before(blob::PENDING_PREFIX, before, after).await?;
+        for key in keys {
+            services.blobs.delete(&key).await?;
+            removed += 1;
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => return Ok(removed),
+        }
+    }
 }
 
 /// What image the object is, or why it is not acceptable. Backend failures are errors of their own: they
 /// must not get a good upload deleted.
-async fn inspect(services: &Services, upload: &Upload, size: i64) -> ApiResult<Result<image::ImageInfo, String>> {
+async fn inspect(
+    services: &Services,
+    key: &str,
+    format: ImageFormat,
+    size: i64,
+) -> ApiResult<Result<image::ImageInfo, String>> {
     let max = services.limits.max_upload_bytes;
     if size < 1 || size as u64 > max {
         return Ok(Err(format!("the file is {size} bytes; photos must be 1 to {max} bytes")));
     }
-    let key = &upload.object_key;
     let mut sniffed = image::sniff(&services.blobs.read_range(key, 0, SNIFF_WINDOW).await?);
     for _ in 0..SNIFF_MAX_READS {
         match sniffed {
-            Sniff::Image(info) if info.format == upload.format => {
+            Sniff::Image(info) if info.format == format => {
                 return Ok(renditions::refusal_for_size(info.width, info.height).map_or(Ok(info), Err));
             }
             Sniff::Image(info) => {
-                let reason = format!("the file is {}, but the ticket was for {}", info.format, upload.format);
+                let reason = format!("the file is {}, but the ticket was for {format}", info.format);
                 return Ok(Err(reason));
             }
             Sniff::ReadFrom(offset) if offset < size as u64 => {

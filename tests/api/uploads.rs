@@ -163,3 +163,52 @@ async fn storage_refuses_uploads_the_ticket_does_not_allow(app: TestApp) {
         assert!(strict.post_file(&fresh, JPEG, "image/jpeg", &[]).await.status().is_success());
     }
 }
+
+/// Short tickets, so that files sent and never completed are abandoned within the test.
+mod abandoned {
+    use super::files_sent_and_never_completed_are_removed;
+    crate::both_modes!(
+        flags = &["--upload-ticket-seconds", "3", "--abandoned-upload-seconds", "4"];
+        files_sent_and_never_completed_are_removed
+    );
+}
+
+async fn files_sent_and_never_completed_are_removed(app: TestApp) {
+    let blobs = &app.state.services.blobs;
+    let key = |ticket: &serde_json::Value| {
+        let id = uuid::Uuid::parse_str(ticket["uploadId"].as_str().unwrap()).unwrap();
+        (photoshare::blob::pending_key(id, photoshare::image_format::ImageFormat::Jpeg), id)
+    };
+    let abandoned = app.create_upload("left.jpg", "image/jpeg", Some("Left behind")).await;
+    assert!(app.post_file(&abandoned, JPEG, "image/jpeg", &[]).await.status().is_success());
+    let (abandoned_key, _) = key(&abandoned);
+    assert!(blobs.head(&abandoned_key).await.unwrap().is_some(), "the file waits under the pending prefix");
+
+    // A completed upload leaves the pending prefix at once: the file is kept as the photo's original.
+    let completed = app.create_upload("kept.jpg", "image/jpeg", Some("Kept")).await;
+    assert!(app.post_file(&completed, JPEG, "image/jpeg", &[]).await.status().is_success());
+    let (completed_key, id) = key(&completed);
+    let photo = app.complete_upload(completed["uploadId"].as_str().unwrap()).await;
+    assert!(photo.get("errors").is_none(), "{photo}");
+    assert!(blobs.head(&completed_key).await.unwrap().is_none(), "no pending copy of a completed upload");
+    let original = photoshare::blob::object_key(id, photoshare::image_format::ImageFormat::Jpeg);
+    assert!(blobs.head(&original).await.unwrap().is_some());
+    app.ready(&photo["data"]["completeUpload"]["id"]).await;
+
+    // The abandoned file goes once it is older than --abandoned-upload-seconds; the photo stays whole.
+    let mut gone = false;
+    for _ in 0..100 {
+        if blobs.head(&abandoned_key).await.unwrap().is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the abandoned upload's file is removed");
+    assert!(blobs.head(&original).await.unwrap().is_some(), "a photo's original is never swept");
+    let served = app.data("query($id: ID!) { photo(id: $id) { status } }", json!({ "id": photo["data"]["completeUpload"]["id"] })).await;
+    assert_eq!(served["photo"]["status"], "READY");
+    // Completing the abandoned ticket now says what happened.
+    let late = app.complete_upload(abandoned["uploadId"].as_str().unwrap()).await;
+    assert_eq!(late["errors"][0]["extensions"]["code"], "UPLOAD_INVALID", "{late}");
+}
