@@ -3,7 +3,8 @@
 //! removal is announced on the event feed, and a trash item records what is left to remove. Afterwards,
 //! step by step (`sweep_step`): the name-index entries with their counts (each step moves a counter on the
 //! trash item in the same transaction, so no count is decremented twice), then the photo's partition
-//! (comments, retry records) a page at a time, then the trash item itself. A sweep cut by a crash is taken up
+//! (comments, retry records, notes of its share links, which go with the links) a page at a time, then the
+//! trash item itself. A sweep cut by a crash is taken up
 //! by whichever instance looks next; nothing of the photo is readable meanwhile, since every read of a
 //! comment or an entry goes through the photo item.
 
@@ -15,8 +16,9 @@ use crate::table::{Check, Index, Item, ItemExt, PK, Query, SK, TableError, Table
 
 /// Tokens cleared per transaction: two writes each and the trash item's, under DynamoDB's 100.
 const TOKENS_PER_STEP: usize = 45;
-/// Items of the photo's partition removed per transaction (DynamoDB's limit).
-const ITEMS_PER_STEP: usize = 100;
+/// Items of the photo's partition removed per transaction: each may take its share link along, and DynamoDB
+/// takes 100 writes.
+const ITEMS_PER_STEP: usize = 50;
 const TOKENS_DONE: &str = "tokensDone";
 
 /// A deleted photo whose leftovers are still being removed.
@@ -143,10 +145,15 @@ impl Catalog {
         };
         let items = self.table.query(&query).await?;
         if !items.is_empty() {
-            let keys = items.iter().filter_map(|item| {
-                Some(crate::table::Key::new(item.opt_string(PK)?.to_string(), item.opt_string(SK)?.to_string()))
-            });
-            self.table.transact(keys.map(Write::Delete).collect()).await?;
+            let mut writes = Vec::new();
+            for item in &items {
+                let (pk, sk) = (item.string(PK)?, item.string(SK)?);
+                if let Some(token_hash) = sk.strip_prefix(keys::PHOTO_SHARE_PREFIX) {
+                    writes.push(Write::Delete(keys::share(token_hash)));
+                }
+                writes.push(Write::Delete(crate::table::Key::new(pk, sk)));
+            }
+            self.table.transact(writes).await?;
             return Ok(Swept::More);
         }
         self.table.transact(vec![Write::Delete(keys::trash(trashed.photo_id))]).await?;

@@ -53,8 +53,14 @@ impl Share {
 }
 
 impl Catalog {
+    /// Store `share`, and note it in its photo's partition (so deleting the photo removes it), in one
+    /// transaction.
     pub async fn put_share(&self, share: &Share) -> TableResult<()> {
-        self.table.transact(vec![Write::PutIfAbsent(share.to_item())]).await
+        let item = share.to_item();
+        let note = keys::photo_share(share.photo_id, &share.token_hash);
+        let ttl = item.get(TTL).cloned().unwrap_or(Value::N(0));
+        let note = Item::from([(PK.into(), Value::S(note.pk)), (SK.into(), Value::S(note.sk)), (TTL.into(), ttl)]);
+        self.table.transact(vec![Write::PutIfAbsent(item), Write::Put(note)]).await
     }
 
     pub async fn share(&self, token_hash: &str) -> TableResult<Option<Share>> {

@@ -147,6 +147,9 @@ async fn a_deleted_photo_leaves_nothing_served_or_stored(app: TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(left, 0, "the photo's partition and its trash item are gone");
+    let token = share["serviceUrl"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let token_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+    assert!(partition(&app, format!("SHARE#{token_hash}")).await.is_empty(), "its share link's item is gone");
     for token in ["harbour", "ha", "lights", "li"] {
         let entries = partition(&app, format!("W#{token}")).await;
         assert!(
