@@ -17,6 +17,13 @@ use crate::blob;
 use crate::catalog::{Comment, Event, Photo, Swept, Trashed};
 use crate::image_format::Rendition;
 
+/// The sweeper's wake-up, and how many looks it has made (the tests wait for the first, made at start).
+#[derive(Debug, Default)]
+pub struct Sweeper {
+    pub wake: tokio::sync::Notify,
+    pub looks: std::sync::atomic::AtomicU64,
+}
+
 /// Deleted photos swept per look.
 const SWEEP_BATCH: usize = 10;
 
@@ -55,7 +62,7 @@ pub async fn delete_photo(services: &Services, caller: &Caller, id: Uuid) -> Api
     if let Err(error) = remove_objects(services, id, &photo.object_key).await {
         tracing::warn!(photo = %id, error = %error, "objects of a deleted photo left for the sweeper");
     }
-    services.deletion.notify_one();
+    services.deletion.wake.notify_one();
     Ok(())
 }
 
@@ -125,8 +132,9 @@ pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle
                 }
                 Err(error) => tracing::warn!(error = %error, "cannot list deleted photos; trying again later"),
             }
+            services.deletion.looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::select! {
-                () = services.deletion.notified() => {}
+                () = services.deletion.wake.notified() => {}
                 () = tokio::time::sleep(scan) => {}
                 () = tokio::time::sleep_until(next_abandoned) => {}
             }

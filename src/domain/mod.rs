@@ -39,8 +39,8 @@ pub struct Services {
     pub public_url: String,
     /// The owner keys (by hash) that may edit and delete anything.
     pub admins: std::collections::HashSet<caller::OwnerKeyHash>,
-    /// The deletion sweeper's wake-up: what a deleted photo leaves behind is removed in the background.
-    pub deletion: Arc<tokio::sync::Notify>,
+    /// The deletion sweeper's wake-up and looks: what a deleted photo leaves is removed in the background.
+    pub deletion: Arc<deletion::Sweeper>,
 }
 
 /// Sizes and lifetimes of the domain's rules, from the configuration.

@@ -140,10 +140,13 @@ impl TestApp {
                 std::future::pending::<()>().await;
             }
         }));
-        // The processing worker's first look at the queue, made at start, is over before a test counts calls.
+        // The processing worker's first look at the queue and the sweeper's at deleted photos and abandoned
+        // uploads, made at start, are over before a test counts calls.
         let worker = &state.services.processing.counts.scans;
+        let sweeper = &state.services.deletion.looks;
         for _ in 0..400 {
-            if worker.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            let looked = |count: &std::sync::atomic::AtomicU64| count.load(std::sync::atomic::Ordering::Relaxed) > 0;
+            if looked(worker) && looked(sweeper) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
