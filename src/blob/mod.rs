@@ -351,9 +351,8 @@ impl BlobStore {
         let output = request.send().await.map_err(sdk_error)?;
         let objects = output.contents();
         let last = output.is_truncated().unwrap_or(false).then(|| objects.last().and_then(|o| o.key())).flatten();
-        let old = objects.iter().filter(|object| {
-            object.last_modified().is_some_and(|at| at.secs() < before.timestamp())
-        });
+        let old =
+            objects.iter().filter(|object| object.last_modified().is_some_and(|at| at.secs() < before.timestamp()));
         let keys = old.filter_map(|object| object.key().map(str::to_string)).collect();
         Ok((keys, last.map(str::to_string)))
     }

@@ -89,7 +89,8 @@ impl Catalog {
             let items = self.table.query(&next).await?;
             rest.extend(items.iter().map(Comment::from_item).collect::<anyhow::Result<Vec<_>>>()?);
         }
-        let until = rest.last().map_or(keys::COMMENTS_FROM.to_string(), |c| keys::comment(photo.id, c.created_at, c.id).sk);
+        let until =
+            rest.last().map_or(keys::COMMENTS_FROM.to_string(), |c| keys::comment(photo.id, c.created_at, c.id).sk);
         let set = vec![
             (COUNT.into(), Value::N(photo.comment_count - 1)),
             (FIRST_COMMENTS_ATTR.into(), first_comments_value(&rest)),

@@ -19,11 +19,17 @@ pub enum Event {
     /// A photo's processing ended (READY or FAILED).
     PhotoUpdated(Photo),
     /// A photo's name or description was edited, making this its `revision`.
-    PhotoEdited { photo: Photo, revision: i64 },
+    PhotoEdited {
+        photo: Photo,
+        revision: i64,
+    },
     /// A photo was deleted.
     PhotoRemoved(Uuid),
     /// A comment was deleted.
-    CommentRemoved { photo_id: Uuid, id: Uuid },
+    CommentRemoved {
+        photo_id: Uuid,
+        id: Uuid,
+    },
 }
 
 impl Event {
@@ -37,13 +43,15 @@ impl Event {
                 Uuid::from_u128(photo.id.as_u128() ^ 0x7570_6461_7465_645f_7072_6f63_6573_7365)
             }
             // Unique per photo and revision.
-            Self::PhotoEdited { photo, revision } => Uuid::from_u128(
-                photo.id.as_u128() ^ 0x6564_6974_6564_5f5f_0000_0000_0000_0000 ^ (*revision as u128),
-            ),
+            Self::PhotoEdited { photo, revision } => {
+                Uuid::from_u128(photo.id.as_u128() ^ 0x6564_6974_6564_5f5f_0000_0000_0000_0000 ^ (*revision as u128))
+            }
             // A photo is deleted once.
             Self::PhotoRemoved(id) => Uuid::from_u128(id.as_u128() ^ 0x7265_6d6f_7665_645f_7068_6f74_6f5f_5f5f),
             // A comment is deleted once.
-            Self::CommentRemoved { id, .. } => Uuid::from_u128(id.as_u128() ^ 0x7265_6d6f_7665_645f_636f_6d6d_656e_7421),
+            Self::CommentRemoved { id, .. } => {
+                Uuid::from_u128(id.as_u128() ^ 0x7265_6d6f_7665_645f_636f_6d6d_656e_7421)
+            }
         }
     }
 
@@ -61,7 +69,10 @@ impl Event {
             Self::PhotoRemoved(id) => ("photoRemoved", Item::from([("id".into(), Value::S(id.to_string()))])),
             Self::CommentRemoved { photo_id, id } => (
                 "commentRemoved",
-                Item::from([("photoId".into(), Value::S(photo_id.to_string())), ("id".into(), Value::S(id.to_string()))]),
+                Item::from([
+                    ("photoId".into(), Value::S(photo_id.to_string())),
+                    ("id".into(), Value::S(id.to_string())),
+                ]),
             ),
         };
         Item::from([

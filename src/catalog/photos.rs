@@ -154,7 +154,13 @@ pub(super) const FIRST_COMMENTS_UNTIL: &str = "firstCommentsUntil";
 /// A comment kept on its photo's item, compactly (a gallery page decodes 60 of them):
 /// `[id, createdAt, body, authorIp]`.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct KeptComment(String, String, String, String, #[serde(default, skip_serializing_if = "Option::is_none")] Option<String>);
+struct KeptComment(
+    String,
+    String,
+    String,
+    String,
+    #[serde(default, skip_serializing_if = "Option::is_none")] Option<String>,
+);
 
 impl KeptComment {
     fn comment(self, photo_id: Uuid) -> anyhow::Result<Comment> {
@@ -305,7 +311,14 @@ mod tests {
 
     fn comment(photo: &Photo, body: &str) -> Comment {
         let created_at = Utc::now().trunc_subsecs(6);
-        Comment { id: Uuid::new_v4(), photo_id: photo.id, body: body.into(), created_at, author_ip: "::1".into(), author: None }
+        Comment {
+            id: Uuid::new_v4(),
+            photo_id: photo.id,
+            body: body.into(),
+            created_at,
+            author_ip: "::1".into(),
+            author: None,
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod events;
 pub mod exif_fields;
 pub mod image;
 pub mod jpeg_scans;
+pub mod owners;
 pub mod photos;
 pub mod processing;
 pub mod rate_limit;

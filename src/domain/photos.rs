@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use futures_util::{Stream, StreamExt};
 
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
-use super::caller::{Caller, Standing};
-use super::{Services, deletion, events, uploads};
+use super::{Services, events, owners, uploads};
 use crate::blob;
 use crate::catalog::words::{self, QueryError};
 use crate::catalog::{EditError, Event, Page, Photo, PhotoFilter, keys::PhotoCursor};
@@ -98,20 +98,8 @@ impl PhotoEdit {
 /// Edit photo `id`: the caller must be its owner or an admin. Its search entries follow the new name in the
 /// same commit; subscribers hear `photoUpdated`.
 pub async fn edit(services: &Services, caller: &Caller, id: uuid::Uuid, edit: PhotoEdit) -> ApiResult<Photo> {
-    let standing = caller.standing(&services.admins)?;
-    if standing == Standing::Anonymous {
-        return Err(ApiError::Unauthenticated(
-            "editing a photo needs the owner key it was uploaded with: send `Authorization: Bearer <key>`".into(),
-        ));
-    }
+    owners::photo_to_change(services, caller, id, "edit").await?;
     let not_found = || ApiError::NotFound(format!("no photo with id {id}"));
-    let photo = services.catalog.photo(id).await?.ok_or_else(not_found)?;
-    if !standing.may_change(deletion::owner_of(&photo)) {
-        return Err(ApiError::Forbidden(match photo.owner {
-            None => "this photo was uploaded without an owner key: only an admin may edit it".into(),
-            Some(_) => "only the photo's owner (the key it was uploaded with) or an admin may edit it".into(),
-        }));
-    }
     let change = |current: &Photo| {
         let name = edit.name.clone().unwrap_or_else(|| current.name.clone());
         (name, edit.description.clone().unwrap_or_else(|| current.description.clone()))

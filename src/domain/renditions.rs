@@ -100,10 +100,7 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
         return Err(refusal);
     }
     let exif = decoder.exif_metadata().ok().flatten().map(without_exif_header);
-    let orientation = exif
-        .as_deref()
-        .and_then(Orientation::from_exif_chunk)
-        .unwrap_or(Orientation::NoTransforms);
+    let orientation = exif.as_deref().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
     let stored = opaque_rgb(DynamicImage::from_decoder(decoder).map_err(unreadable)?);
     let stored = Pixels::from_vec_u8(width, height, stored.into_raw(), PixelType::U8x3).map_err(|e| e.to_string())?;
 

@@ -8,8 +8,8 @@ use super::photos::Photo;
 use super::rate_limit::MutationLimit;
 use super::{caller, parse_id, photo_loader, services};
 use crate::catalog;
-use crate::domain::{comments, deletion};
 use crate::domain::error::ApiError;
+use crate::domain::{comments, deletion, owners};
 
 /// A comment on a photo.
 pub struct Comment(pub catalog::Comment);
@@ -43,7 +43,7 @@ impl Comment {
     /// caller's own: never cached or shared.
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
         let photo = photo_loader(ctx)?.load_one(self.0.photo_id).await.map_err(ApiError::from)?;
-        Ok(deletion::may_delete_comment(services(ctx)?, caller(ctx)?, photo.as_ref(), &self.0)?)
+        Ok(owners::may_delete_comment(services(ctx)?, caller(ctx)?, photo.as_ref(), &self.0)?)
     }
     /// The photo commented on.
     async fn photo(&self, ctx: &Context<'_>) -> Result<Option<Photo>> {

@@ -33,12 +33,7 @@ use response_cache::ResponseCache;
 pub struct Query(photos::PhotoQuery, shares::ShareQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(
-    uploads::UploadMutation,
-    photos::PhotoMutation,
-    comments::CommentMutation,
-    shares::ShareMutation,
-);
+pub struct Mutation(uploads::UploadMutation, photos::PhotoMutation, comments::CommentMutation, shares::ShareMutation);
 
 pub use subscriptions::Subscription;
 

@@ -13,7 +13,7 @@ use crate::catalog::{
     keys::{BadCursor, CommentCursor, PhotoCursor},
 };
 use crate::domain::error::ApiError;
-use crate::domain::{comments, deletion, photos};
+use crate::domain::{comments, deletion, owners, photos};
 use crate::image_format::Rendition;
 
 // Page cursors, encoded only for the clients that ask for them.
@@ -120,7 +120,7 @@ impl Photo {
     /// the photo was uploaded with, or an admin key. An answer with this field is the caller's own: never
     /// cached or shared.
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(deletion::may_change(services(ctx)?, caller(ctx)?, &self.0)?)
+        Ok(owners::may_change(services(ctx)?, caller(ctx)?, &self.0)?)
     }
     /// PROCESSING until its renditions are made, then READY (or FAILED).
     async fn status(&self) -> PhotoStatus {

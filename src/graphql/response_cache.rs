@@ -160,7 +160,8 @@ mod tests {
         assert!(key("query P { photo(id: \"x\") { name } }").is_some());
         assert!(key("{ __typename }").is_none(), "nothing to save");
         assert!(key("{ photos(first: 2) { nodes { id viewerCanEdit } } }").is_none(), "the caller's own");
-        let spread = "{ photo(id: \"x\") { ...F } } fragment F on Photo { comments(first: 1) { nodes { viewerCanDelete } } }";
+        let spread =
+            "{ photo(id: \"x\") { ...F } } fragment F on Photo { comments(first: 1) { nodes { viewerCanDelete } } }";
         assert!(key(spread).is_none(), "the caller's own, through a fragment");
         assert!(key("{ shareLink(token: \"t\") { opens } }").is_none(), "opens changes without a GraphQL write");
         assert!(key("{ photos { nodes { id } } shareLink(token: \"t\") { opens } }").is_none());

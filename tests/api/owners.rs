@@ -90,8 +90,15 @@ async fn status_of(app: &TestApp, url: &str) -> u16 {
 
 /// Every item of partition `pk`.
 async fn partition(app: &TestApp, pk: String) -> Vec<photoshare::table::Item> {
-    let query =
-        Query { index: Index::Table, pk, sk_from: None, sk_to: None, descending: false, limit: 1000, start_after: None };
+    let query = Query {
+        index: Index::Table,
+        pk,
+        sk_from: None,
+        sk_to: None,
+        descending: false,
+        limit: 1000,
+        start_after: None,
+    };
     app.state.services.catalog.table().query(&query).await.expect("query")
 }
 
@@ -114,7 +121,8 @@ async fn a_deleted_photo_leaves_nothing_served_or_stored(app: TestApp) {
     let links = "query($id: ID!) { photo(id: $id) { url commentCount images { url } } }";
     let before = app.data(links, json!({ "id": id })).await["photo"].clone();
     assert_eq!(before["commentCount"], 500);
-    let mut urls: Vec<String> = before["images"].as_array().unwrap().iter().map(|i| i["url"].as_str().unwrap().into()).collect();
+    let mut urls: Vec<String> =
+        before["images"].as_array().unwrap().iter().map(|i| i["url"].as_str().unwrap().into()).collect();
     urls.push(before["url"].as_str().unwrap().into());
     let share = "mutation($id: ID!) { createShareLink(photoId: $id, expiresInSeconds: 600) { url serviceUrl } }";
     let share = owner.data(share, json!({ "id": id })).await["createShareLink"].clone();
@@ -179,7 +187,8 @@ async fn an_owner_renames_and_search_follows(app: TestApp) {
     let id = owner.upload_photo("IMG 2041").await["id"].clone();
     assert_eq!(found_by(&app, "img").await.len(), 1);
     let update = "mutation($input: UpdatePhotoInput!) { updatePhoto(input: $input) { id name description } }";
-    let input = |name: Value, description: Value| json!({ "input": { "id": id, "name": name, "description": description } });
+    let input =
+        |name: Value, description: Value| json!({ "input": { "id": id, "name": name, "description": description } });
 
     let (code, _) = refusal(&other, update, input(json!("Mine now"), Value::Null)).await;
     assert_eq!(code, "FORBIDDEN");
@@ -188,7 +197,12 @@ async fn an_owner_renames_and_search_follows(app: TestApp) {
     assert_eq!(code, "BAD_USER_INPUT", "{message}");
     assert_eq!(found_by(&app, "img").await.len(), 1, "refusals change nothing");
 
-    let mut subscriber = Subscription::start(&app.address, "subscription($id: ID) { photoUpdated(id: $id) { name } }", json!({ "id": id })).await;
+    let mut subscriber = Subscription::start(
+        &app.address,
+        "subscription($id: ID) { photoUpdated(id: $id) { name } }",
+        json!({ "id": id }),
+    )
+    .await;
     let edited = owner.data(update, input(json!("Sunset at the pier"), json!("Long exposure"))).await;
     assert_eq!(edited["updatePhoto"]["name"], "Sunset at the pier");
     assert_eq!(edited["updatePhoto"]["description"], "Long exposure");
@@ -222,29 +236,51 @@ async fn comments_are_deleted_by_their_author_the_photos_owner_or_an_admin(app: 
     let photo = owner.upload_photo("Harbour").await["id"].clone();
     let mut ids = Vec::new();
     for (who, body) in [(&other, "first"), (&other, "second"), (&owner, "third"), (&app, "fourth"), (&other, "fifth")] {
-        let comment = who.data(COMMENT, json!({ "input": { "photoId": photo, "body": body } })).await["addComment"].clone();
+        let comment =
+            who.data(COMMENT, json!({ "input": { "photoId": photo, "body": body } })).await["addComment"].clone();
         ids.push(comment["id"].clone());
     }
     let can_delete = "query($id: ID!) { photo(id: $id) { comments(first: 10) { nodes { viewerCanDelete } } } }";
     let flags = |page: Value| -> Vec<bool> {
-        page["photo"]["comments"]["nodes"].as_array().unwrap().iter().map(|c| c["viewerCanDelete"].as_bool().unwrap()).collect()
+        page["photo"]["comments"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["viewerCanDelete"].as_bool().unwrap())
+            .collect()
     };
-    assert_eq!(flags(other.data(can_delete, json!({ "id": photo })).await), [true, true, false, false, true], "its own");
+    assert_eq!(
+        flags(other.data(can_delete, json!({ "id": photo })).await),
+        [true, true, false, false, true],
+        "its own"
+    );
     assert_eq!(flags(owner.data(can_delete, json!({ "id": photo })).await), [true; 5], "the photo's owner: all");
     assert_eq!(flags(app.data(can_delete, json!({ "id": photo })).await), [false; 5], "no key: none");
 
-    let mut removed = Subscription::start(&app.address, "subscription($p: ID) { commentRemoved(photoId: $p) }", json!({ "p": photo })).await;
+    let mut removed = Subscription::start(
+        &app.address,
+        "subscription($p: ID) { commentRemoved(photoId: $p) }",
+        json!({ "p": photo }),
+    )
+    .await;
     // Over the WebSocket, the key comes in connection_init (browsers cannot set headers there).
     let live = "subscription($p: ID) { commentAdded(photoId: $p) { body viewerCanDelete } }";
     let init = json!({ "authorization": format!("Bearer {OTHER}") });
     let mut added = Subscription::start_with(&app.address, init, live, json!({ "p": photo })).await;
     other.data(COMMENT, json!({ "input": { "photoId": photo, "body": "live" } })).await;
     let heard = added.next(Duration::from_secs(5)).await.expect("commentAdded");
-    assert_eq!(heard["commentAdded"], json!({ "body": "live", "viewerCanDelete": true }), "its author, over the socket");
-    let live_id = app.data(
-        "query($id: ID!) { photo(id: $id) { comments(first: 10) { nodes { id body } } } }",
-        json!({ "id": photo }),
-    ).await["photo"]["comments"]["nodes"][5]["id"].clone();
+    assert_eq!(
+        heard["commentAdded"],
+        json!({ "body": "live", "viewerCanDelete": true }),
+        "its author, over the socket"
+    );
+    let live_id = app
+        .data(
+            "query($id: ID!) { photo(id: $id) { comments(first: 10) { nodes { id body } } } }",
+            json!({ "id": photo }),
+        )
+        .await["photo"]["comments"]["nodes"][5]["id"]
+        .clone();
     assert_eq!(other.data(DELETE_COMMENT, json!({ "p": photo, "c": live_id })).await["deleteComment"], true);
     assert_eq!(removed.next(Duration::from_secs(5)).await.expect("commentRemoved")["commentRemoved"], live_id);
 

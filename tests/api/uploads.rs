@@ -206,7 +206,9 @@ async fn files_sent_and_never_completed_are_removed(app: TestApp) {
     }
     assert!(gone, "the abandoned upload's file is removed");
     assert!(blobs.head(&original).await.unwrap().is_some(), "a photo's original is never swept");
-    let served = app.data("query($id: ID!) { photo(id: $id) { status } }", json!({ "id": photo["data"]["completeUpload"]["id"] })).await;
+    let served = app
+        .data("query($id: ID!) { photo(id: $id) { status } }", json!({ "id": photo["data"]["completeUpload"]["id"] }))
+        .await;
     assert_eq!(served["photo"]["status"], "READY");
     // Completing the abandoned ticket now says what happened.
     let late = app.complete_upload(abandoned["uploadId"].as_str().unwrap()).await;
