@@ -110,12 +110,9 @@ impl Catalog {
             }];
             for token in next {
                 writes.push(Write::Delete(keys::name_token(token, trashed.uploaded_at, trashed.photo_id)));
-                writes.push(Write::Update {
-                    key: keys::name_token_count(token),
-                    add: vec![("count".into(), -1)],
-                    set: vec![],
-                    checks: vec![],
-                });
+                // Unconditional: the step's only condition is the counter above, so a refused step always means
+                // another instance made it.
+                writes.push(Write::Increment { key: keys::name_token_count(token), attr: "count".into(), by: -1 });
             }
             return match self.table.transact(writes).await {
                 Ok(()) => {

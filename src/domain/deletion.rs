@@ -23,6 +23,8 @@ pub struct Sweeper {
     pub looks: std::sync::atomic::AtomicU64,
 }
 
+/// Most steps one sweep of a photo takes in one look (a step removes 50 items: a photo with 500,000 comments).
+const MAX_SWEEP_STEPS: usize = 10_000;
 /// Deleted photos swept per look.
 const SWEEP_BATCH: usize = 10;
 
@@ -101,7 +103,12 @@ pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle
 
 async fn sweep(services: &Services, mut trashed: Trashed) -> anyhow::Result<()> {
     remove_objects(services, trashed.photo_id, &trashed.object_key).await?;
-    while services.catalog.sweep_step(&mut trashed).await? == Swept::More {}
-    tracing::info!(photo = %trashed.photo_id, "deleted photo swept");
-    Ok(())
+    // Each step removes something or learns that another instance did; the bound is against a bug looping.
+    for _ in 0..MAX_SWEEP_STEPS {
+        if services.catalog.sweep_step(&mut trashed).await? == Swept::Done {
+            tracing::info!(photo = %trashed.photo_id, "deleted photo swept");
+            return Ok(());
+        }
+    }
+    anyhow::bail!("deleted photo {} not swept in {MAX_SWEEP_STEPS} steps", trashed.photo_id)
 }
