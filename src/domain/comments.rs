@@ -66,7 +66,7 @@ pub async fn add(services: &Services, caller: &Caller, request: CommentRequest) 
     let author = caller.owner()?.map(|key| key.hex());
     let new = NewComment { photo_id, body: request.body, author_ip: caller.ip.to_string(), author, retry };
     let comment = services.catalog.add_comment(new).await?;
-    let comment = comment.ok_or_else(|| ApiError::NotFound(format!("no photo with id {photo_id}")))?;
+    let comment = comment.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
     services.events.committed(Event::Comment(comment.clone()));
     Ok(comment)
 }
@@ -140,7 +140,7 @@ pub async fn live(
     if let Some(id) = photo_id
         && services.catalog.photo(id).await?.is_none()
     {
-        return Err(ApiError::NotFound(format!("no photo with id {id}")));
+        return Err(ApiError::photo_not_found(id));
     }
     // Listen first, then replay: whatever commits in between arrives live, and what was replayed already
     // is dropped from the live events by position (a photo's comment times grow in commit order).

@@ -31,9 +31,8 @@ const SWEEP_BATCH: usize = 10;
 /// Delete photo `id`: the caller must be its owner or an admin.
 pub async fn delete_photo(services: &Services, caller: &Caller, id: Uuid) -> ApiResult<()> {
     let photo = owners::photo_to_change(services, caller, id, "delete").await?;
-    let not_found = || ApiError::NotFound(format!("no photo with id {id}"));
     if !services.catalog.remove_photo(&photo).await? {
-        return Err(not_found());
+        return Err(ApiError::photo_not_found(id));
     }
     services.events.committed(Event::PhotoRemoved(id));
     // The objects go before the answer, so no link handed out before serves the photo; the sweeper tries
@@ -50,7 +49,7 @@ pub async fn delete_photo(services: &Services, caller: &Caller, id: Uuid) -> Api
 pub async fn delete_comment(services: &Services, caller: &Caller, photo_id: Uuid, comment_id: Uuid) -> ApiResult<()> {
     let comment = owners::comment_to_delete(services, caller, photo_id, comment_id).await?;
     if !services.catalog.remove_comment(&comment).await? {
-        return Err(owners::comment_not_found(photo_id, comment_id));
+        return Err(ApiError::comment_not_found(photo_id, comment_id));
     }
     services.events.committed(Event::CommentRemoved { photo_id, id: comment_id });
     Ok(())

@@ -87,6 +87,16 @@ impl ApiError {
         Self::BadUserInput(message.into())
     }
 
+    /// `NOT_FOUND` for a photo id that names no photo (or one deleted).
+    pub fn photo_not_found(id: uuid::Uuid) -> Self {
+        Self::NotFound(format!("no photo with id {id}"))
+    }
+
+    /// `NOT_FOUND` for a comment id that names no comment of that photo (or one deleted).
+    pub fn comment_not_found(photo_id: uuid::Uuid, comment_id: uuid::Uuid) -> Self {
+        Self::NotFound(format!("no comment with id {comment_id} on photo {photo_id}"))
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadUserInput(_) => ErrorCode::BadUserInput,

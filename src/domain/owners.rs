@@ -40,8 +40,7 @@ pub async fn photo_to_change(services: &Services, caller: &Caller, id: Uuid, ver
             "to {verb} a photo, send the owner key it was uploaded with: `Authorization: Bearer <key>`"
         )));
     }
-    let photo =
-        services.catalog.photo(id).await?.ok_or_else(|| ApiError::NotFound(format!("no photo with id {id}")))?;
+    let photo = services.catalog.photo(id).await?.ok_or_else(|| ApiError::photo_not_found(id))?;
     if !standing.may_change(owner_of(&photo)) {
         return Err(ApiError::Forbidden(match photo.owner {
             None => format!("this photo was uploaded without an owner key: only an admin may {verb} it"),
@@ -66,9 +65,9 @@ pub async fn comment_to_delete(
         ));
     }
     let photo = services.catalog.photo(photo_id).await?;
-    let photo = photo.ok_or_else(|| ApiError::NotFound(format!("no photo with id {photo_id}")))?;
+    let photo = photo.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
     let comment = services.catalog.comment(photo_id, comment_id).await?;
-    let comment = comment.ok_or_else(|| comment_not_found(photo_id, comment_id))?;
+    let comment = comment.ok_or_else(|| ApiError::comment_not_found(photo_id, comment_id))?;
     if !may_delete_comment(services, caller, Some(&photo), &comment)? {
         return Err(ApiError::Forbidden(
             "only the comment's author (the key it was posted with), the photo's owner or an admin may delete it"
@@ -76,8 +75,4 @@ pub async fn comment_to_delete(
         ));
     }
     Ok(comment)
-}
-
-pub fn comment_not_found(photo_id: Uuid, comment_id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no comment with id {comment_id} on photo {photo_id}"))
 }

@@ -99,7 +99,6 @@ impl PhotoEdit {
 /// same commit; subscribers hear `photoUpdated`.
 pub async fn edit(services: &Services, caller: &Caller, id: uuid::Uuid, edit: PhotoEdit) -> ApiResult<Photo> {
     owners::photo_to_change(services, caller, id, "edit").await?;
-    let not_found = || ApiError::NotFound(format!("no photo with id {id}"));
     let change = |current: &Photo| {
         let name = edit.name.clone().unwrap_or_else(|| current.name.clone());
         (name, edit.description.clone().unwrap_or_else(|| current.description.clone()))
@@ -109,7 +108,7 @@ pub async fn edit(services: &Services, caller: &Caller, id: uuid::Uuid, edit: Ph
             services.events.committed(Event::PhotoEdited { photo: photo.clone(), revision });
             Ok(photo)
         }
-        Err(EditError::NotFound) => Err(not_found()),
+        Err(EditError::NotFound) => Err(ApiError::photo_not_found(id)),
         Err(EditError::TooManyChanges) => Err(ApiError::bad_input(
             "this name changes more search entries than one edit can: change fewer words at a time",
         )),

@@ -74,11 +74,7 @@ pub async fn create(services: &Services, photo_id: Uuid, expires_in_seconds: i64
             "expiresInSeconds must be between 1 and {MAX_SECONDS} (7 days, S3's limit), not {expires_in_seconds}"
         )));
     }
-    let photo = services
-        .catalog
-        .photo(photo_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no photo with id {photo_id}")))?;
+    let photo = services.catalog.photo(photo_id).await?.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
     let now = Utc::now().trunc_subsecs(0);
     let mut expires_at = now + chrono::Duration::seconds(expires_in_seconds);
     // A link signed with temporary credentials dies with them: promise no more than they allow.
