@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::comments::COUNT;
 use super::photos::{FIRST_COMMENTS_ATTR, FIRST_COMMENTS_UNTIL, first_comments_value};
 use super::{Catalog, Comment, Event, FIRST_COMMENTS, Photo, keys};
-use crate::table::{Check, Index, Item, PK, Query, SK, TableError, TableResult, Value, Write};
+use crate::table::{Check, TableError, TableResult, Value, Write};
 
 /// Reads and transactions one deletion makes at most (each refused one means a comment committed meanwhile).
 const ATTEMPTS: u32 = 50;
@@ -76,18 +76,7 @@ impl Catalog {
         if photo.comment_count > FIRST_COMMENTS as i64
             && let Some(last) = kept.last()
         {
-            let after = keys::comment(photo.id, last.created_at, last.id);
-            let next = Query {
-                index: Index::Table,
-                pk: after.pk.clone(),
-                sk_from: None,
-                sk_to: Some(keys::COMMENTS_TO.into()),
-                descending: false,
-                limit: 1,
-                start_after: Some(Item::from([(PK.into(), Value::S(after.pk)), (SK.into(), Value::S(after.sk))])),
-            };
-            let items = self.table.query(&next).await?;
-            rest.extend(items.iter().map(Comment::from_item).collect::<anyhow::Result<Vec<_>>>()?);
+            rest.extend(self.list_comments(photo.id, 1, Some(last.cursor())).await?.items);
         }
         let until =
             rest.last().map_or(keys::COMMENTS_FROM.to_string(), |c| keys::comment(photo.id, c.created_at, c.id).sk);

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Catalog, Event, Photo, keys, s, words};
-use crate::table::{Check, Index, Item, ItemExt, PK, Query, SK, TableError, TableResult, Value, Write};
+use crate::table::{Check, Item, ItemExt, PK, Query, SK, TableError, TableResult, Value, Write};
 
 /// Tokens cleared per transaction: two writes each and the trash item's, under DynamoDB's 100.
 const TOKENS_PER_STEP: usize = 45;
@@ -84,16 +84,7 @@ impl Catalog {
 
     /// Deleted photos whose leftovers are not all removed yet: at most `limit`.
     pub async fn trashed(&self, limit: usize) -> TableResult<Vec<Trashed>> {
-        let query = Query {
-            index: Index::Table,
-            pk: keys::TRASH.to_string(),
-            sk_from: None,
-            sk_to: None,
-            descending: false,
-            limit,
-            start_after: None,
-        };
-        let items = self.table.query(&query).await?;
+        let items = self.table.query(&Query::partition(keys::TRASH, limit)).await?;
         Ok(items.iter().map(Trashed::from_item).collect::<anyhow::Result<_>>()?)
     }
 
@@ -131,16 +122,7 @@ impl Catalog {
                 Err(error) => Err(error),
             };
         }
-        let query = Query {
-            index: Index::Table,
-            pk: keys::photo(trashed.photo_id).pk,
-            sk_from: None,
-            sk_to: None,
-            descending: false,
-            limit: ITEMS_PER_STEP,
-            start_after: None,
-        };
-        let items = self.table.query(&query).await?;
+        let items = self.table.query(&Query::partition(keys::photo(trashed.photo_id).pk, ITEMS_PER_STEP)).await?;
         if !items.is_empty() {
             let mut writes = Vec::new();
             for item in &items {

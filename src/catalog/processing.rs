@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Catalog, Event, Photo, keys, s};
 use crate::image_format::Rendition;
-use crate::table::{Check, Index, Item, ItemExt, Query, TableError, TableResult, Value, Write};
+use crate::table::{Check, Item, ItemExt, Query, TableError, TableResult, Value, Write};
 
 /// Where a photo is in its processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,15 +174,7 @@ pub(super) fn new_job(photo_id: Uuid) -> Item {
 
 /// At most `limit` items of the queue, from `from` and up to `to` (both inclusive) when given.
 fn queue(limit: usize, from: Option<String>, to: Option<String>) -> Query {
-    Query {
-        index: Index::Table,
-        pk: keys::JOBS.to_string(),
-        sk_from: from,
-        sk_to: to,
-        descending: false,
-        limit,
-        start_after: None,
-    }
+    Query { sk_from: from, sk_to: to, ..Query::partition(keys::JOBS, limit) }
 }
 
 impl Catalog {

@@ -114,7 +114,7 @@ pub(super) async fn graphql_ws(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            serve(socket, shared.api, protocol, (data, ip), limits, shared.lifecycle).await;
+            serve(socket, shared.api, protocol, data, ip, limits, shared.lifecycle).await;
         })
 }
 
@@ -133,7 +133,9 @@ async fn serve(
     socket: WebSocket,
     api: Api,
     protocol: WebSocketProtocols,
-    (data, ip): (async_graphql::Data, std::net::IpAddr),
+    data: async_graphql::Data,
+    // The caller's address, for an owner key sent in `connection_init`.
+    ip: std::net::IpAddr,
     limits: WsLimits,
     lifecycle: Arc<Lifecycle>,
 ) {

@@ -70,6 +70,21 @@ pub struct Query {
     pub start_after: Option<Item>,
 }
 
+impl Query {
+    /// The first `limit` items of table partition `pk`, in sort-key order.
+    pub fn partition(pk: impl Into<String>, limit: usize) -> Self {
+        Self {
+            index: Index::Table,
+            pk: pk.into(),
+            sk_from: None,
+            sk_to: None,
+            descending: false,
+            limit,
+            start_after: None,
+        }
+    }
+}
+
 /// One write of a transaction. Every write of a transaction happens, or none does.
 #[derive(Debug, Clone)]
 pub enum Write {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use photoshare::table::{Index, ItemExt, Query};
+use photoshare::table::{ItemExt, Query};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -90,16 +90,7 @@ async fn status_of(app: &TestApp, url: &str) -> u16 {
 
 /// Every item of partition `pk`.
 async fn partition(app: &TestApp, pk: String) -> Vec<photoshare::table::Item> {
-    let query = Query {
-        index: Index::Table,
-        pk,
-        sk_from: None,
-        sk_to: None,
-        descending: false,
-        limit: 1000,
-        start_after: None,
-    };
-    app.state.services.catalog.table().query(&query).await.expect("query")
+    app.state.services.catalog.table().query(&Query::partition(pk, 1000)).await.expect("query")
 }
 
 async fn a_deleted_photo_leaves_nothing_served_or_stored(app: TestApp) {
