@@ -161,9 +161,15 @@ impl Application {
             // The embedded store is ours to create; AWS resources come from `photoshare setup` or deploy/.
             backends.table.ensure_created().await?;
         }
-        let catalog = Catalog::new(backends.table);
         let events = EventHub::new();
-        if config.store == StoreKind::Aws {
+        let catalog = match &config.events_url {
+            Some(url) => {
+                events.relay_through(url, &config.table)?;
+                Catalog::new(backends.table).without_feed()
+            }
+            None => Catalog::new(backends.table),
+        };
+        if config.store == StoreKind::Aws && config.events_url.is_none() {
             events.follow_feed(catalog.clone());
         }
         let services = Arc::new(Services {

@@ -56,9 +56,14 @@ pub struct Config {
     /// Default: http://<listen address>, with 127.0.0.1 for an unspecified address.
     #[arg(long, global = true, env = "PHOTOSHARE_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// DynamoDB table name.
+    /// DynamoDB table name (also the prefix of the events engine's channels, in both modes).
     #[arg(long, global = true, env = "PHOTOSHARE_TABLE", default_value = "photoshare")]
     pub table: String,
+    /// A Valkey or Redis 7 server (`redis://host:port`, `rediss://` for TLS) through which instances hear
+    /// of each other's writes, with no table polling. Without it, embedded mode delivers its own writes and
+    /// AWS mode follows the table's event feed (about 1,000 events a second for the whole service at most).
+    #[arg(long, global = true, env = "PHOTOSHARE_EVENTS_URL")]
+    pub events_url: Option<String>,
     /// S3 bucket name.
     #[arg(long, global = true, env = "PHOTOSHARE_BUCKET", default_value = "photoshare")]
     pub bucket: String,

@@ -3,8 +3,9 @@
 //!
 //! Layers, each a folder, each using only those below it (`tests/api/layers.rs` checks this):
 //! `http` (axum: connections, routes, WebSocket) → `graphql` (schema, resolvers, limits) → `domain` (the
-//! rules: uploads, photos, comments, shares, events, callers) → `catalog` (the single-table design) → `table`
-//! and `blob` (DynamoDB-shaped table, S3-shaped bucket). `app` wires them at start-up from `config`.
+//! rules: uploads, photos, comments, shares, events, callers) → `catalog` (the single-table design) → `table`,
+//! `blob` and `relay` (DynamoDB-shaped table, S3-shaped bucket, pub/sub engine). `app` wires them at start-up
+//! from `config`.
 
 pub mod app;
 pub mod aws;
@@ -17,6 +18,7 @@ pub mod graphql;
 pub mod http;
 pub mod image_format;
 pub mod metrics;
+pub mod relay;
 pub mod state;
 pub mod table;
 pub mod telemetry;

@@ -44,6 +44,8 @@ pub struct Gauges<'a> {
     pub table: &'a TableStats,
     pub subscriptions: usize,
     pub processing: &'a crate::domain::processing::Counts,
+    /// The events engine's connection, if events go through one.
+    pub relay: Option<&'a crate::relay::RelayStats>,
 }
 
 impl Metrics {
@@ -123,6 +125,9 @@ impl Metrics {
         out.push_str("# TYPE photoshare_subscriptions gauge\n");
         let _ = writeln!(out, "photoshare_subscriptions {}", gauges.subscriptions);
         render_processing(&mut out, gauges);
+        if let Some(relay) = gauges.relay {
+            render_relay(&mut out, relay);
+        }
         out
     }
 }
@@ -156,6 +161,24 @@ fn render_processing(out: &mut String, gauges: &Gauges) {
     let _ = writeln!(out, "photoshare_processing_render_seconds_count {renders}");
 }
 
+fn render_relay(out: &mut String, relay: &crate::relay::RelayStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    out.push_str("# HELP photoshare_events_engine_connected Whether this instance listens to the events engine.\n");
+    out.push_str("# TYPE photoshare_events_engine_connected gauge\n");
+    let _ = writeln!(out, "photoshare_events_engine_connected {}", u8::from(relay.connected.load(Relaxed)));
+    let counters = [
+        ("connections", "Connections made to listen to the events engine (reconnects included).", &relay.connections),
+        ("published", "Events the engine accepted from this instance.", &relay.published),
+        ("dropped", "Events not published (engine unreachable or queue full): subscribers catch up.", &relay.dropped),
+        ("received", "Events received from the engine.", &relay.received),
+    ];
+    for (name, help, count) in counters {
+        let _ = writeln!(out, "# HELP photoshare_events_{name}_total {help}");
+        let _ = writeln!(out, "# TYPE photoshare_events_{name}_total counter");
+        let _ = writeln!(out, "photoshare_events_{name}_total {}", count.load(Relaxed));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,7 +194,10 @@ mod tests {
         let processing = crate::domain::processing::Counts::default();
         processing.ready.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
         processing.queued.store(4, std::sync::atomic::Ordering::Relaxed);
-        let text = metrics.render(&Gauges { table: &table, subscriptions: 3, processing: &processing });
+        let relay = crate::relay::RelayStats::default();
+        relay.published.fetch_add(5, std::sync::atomic::Ordering::Relaxed);
+        let gauges = Gauges { table: &table, subscriptions: 3, processing: &processing, relay: Some(&relay) };
+        let text = metrics.render(&gauges);
         assert!(text.contains("photoshare_graphql_requests_total{operation=\"photos\",outcome=\"ok\"} 2\n"));
         assert!(
             text.contains("photoshare_graphql_requests_total{operation=\"addComment\",outcome=\"BAD_USER_INPUT\"} 1\n")
@@ -184,5 +210,7 @@ mod tests {
         assert!(text.contains("photoshare_subscriptions 3\n"));
         assert!(text.contains("photoshare_processing_queue 4\n"));
         assert!(text.contains("photoshare_processing_jobs_total{outcome=\"ready\"} 2\n"));
+        assert!(text.contains("photoshare_events_engine_connected 0\n"));
+        assert!(text.contains("photoshare_events_published_total 5\n"));
     }
 }

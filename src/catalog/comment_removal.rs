@@ -45,11 +45,9 @@ impl Catalog {
         let _turn = lock.lock().await;
         for _ in 0..ATTEMPTS {
             let Some(photo) = self.photo(comment.photo_id).await? else { return Ok(false) };
-            let writes = vec![
-                Write::DeleteExisting(key.clone()),
-                self.count_without(&photo, comment).await?,
-                Write::Put(Event::CommentRemoved { photo_id: comment.photo_id, id: comment.id }.to_item(Utc::now())),
-            ];
+            let mut writes = vec![Write::DeleteExisting(key.clone()), self.count_without(&photo, comment).await?];
+            let removed = Event::CommentRemoved { photo_id: comment.photo_id, id: comment.id };
+            writes.extend(self.feed_entry(&removed, Utc::now()));
             match self.table.transact(writes).await {
                 Ok(()) => return Ok(true),
                 Err(TableError::ConditionFailed) if self.table.get(&key).await?.is_none() => return Ok(false),

@@ -93,14 +93,17 @@ impl Comment {
 /// How a new comment updates its photo's item.
 ///
 /// Comment times on a photo only grow in commit order: every comment sets the photo's `lastCommentAt` to its
-/// own time, on condition that it is later than the one there, and is stamped after the one it read. So the
-/// timeline's order is the order comments committed in, and a subscriber that resumes `after` the last comment
-/// it saw never misses one stamped earlier that committed later. The photo item also keeps the timeline's
-/// first `FIRST_COMMENTS` comments, so a gallery page shows them without a query per photo.
+/// own time, on condition that it is still the one read, and is stamped after it. So the timeline's order is
+/// the order comments committed in, a subscriber that resumes `after` the last comment it saw never misses
+/// one stamped earlier that committed later, and each comment knows exactly which one came before it
+/// (`AddedComment::previous`). The photo item also keeps the timeline's first `FIRST_COMMENTS` comments, so
+/// a gallery page shows them without a query per photo.
 struct CountWrite {
     kind: CountKind,
-    /// The photo's latest comment time as read (or its last kept comment's, for photos from before
-    /// `lastCommentAt` was kept).
+    /// The photo's `lastCommentAt` as read (or remembered): the write holds only while it is still so.
+    stored: Option<DateTime<Utc>>,
+    /// The photo's latest comment time: `stored`, or its last kept comment's, for photos from before
+    /// `lastCommentAt` was kept.
     last_comment_at: Option<DateTime<Utc>>,
 }
 
@@ -118,9 +121,9 @@ impl CountWrite {
     fn for_photo(item: &Item) -> anyhow::Result<Self> {
         let photo = Photo::from_item(item)?;
         let last_kept = photo.first_comments.as_ref().and_then(|kept| kept.last()).map(|c| c.created_at);
-        let last_comment_at = match item.opt_string(LAST_COMMENT_AT) {
+        let stored = match item.opt_string(LAST_COMMENT_AT) {
             Some(_) => Some(parse_time(item, LAST_COMMENT_AT)?),
-            None => last_kept,
+            None => None,
         };
         let first = photo.comment_count < FIRST_COMMENTS as i64;
         let kind = match &photo.first_comments {
@@ -128,7 +131,7 @@ impl CountWrite {
             None if first => CountKind::Count,
             _ => CountKind::PastFirst,
         };
-        Ok(Self { kind, last_comment_at })
+        Ok(Self { kind, stored, last_comment_at: stored.or(last_kept) })
     }
 
     /// The comment's time: now, or just after the photo's latest comment if the clock says earlier.
@@ -139,9 +142,8 @@ impl CountWrite {
     fn write(&self, comment: &Comment) -> Write {
         let key = keys::photo(comment.photo_id);
         let sort_key = keys::comment(comment.photo_id, comment.created_at, comment.id).sk;
-        let time = keys::time(comment.created_at);
-        let later = Check::AbsentOrBefore(LAST_COMMENT_AT.into(), time.clone());
-        let mut set = vec![(LAST_COMMENT_AT.to_string(), Value::S(time))];
+        let unchanged = Check::StringIs(LAST_COMMENT_AT.into(), self.stored.map(keys::time));
+        let mut set = vec![(LAST_COMMENT_AT.to_string(), Value::S(keys::time(comment.created_at)))];
         match &self.kind {
             CountKind::PastFirst => Write::Update {
                 key,
@@ -150,10 +152,10 @@ impl CountWrite {
                 checks: vec![
                     Check::AtLeast(COUNT.into(), FIRST_COMMENTS as i64),
                     Check::AbsentOrBefore(FIRST_COMMENTS_UNTIL.into(), sort_key),
-                    later,
+                    unchanged,
                 ],
             },
-            CountKind::Count => Write::Update { key, add: vec![(COUNT.into(), 1)], set, checks: vec![later] },
+            CountKind::Count => Write::Update { key, add: vec![(COUNT.into(), 1)], set, checks: vec![unchanged] },
             CountKind::Append(photo) => {
                 let mut kept = photo.first_comments.clone().unwrap_or_default();
                 kept.push(comment.clone());
@@ -166,40 +168,57 @@ impl CountWrite {
                     key,
                     add: Vec::new(),
                     set,
-                    checks: vec![Check::Equals(COUNT.into(), photo.comment_count), later],
+                    checks: vec![Check::Equals(COUNT.into(), photo.comment_count), unchanged],
                 }
             }
         }
     }
 }
 
+/// A comment as added, with the time of the photo's comment just before it in the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddedComment {
+    pub comment: Comment,
+    /// The latest comment time the photo had when this one committed: no comment lies between the two.
+    /// `None` when not known: the photo's first comment, one from before the time was kept, or a retry
+    /// answered with the comment stored the first time.
+    pub previous: Option<DateTime<Utc>>,
+}
+
 impl Catalog {
     /// Add a comment; `None` if the photo does not exist (nothing is written then). A repeated retry id (the
     /// same caller's `clientId`) returns the comment stored the first time.
     ///
-    /// The first try assumes the photo keeps its first comments already and is stamped with the clock. If the
-    /// conditions refuse it, the photo is read (with the retry record of `retry`, in the same call): its
-    /// count, kept comments and latest comment time decide the comment's time and how the transaction updates
-    /// the photo (see `CountWrite`), and it is tried again.
-    pub async fn add_comment(&self, new: NewComment) -> TableResult<Option<Comment>> {
+    /// The first try assumes the photo keeps its first comments already and that its latest comment is the
+    /// one this instance last saw (with no read). If the photo is not remembered, or the conditions refuse the
+    /// try, the photo is read (with the retry record of `retry`, in the same call): its count, kept comments
+    /// and latest comment time decide the comment's time and how the transaction updates the photo (see
+    /// `CountWrite`), and it is tried again.
+    pub async fn add_comment(&self, new: NewComment) -> TableResult<Option<AddedComment>> {
         let mut backoff = Duration::from_millis(5);
         let mut conflicts = 0;
-        // Most photos have their first comments already: try that without reading, and read if it was not so.
-        let mut count_write = CountWrite { kind: CountKind::PastFirst, last_comment_at: None };
-        let mut read = false;
         // Writers of one photo's comments on this instance take turns: each commits at its first or second try
         // instead of racing the others for the photo's `lastCommentAt` (a refused transaction still costs write
         // capacity). Writers on other instances can still come first; the conditions handle that.
         let lock = &self.comment_writers[new.photo_id.as_u128() as usize % self.comment_writers.len()];
         let _turn = lock.lock().await;
+        // Most photos have their first comments already: try that without reading, and read if it was not so.
+        let remembered = self.latest_comments.get(&new.photo_id);
+        let mut count_write =
+            CountWrite { kind: CountKind::PastFirst, stored: remembered, last_comment_at: remembered };
+        let mut read = remembered.is_none();
         for _ in 0..ATTEMPTS {
             if read {
                 let (photo, earlier) = self.photo_and_request(new.photo_id, new.retry.as_ref()).await?;
                 if let Some(comment_sk) = earlier {
                     let item = self.table.get(&Key::new(keys::photo(new.photo_id).pk, comment_sk)).await?;
-                    return Ok(item.as_ref().map(Comment::from_item).transpose()?);
+                    let comment = item.as_ref().map(Comment::from_item).transpose()?;
+                    return Ok(comment.map(|comment| AddedComment { comment, previous: None }));
                 }
-                let Some(photo) = photo else { return Ok(None) };
+                let Some(photo) = photo else {
+                    self.latest_comments.remove(&new.photo_id);
+                    return Ok(None);
+                };
                 count_write = CountWrite::for_photo(&photo)?;
             }
             let created_at = count_write.stamp(Utc::now().trunc_subsecs(6));
@@ -211,11 +230,9 @@ impl Catalog {
                 author_ip: new.author_ip.clone(),
                 author: new.author.clone(),
             };
-            let mut writes = vec![
-                count_write.write(&comment),
-                Write::Put(comment.to_item()),
-                Write::Put(Event::Comment(comment.clone()).to_item(comment.created_at)),
-            ];
+            let mut writes = vec![count_write.write(&comment), Write::Put(comment.to_item())];
+            let added = AddedComment { comment: comment.clone(), previous: count_write.stored };
+            writes.extend(self.feed_entry(&Event::Comment(added), comment.created_at));
             if let Some(retry) = &new.retry {
                 let key = keys::comment_request(new.photo_id, &retry.scope, &retry.client_id);
                 let comment_key = keys::comment(comment.photo_id, comment.created_at, comment.id);
@@ -227,7 +244,10 @@ impl Catalog {
                 ])));
             }
             match self.table.transact(writes).await {
-                Ok(()) => return Ok(Some(comment)),
+                Ok(()) => {
+                    self.latest_comments.insert(new.photo_id, comment.created_at);
+                    return Ok(Some(AddedComment { comment, previous: count_write.stored }));
+                }
                 // The photo is not as assumed or read (another comment committed first), or is gone, or a
                 // concurrent call with the same client id won: read it.
                 Err(TableError::ConditionFailed) => read = true,

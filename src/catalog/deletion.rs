@@ -69,12 +69,12 @@ impl Trashed {
 impl Catalog {
     /// Delete `photo` at once (see the module doc); `false` if it was deleted already.
     pub async fn remove_photo(&self, photo: &Photo) -> TableResult<bool> {
-        let writes = vec![
+        let mut writes = vec![
             Write::DeleteExisting(keys::photo(photo.id)),
             Write::PutIfAbsent(Trashed::to_item(photo)),
             Write::Delete(keys::job(photo.id)),
-            Write::Put(Event::PhotoRemoved(photo.id).to_item(Utc::now())),
         ];
+        writes.extend(self.feed_entry(&Event::PhotoRemoved(photo.id), Utc::now()));
         match self.table.transact(writes).await {
             Ok(()) => Ok(true),
             Err(TableError::ConditionFailed) => Ok(false),

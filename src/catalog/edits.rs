@@ -54,7 +54,7 @@ impl Catalog {
             let photo = Photo::from_item(&item)?;
             let (name, description) = edit(&photo);
             let edited = Photo { name, description, ..photo.clone() };
-            let writes = edit_writes(&photo, &edited, revision)?;
+            let writes = edit_writes(self, &photo, &edited, revision)?;
             match self.table.transact(writes).await {
                 Ok(()) => return Ok((edited, revision + 1)),
                 Err(TableError::ConditionFailed | TableError::Conflict) => continue,
@@ -65,7 +65,7 @@ impl Catalog {
     }
 }
 
-fn edit_writes(photo: &Photo, edited: &Photo, revision: i64) -> Result<Vec<Write>, EditError> {
+fn edit_writes(catalog: &Catalog, photo: &Photo, edited: &Photo, revision: i64) -> Result<Vec<Write>, EditError> {
     let old: BTreeSet<String> = words::tokens(&words::words(&photo.name));
     let new_words = words::words(&edited.name);
     let new: BTreeSet<String> = words::tokens(&new_words);
@@ -90,7 +90,8 @@ fn edit_writes(photo: &Photo, edited: &Photo, revision: i64) -> Result<Vec<Write
         writes.push(Write::Delete(keys::name_token(token, photo.uploaded_at, photo.id)));
         writes.push(Write::Increment { key: keys::name_token_count(token), attr: "count".into(), by: -1 });
     }
-    writes.push(Write::Put(Event::PhotoEdited { photo: edited.clone(), revision: revision + 1 }.to_item(Utc::now())));
+    let event = Event::PhotoEdited { photo: edited.clone(), revision: revision + 1 };
+    writes.extend(catalog.feed_entry(&event, Utc::now()));
     if writes.len() > MAX_WRITES {
         return Err(EditError::TooManyChanges);
     }

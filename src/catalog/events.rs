@@ -4,18 +4,20 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Catalog, Comment, Photo, keys};
-use crate::table::{Index, Item, ItemExt, PK, Query, SK, TTL, TableResult, Value};
+use super::{AddedComment, Catalog, Comment, Photo, keys, parse_time};
+use crate::table::{Index, Item, ItemExt, PK, Query, SK, TTL, TableResult, Value, Write};
 
 /// How long feed entries are kept (DynamoDB's TTL removes them).
 const EVENT_LIFETIME: chrono::Duration = chrono::Duration::days(1);
 /// Most events read per partition per poll.
 const EVENTS_PER_READ: usize = 1_000;
+/// A comment event's attribute holding the time of the photo's comment before it.
+const PREVIOUS: &str = "previousAt";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Photo(Photo),
-    Comment(Comment),
+    Comment(AddedComment),
     /// A photo's processing ended (READY or FAILED).
     PhotoUpdated(Photo),
     /// A photo's name or description was edited, making this its `revision`.
@@ -37,7 +39,7 @@ impl Event {
     pub fn id(&self) -> Uuid {
         match self {
             Self::Photo(photo) => photo.id,
-            Self::Comment(comment) => comment.id,
+            Self::Comment(added) => added.comment.id,
             // Unique per photo and outcome (a photo's processing ends once), and unlike the photo's own id.
             Self::PhotoUpdated(photo) => {
                 Uuid::from_u128(photo.id.as_u128() ^ 0x7570_6461_7465_645f_7072_6f63_6573_7365)
@@ -55,11 +57,17 @@ impl Event {
         }
     }
 
-    pub(super) fn to_item(&self, at: DateTime<Utc>) -> Item {
-        let key = keys::event(at, self.id());
-        let (kind, payload) = match self {
+    /// What the event is, and the item it announces.
+    fn parts(&self) -> (&'static str, Item) {
+        match self {
             Self::Photo(photo) => ("photo", photo.to_item()),
-            Self::Comment(comment) => ("comment", comment.to_item()),
+            Self::Comment(AddedComment { comment, previous }) => {
+                let mut payload = comment.to_item();
+                if let Some(previous) = previous {
+                    payload.insert(PREVIOUS.into(), Value::S(keys::time(*previous)));
+                }
+                ("comment", payload)
+            }
             Self::PhotoUpdated(photo) => ("photoUpdated", photo.to_item()),
             Self::PhotoEdited { photo, revision } => {
                 let mut payload = photo.to_item();
@@ -74,7 +82,32 @@ impl Event {
                     ("id".into(), Value::S(id.to_string())),
                 ]),
             ),
-        };
+        }
+    }
+
+    fn from_parts(kind: &str, payload: &Item) -> anyhow::Result<Self> {
+        match kind {
+            "photo" => Ok(Self::Photo(Photo::from_item(payload)?)),
+            "comment" => Ok(Self::Comment(AddedComment {
+                comment: Comment::from_item(payload)?,
+                previous: payload.opt_string(PREVIOUS).is_some().then(|| parse_time(payload, PREVIOUS)).transpose()?,
+            })),
+            "photoUpdated" => Ok(Self::PhotoUpdated(Photo::from_item(payload)?)),
+            "photoEdited" => {
+                Ok(Self::PhotoEdited { photo: Photo::from_item(payload)?, revision: payload.number("revision")? })
+            }
+            "photoRemoved" => Ok(Self::PhotoRemoved(Uuid::try_parse(payload.string("id")?)?)),
+            "commentRemoved" => Ok(Self::CommentRemoved {
+                photo_id: Uuid::try_parse(payload.string("photoId")?)?,
+                id: Uuid::try_parse(payload.string("id")?)?,
+            }),
+            other => anyhow::bail!("unknown event kind {other:?}"),
+        }
+    }
+
+    pub(super) fn to_item(&self, at: DateTime<Utc>) -> Item {
+        let key = keys::event(at, self.id());
+        let (kind, payload) = self.parts();
         Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
@@ -86,25 +119,33 @@ impl Event {
     }
 
     fn from_item(item: &Item) -> anyhow::Result<Self> {
-        let payload: Item = serde_json::from_str(item.string("payload")?)?;
-        match item.string("kind")? {
-            "photo" => Ok(Self::Photo(Photo::from_item(&payload)?)),
-            "comment" => Ok(Self::Comment(Comment::from_item(&payload)?)),
-            "photoUpdated" => Ok(Self::PhotoUpdated(Photo::from_item(&payload)?)),
-            "photoEdited" => {
-                Ok(Self::PhotoEdited { photo: Photo::from_item(&payload)?, revision: payload.number("revision")? })
-            }
-            "photoRemoved" => Ok(Self::PhotoRemoved(Uuid::try_parse(payload.string("id")?)?)),
-            "commentRemoved" => Ok(Self::CommentRemoved {
-                photo_id: Uuid::try_parse(payload.string("photoId")?)?,
-                id: Uuid::try_parse(payload.string("id")?)?,
-            }),
-            other => anyhow::bail!("unknown event kind {other:?}"),
+        Self::from_parts(item.string("kind")?, &serde_json::from_str(item.string("payload")?)?)
+    }
+
+    /// The event as a message for other instances (`domain::events`): `{"kind": …, "payload": {…}}`.
+    pub fn to_message(&self) -> String {
+        let (kind, payload) = self.parts();
+        serde_json::json!({ "kind": kind, "payload": payload }).to_string()
+    }
+
+    pub fn from_message(message: &[u8]) -> anyhow::Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct Message {
+            kind: String,
+            payload: Item,
         }
+        let message: Message = serde_json::from_slice(message)?;
+        Self::from_parts(&message.kind, &message.payload)
     }
 }
 
 impl Catalog {
+    /// The feed entry announcing `event`, for the transaction that commits what it announces; none when
+    /// instances hear of events from elsewhere (`without_feed`).
+    pub(super) fn feed_entry(&self, event: &Event, at: DateTime<Utc>) -> Option<Write> {
+        self.feed.then(|| Write::Put(event.to_item(at)))
+    }
+
     /// Events stamped `from..=to`, oldest first: one query per minute the range touches.
     ///
     /// The newest minute is read first. Events on one photo are stamped in commit order, so an event that

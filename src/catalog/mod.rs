@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::table::{Item, ItemExt, Table, Value};
-pub use comments::{Comment, NewComment, RetryId};
+pub use comments::{AddedComment, Comment, NewComment, RetryId};
 pub use deletion::{Swept, Trashed};
 pub use edits::EditError;
 pub use events::Event;
@@ -53,15 +53,30 @@ pub struct Catalog {
     table: Arc<dyn Table>,
     /// Comments on one photo are written one at a time per instance (see `add_comment`).
     comment_writers: Arc<[tokio::sync::Mutex<()>]>,
+    /// Each recently commented photo's latest comment time as this instance last committed or read it: a
+    /// comment's first try is then conditional on it, with no read (see `add_comment`).
+    latest_comments: Arc<quick_cache::sync::Cache<Uuid, DateTime<Utc>>>,
+    /// Whether every write also puts an entry in the table's event feed (see `events`).
+    feed: bool,
 }
 
 /// Locks comment writers are spread over, by photo: a few photos may share one, which only costs them order.
 const COMMENT_WRITER_LOCKS: usize = 256;
+/// Photos whose latest comment time is remembered (32 bytes each).
+const LATEST_COMMENTS: usize = 16_384;
 
 impl Catalog {
     pub fn new(table: Arc<dyn Table>) -> Self {
         let comment_writers = (0..COMMENT_WRITER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        Self { table, comment_writers }
+        let latest_comments = Arc::new(quick_cache::sync::Cache::new(LATEST_COMMENTS));
+        Self { table, comment_writers, latest_comments, feed: true }
+    }
+
+    /// A catalog that writes no event feed: instances hear of each other's writes through an engine
+    /// (`domain::events`), and the feed's partition per minute would only cost write capacity.
+    pub fn without_feed(mut self) -> Self {
+        self.feed = false;
+        self
     }
 
     pub fn table(&self) -> &Arc<dyn Table> {

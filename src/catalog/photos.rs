@@ -234,13 +234,13 @@ impl Catalog {
     /// and nothing is written.
     pub async fn record_photo(&self, photo: &Photo) -> TableResult<(Photo, bool)> {
         self.index_name(photo).await?;
-        let writes = vec![
+        let mut writes = vec![
             Write::PutIfAbsent(photo.to_item()),
             Write::Delete(keys::upload(photo.id)),
             // Its processing, durable from the moment the photo exists.
             Write::Put(processing::new_job(photo.id)),
-            Write::Put(Event::Photo(photo.clone()).to_item(photo.uploaded_at)),
         ];
+        writes.extend(self.feed_entry(&Event::Photo(photo.clone()), photo.uploaded_at));
         match self.table.transact(writes).await {
             Ok(()) => Ok((photo.clone(), true)),
             Err(TableError::ConditionFailed) => {

@@ -268,7 +268,7 @@ impl Catalog {
             updated.size_bytes = full.size_bytes as i64;
         }
         updated.processing = outcome;
-        let writes = vec![
+        let mut writes = vec![
             Write::Update {
                 key: keys::photo(photo.id),
                 add: vec![],
@@ -276,8 +276,8 @@ impl Catalog {
                 checks: vec![Check::Equals(LEASE.into(), lease.number)],
             },
             Write::Delete(keys::job(photo.id)),
-            Write::Put(Event::PhotoUpdated(updated.clone()).to_item(Utc::now())),
         ];
+        writes.extend(self.feed_entry(&Event::PhotoUpdated(updated.clone()), Utc::now()));
         match self.table.transact(writes).await {
             Ok(()) => Ok(Some(updated)),
             Err(TableError::ConditionFailed) => Ok(None),

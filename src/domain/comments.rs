@@ -1,24 +1,15 @@
-//! Comments: what one may say and who may retry it, adding one (and telling subscribers), a photo's timeline,
-//! and the live stream of new comments, resumable after a cursor.
+//! Comments: what one may say and who may retry it, adding one (and telling subscribers), a photo's timeline.
+//! The live streams are in `comment_stream`.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-
-use chrono::Utc;
-use futures_util::{Stream, StreamExt, stream};
 use uuid::Uuid;
 
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
-use super::events;
 use super::{Services, text};
-use crate::catalog::{Catalog, Comment, Event, NewComment, Page, Photo, RetryId, keys::CommentCursor};
+use crate::catalog::{Comment, Event, NewComment, Page, Photo, RetryId, keys::CommentCursor};
 
 pub const BODY_MAX_CHARS: usize = 2_000;
 const CLIENT_ID_MAX_CHARS: usize = 64;
-/// Comments replayed per read when a subscriber resumes after a cursor. The next page is read only once the
-/// socket has taken this one, so a replay holds and sends at most a page at a time, however long it is.
-const REPLAY_PAGE: usize = 100;
 
 /// A comment as asked for, checked: built only by `parse`.
 #[derive(Debug)]
@@ -65,9 +56,10 @@ pub async fn add(services: &Services, caller: &Caller, request: CommentRequest) 
     let photo_id = request.photo_id;
     let author = caller.owner()?.map(|key| key.hex());
     let new = NewComment { photo_id, body: request.body, author_ip: caller.ip.to_string(), author, retry };
-    let comment = services.catalog.add_comment(new).await?;
-    let comment = comment.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
-    services.events.committed(Event::Comment(comment.clone()));
+    let added = services.catalog.add_comment(new).await?;
+    let added = added.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
+    let comment = added.comment.clone();
+    services.events.committed(Event::Comment(added));
     Ok(comment)
 }
 
@@ -86,101 +78,4 @@ pub async fn timeline(
         return Ok(page);
     }
     Ok(services.catalog.list_comments(photo.id, first, after).await?)
-}
-
-/// What a replay reads next.
-struct Replay {
-    catalog: Catalog,
-    /// Where the next page starts; `None` when the replay is done.
-    next: Option<CommentCursor>,
-    page: VecDeque<Comment>,
-    /// The last comment sent (the `after` cursor before any): live comments up to it were replayed already.
-    last: Arc<Mutex<CommentCursor>>,
-}
-
-/// The comments after `after`, read a page at a time as the subscriber takes them; a failed read is the
-/// stream's last item.
-fn replay(
-    catalog: Catalog,
-    after: CommentCursor,
-    last: Arc<Mutex<CommentCursor>>,
-) -> impl Stream<Item = ApiResult<Comment>> {
-    let start = Replay { catalog, next: Some(after), page: VecDeque::new(), last };
-    stream::unfold(start, |mut replay| async move {
-        loop {
-            if let Some(comment) = replay.page.pop_front() {
-                *replay.last.lock().unwrap_or_else(|p| p.into_inner()) = comment.cursor();
-                return Some((Ok(comment), replay));
-            }
-            let position = replay.next.take()?;
-            match replay.catalog.list_comments(position.photo_id, REPLAY_PAGE, Some(position)).await {
-                Ok(page) => {
-                    replay.next = page.has_next.then(|| page.items.last().map(|c| c.cursor())).flatten();
-                    replay.page = page.items.into();
-                }
-                Err(error) => return Some((Err(ApiError::from(error)), replay)),
-            }
-        }
-    })
-}
-
-/// Comments posted from now on, on one photo or on every photo. With `after` (a comment's cursor; needs
-/// `photo_id`), the comments posted after it come first, so a client that reconnects, to any instance,
-/// misses nothing. A failed replay read is the stream's last item: the client resumes from what it got.
-pub async fn live(
-    services: Arc<Services>,
-    photo_id: Option<Uuid>,
-    after: Option<CommentCursor>,
-) -> ApiResult<impl Stream<Item = ApiResult<Comment>> + use<>> {
-    if let Some(cursor) = after
-        && photo_id != Some(cursor.photo_id)
-    {
-        return Err(ApiError::bad_input("after: pass the photoId of the photo this comment cursor belongs to"));
-    }
-    if let Some(id) = photo_id
-        && services.catalog.photo(id).await?.is_none()
-    {
-        return Err(ApiError::photo_not_found(id));
-    }
-    // Listen first, then replay: whatever commits in between arrives live, and what was replayed already
-    // is dropped from the live events by position (a photo's comment times grow in commit order).
-    let since = Utc::now();
-    let receiver = services.events.subscribe();
-    let last = after.map(|cursor| Arc::new(Mutex::new(cursor)));
-    let replayed = match (&last, after) {
-        (Some(last), Some(cursor)) => replay(services.catalog.clone(), cursor, last.clone()).left_stream(),
-        _ => stream::empty().right_stream(),
-    };
-    // What the feed re-reads from before the subscription is not news: after `after`, a comment is new if
-    // it sorts after the last one sent; otherwise if it was posted since subscribing.
-    let is_new = move |c: &Comment| match &last {
-        Some(last) => {
-            let last = *last.lock().unwrap_or_else(|p| p.into_inner());
-            (c.created_at, c.id) > (last.created_at, last.id)
-        }
-        None => c.created_at >= since,
-    };
-    let live = events::stream(receiver).filter_map(move |event| {
-        let comment = match &*event {
-            Event::Comment(c) if photo_id.is_none_or(|id| id == c.photo_id) && is_new(c) => Some(Ok(c.clone())),
-            _ => None,
-        };
-        std::future::ready(comment)
-    });
-    Ok(replayed.chain(live).scan(false, |failed, item| {
-        std::future::ready((!*failed).then(|| {
-            *failed = item.is_err();
-            item
-        }))
-    }))
-}
-
-/// Every comment deleted from now on, by id: on one photo, or on every photo when `photo_id` is `None`.
-pub fn removed(services: &Arc<Services>, photo_id: Option<Uuid>) -> impl Stream<Item = Uuid> + use<> {
-    events::stream(services.events.subscribe()).filter_map(move |event| {
-        std::future::ready(match &*event {
-            Event::CommentRemoved { photo_id: on, id } if photo_id.is_none_or(|wanted| wanted == *on) => Some(*id),
-            _ => None,
-        })
-    })
 }

@@ -1,12 +1,24 @@
-//! Fan-out of new photos and comments to the subscribers of this instance. In embedded mode whatever commits
-//! is published at once; in AWS mode a follower reads the table's event feed and publishes everything from it,
-//! what committed here or on any other instance, in commit order. Events are de-duplicated by id, so no
-//! subscriber sees one twice.
+//! Fan-out of what commits (photos, comments, edits, removals) to the subscribers of this instance, in one of
+//! three ways, by configuration:
 //!
-//! Why a feed in the table rather than DynamoDB Streams: a stream shard allows two concurrent readers, so a
-//! third instance would break it; a query per poll on the current minute's partition works for any number of
-//! instances. Cost per instance with subscribers: one strongly consistent query per `POLL_INTERVAL` (about
-//! 2.5 read units a second) plus the events of the last `LOOKBACK`.
+//! - **Through an engine** (`--events-url`, any store): each commit is delivered here at once and published to
+//!   Valkey/Redis (`relay`), on a channel for photos, one for all comments and one per photo; an instance
+//!   listens only to the channels its subscribers need, and reads nothing from the table while idle. The
+//!   engine may lose messages (a restart, a dropped connection, an instance that dies between commit and
+//!   publish); the table stays the record. A photo's comment stream knows exactly which comment precedes
+//!   each one (`AddedComment::previous`), so it notices a gap and reads the missed comments from the table
+//!   (`comments::live`); after a reconnect every such stream catches up from its cursor. Streams without a
+//!   cursor (all comments, photos) get what the engine carries.
+//! - **Embedded, alone**: whatever commits is delivered at once.
+//! - **AWS without an engine**: a follower reads the table's event feed and delivers everything from it, what
+//!   committed here or on any other instance, in commit order. Why a feed rather than DynamoDB Streams: a
+//!   stream shard allows two concurrent readers, so a third instance would break it. The feed's ceiling: all
+//!   events go to one partition per minute (about 1,000 writes a second for the whole service), and every
+//!   instance with subscribers reads the last `LOOKBACK` of events every `POLL_INTERVAL`, about 1.4 read
+//!   units a second per event a second, per instance: N instances × E events a second must stay under about
+//!   2,200 (20 instances: ~110 comments a second). Past that, use an engine.
+//!
+//! Events are de-duplicated by id, so no subscriber sees one twice.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,6 +28,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::catalog::{Catalog, Event};
+use crate::relay::{Interest, Listener, Relay};
 
 /// How often the follower reads the feed: the delivery delay across instances is about half of this on
 /// average, plus one query.
@@ -32,8 +45,28 @@ const REMEMBER: Duration = Duration::from_secs(60);
 /// Events a slow subscriber may fall behind by before it is disconnected (and can resume with a cursor).
 const CAPACITY: usize = 4_096;
 
+/// What subscribers hear.
+#[derive(Debug)]
+pub enum Notice {
+    Event(Event),
+    /// Events may have been missed (the engine's connection was lost and is back): streams that can catch
+    /// up from the table do.
+    Missed,
+}
+
+/// What a subscriber listens to: the engine's channel for it is subscribed while it does.
+#[derive(Debug, Clone, Copy)]
+pub enum Topic {
+    /// New, processed, edited and deleted photos.
+    Photos,
+    /// Every photo's new and deleted comments.
+    Comments,
+    /// One photo's new and deleted comments.
+    Photo(Uuid),
+}
+
 pub struct EventHub {
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Arc<Notice>>,
     seen: Mutex<Seen>,
     /// Set once the hub follows the table's feed: then everything, this instance's commits included, is
     /// delivered from the feed, in commit order (see `committed`).
@@ -41,6 +74,8 @@ pub struct EventHub {
     /// Events delivered so far: counted before delivery, so a cached answer older than an event a
     /// subscriber reacts to is never served (see `graphql::response_cache`).
     delivered: std::sync::atomic::AtomicU64,
+    /// The engine, and the prefix of this deployment's channels on it.
+    relay: std::sync::OnceLock<(Arc<Relay>, String)>,
 }
 
 #[derive(Default)]
@@ -74,17 +109,69 @@ impl EventHub {
             seen: Mutex::default(),
             follows_feed: Default::default(),
             delivered: Default::default(),
+            relay: Default::default(),
         })
+    }
+
+    /// Publish and listen through the engine at `url`, on channels named `<namespace>:…` (so deployments
+    /// sharing an engine stay apart). Connects in the background.
+    pub fn relay_through(self: &Arc<Self>, url: &str, namespace: &str) -> anyhow::Result<()> {
+        let relay = Relay::start(url, Arc::new(Forward(Arc::downgrade(self))))?;
+        let _ = self.relay.set((relay, namespace.to_string()));
+        Ok(())
+    }
+
+    /// The engine, if events go through one.
+    pub fn relay(&self) -> Option<&Relay> {
+        self.relay.get().map(|(relay, _)| &**relay)
+    }
+
+    fn channel(namespace: &str, topic: Topic) -> String {
+        match topic {
+            Topic::Photos => format!("{namespace}:photos"),
+            Topic::Comments => format!("{namespace}:comments"),
+            Topic::Photo(id) => format!("{namespace}:photo:{id}"),
+        }
+    }
+
+    /// The topics `event` is published on.
+    fn topics(event: &Event) -> Vec<Topic> {
+        match event {
+            Event::Photo(_) | Event::PhotoUpdated(_) | Event::PhotoEdited { .. } | Event::PhotoRemoved(_) => {
+                vec![Topic::Photos]
+            }
+            Event::Comment(added) => vec![Topic::Comments, Topic::Photo(added.comment.photo_id)],
+            Event::CommentRemoved { photo_id, .. } => vec![Topic::Comments, Topic::Photo(*photo_id)],
+        }
+    }
+
+    /// Hear what is published on `topic` (and everything else delivered here) until the result is dropped.
+    /// Returns once the engine listens for it, so nothing published from then on is missed.
+    pub async fn listen(&self, topic: Topic) -> Listening {
+        let receiver = self.sender.subscribe();
+        let interest = match self.relay.get() {
+            Some((relay, namespace)) => Some(relay.listen(Self::channel(namespace, topic)).await),
+            None => None,
+        };
+        Listening { receiver, _interest: interest }
     }
 
     /// Something committed on this instance. Without a feed (embedded mode) it is delivered at once. With one,
     /// it comes from the feed like everything else: delivering local commits first would let a subscriber see
     /// a later comment before an earlier one from another instance, and a client that resumes `after` the
     /// later one would skip the earlier. From the feed, a photo's comments arrive in commit order.
+    ///
+    /// Through an engine, it is delivered here at once and published for the other instances, without
+    /// waiting: their subscribers notice what the engine loses (see the module doc).
     pub fn committed(&self, event: Event) {
-        if !self.follows_feed.load(std::sync::atomic::Ordering::Relaxed) {
-            self.publish(event);
+        if self.follows_feed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
         }
+        if let Some((relay, namespace)) = self.relay.get() {
+            let channels = Self::topics(&event).into_iter().map(|topic| Self::channel(namespace, topic)).collect();
+            relay.publish(channels, event.to_message());
+        }
+        self.publish(event);
     }
 
     /// Deliver `event` to every current subscriber, unless it was delivered before.
@@ -96,17 +183,13 @@ impl EventHub {
         if fresh {
             self.delivered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // An error only means nobody is subscribed right now.
-            let _ = self.sender.send(Arc::new(event));
+            let _ = self.sender.send(Arc::new(Notice::Event(event)));
         }
     }
 
     /// Events delivered so far (those of other instances included, in AWS mode).
     pub fn delivered(&self) -> u64 {
         self.delivered.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.sender.subscribe()
     }
 
     /// Subscriptions open on this instance right now.
@@ -153,19 +236,53 @@ impl EventHub {
     }
 }
 
-/// The events `receiver` gets, until it falls too far behind (its subscriber is then disconnected, and can
-/// resume with `after`).
-pub fn stream(receiver: broadcast::Receiver<Arc<Event>>) -> impl futures_util::Stream<Item = Arc<Event>> {
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        match receiver.recv().await {
-            Ok(event) => Some((event, receiver)),
+/// Hands what the engine carries to the hub (weakly: the hub owns the relay).
+struct Forward(std::sync::Weak<EventHub>);
+
+impl Listener for Forward {
+    fn message(&self, channel: &str, payload: &[u8]) {
+        let Some(hub) = self.0.upgrade() else { return };
+        match Event::from_message(payload) {
+            Ok(event) => hub.publish(event),
+            Err(error) => tracing::warn!(%error, channel, "ignoring an unreadable event from the engine"),
+        }
+    }
+
+    fn missed(&self) {
+        if let Some(hub) = self.0.upgrade() {
+            let _ = hub.sender.send(Arc::new(Notice::Missed));
+        }
+    }
+}
+
+/// A subscriber's view of the hub (`EventHub::listen`).
+pub struct Listening {
+    receiver: broadcast::Receiver<Arc<Notice>>,
+    _interest: Option<Interest>,
+}
+
+impl Listening {
+    /// The next notice; `Notice::Missed` also when this subscriber fell too far behind. `None` once the hub
+    /// is gone.
+    pub async fn next(&mut self) -> Option<Arc<Notice>> {
+        match self.receiver.recv().await {
+            Ok(notice) => Some(notice),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "subscriber fell behind; closing its subscription");
-                None
+                tracing::warn!(missed, "subscriber fell behind");
+                Some(Arc::new(Notice::Missed))
             }
             Err(broadcast::error::RecvError::Closed) => None,
         }
-    })
+    }
+
+    /// The events heard, until this subscriber falls too far behind or misses some: it is then disconnected
+    /// (and can resume with a cursor, or read what it missed).
+    pub fn events(self) -> impl futures_util::Stream<Item = Arc<Notice>> {
+        futures_util::stream::unfold(self, |mut listening| async move {
+            let notice = listening.next().await?;
+            (!matches!(*notice, Notice::Missed)).then_some((notice, listening))
+        })
+    }
 }
 
 #[cfg(test)]

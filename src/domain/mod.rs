@@ -4,6 +4,7 @@
 //! metrics are the API's business).
 
 pub mod caller;
+pub mod comment_stream;
 pub mod comments;
 pub mod deletion;
 pub mod error;

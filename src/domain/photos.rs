@@ -8,7 +8,8 @@ use futures_util::{Stream, StreamExt};
 
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
-use super::{Services, events, owners, uploads};
+use super::events::{Notice, Topic};
+use super::{Services, owners, uploads};
 use crate::blob;
 use crate::catalog::words::{self, QueryError};
 use crate::catalog::{EditError, Event, Page, Photo, PhotoFilter, keys::PhotoCursor};
@@ -138,10 +139,12 @@ pub async fn view_url(services: &Services, photo: &Photo, rendition: Rendition) 
 }
 
 /// Every photo whose processing ends (READY or FAILED) or that is edited from now on: all, or `id`'s.
-pub fn updated(services: &Arc<Services>, id: Option<uuid::Uuid>) -> impl Stream<Item = Photo> + use<> {
-    events::stream(services.events.subscribe()).filter_map(move |event| {
-        std::future::ready(match &*event {
-            Event::PhotoUpdated(photo) | Event::PhotoEdited { photo, .. } if id.is_none_or(|id| id == photo.id) => {
+pub async fn updated(services: &Arc<Services>, id: Option<uuid::Uuid>) -> impl Stream<Item = Photo> + use<> {
+    services.events.listen(Topic::Photos).await.events().filter_map(move |notice| {
+        std::future::ready(match &*notice {
+            Notice::Event(Event::PhotoUpdated(photo) | Event::PhotoEdited { photo, .. })
+                if id.is_none_or(|id| id == photo.id) =>
+            {
                 Some(photo.clone())
             }
             _ => None,
@@ -150,21 +153,21 @@ pub fn updated(services: &Arc<Services>, id: Option<uuid::Uuid>) -> impl Stream<
 }
 
 /// Every photo uploaded from now on.
-pub fn added(services: &Arc<Services>) -> impl Stream<Item = Photo> + use<> {
+pub async fn added(services: &Arc<Services>) -> impl Stream<Item = Photo> + use<> {
     let since = Utc::now();
-    events::stream(services.events.subscribe()).filter_map(move |event| {
-        std::future::ready(match &*event {
-            Event::Photo(photo) if photo.uploaded_at >= since => Some(photo.clone()),
+    services.events.listen(Topic::Photos).await.events().filter_map(move |notice| {
+        std::future::ready(match &*notice {
+            Notice::Event(Event::Photo(photo)) if photo.uploaded_at >= since => Some(photo.clone()),
             _ => None,
         })
     })
 }
 
 /// Every photo deleted from now on, by id.
-pub fn removed(services: &Arc<Services>) -> impl Stream<Item = uuid::Uuid> + use<> {
-    events::stream(services.events.subscribe()).filter_map(move |event| {
-        std::future::ready(match &*event {
-            Event::PhotoRemoved(id) => Some(*id),
+pub async fn removed(services: &Arc<Services>) -> impl Stream<Item = uuid::Uuid> + use<> {
+    services.events.listen(Topic::Photos).await.events().filter_map(move |notice| {
+        std::future::ready(match &*notice {
+            Notice::Event(Event::PhotoRemoved(id)) => Some(*id),
             _ => None,
         })
     })

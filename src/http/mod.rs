@@ -136,6 +136,7 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
         table: shared.state.services.catalog.table().stats(),
         subscriptions: shared.state.services.events.subscribers(),
         processing: &shared.state.services.processing.counts,
+        relay: shared.state.services.events.relay().map(|relay| relay.stats()),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.state.metrics.render(&gauges))
 }

@@ -114,6 +114,8 @@ pub enum Check {
     AbsentOrBefore(String, String),
     /// The number attribute is absent (as if it were 0) and this is 0, or it equals this.
     Revision(String, i64),
+    /// The string attribute equals this, or is absent for `None`.
+    StringIs(String, Option<String>),
 }
 
 impl Check {
@@ -124,6 +126,7 @@ impl Check {
             Self::AtLeast(attr, least) => item.opt_number(attr).is_some_and(|n| n >= *least),
             Self::AbsentOrBefore(attr, bound) => item.opt_string(attr).is_none_or(|s| s < bound.as_str()),
             Self::Revision(attr, revision) => item.opt_number(attr).unwrap_or(0) == *revision,
+            Self::StringIs(attr, expected) => item.opt_string(attr) == expected.as_deref(),
         }
     }
 }

@@ -101,6 +101,8 @@ impl TestApp {
             Mode::Embedded => {
                 let dir = std::env::temp_dir().join(format!("photoshare-test-{unique}"));
                 args.extend(["--store".into(), "embedded".into(), "--data-dir".into(), dir.display().to_string()]);
+                // Unused by the embedded table, but it names the events engine's channels: each app its own.
+                args.extend(["--table".into(), table.clone()]);
                 Some(TempDir(dir))
             }
             Mode::Aws => {

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("catalog", 6),
     ("table", 7),
     ("blob", 7),
+    ("relay", 7),
     ("aws", 8),
     ("config", 9),
     ("client_ip", 10),

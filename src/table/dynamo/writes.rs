@@ -92,6 +92,10 @@ fn update_expression(
             }
             Check::Revision(attr, 0) => format!("attribute_not_exists({})", placeholder(attr)),
             Check::Revision(attr, n) => format!("{} = {}", placeholder(attr), value(AttributeValue::N(n.to_string()))),
+            Check::StringIs(attr, None) => format!("attribute_not_exists({})", placeholder(attr)),
+            Check::StringIs(attr, Some(s)) => {
+                format!("{} = {}", placeholder(attr), value(AttributeValue::S(s.clone())))
+            }
         });
     }
     Update::builder()
