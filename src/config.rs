@@ -61,7 +61,7 @@ pub struct Config {
     pub table: String,
     /// A Valkey or Redis 7 server (`redis://host:port`, `rediss://` for TLS) through which instances hear
     /// of each other's writes, with no table polling. Without it, embedded mode delivers its own writes and
-    /// AWS mode follows the table's event feed (about 1,000 events a second for the whole service at most).
+    /// AWS mode follows the table's event feed (about 500 events a second for the whole service at most).
     #[arg(long, global = true, env = "PHOTOSHARE_EVENTS_URL")]
     pub events_url: Option<String>,
     /// S3 bucket name.

@@ -22,7 +22,8 @@
 //! instance follows for subscriptions: one partition per minute, read by time range.
 //! All photos share one `gsi1` partition ordered by upload time, so the gallery and a time range are one
 //! query each. DynamoDB splits a large partition of an index by sort key, so the partition's size is no limit;
-//! its write rate (about 1,000 uploads a second) is.
+//! its write rate is: 1,000 units a second, taken by every upload, processing and comment (the photo item is
+//! projected whole), which `benches/capacity.rs` puts at about 570 comments or 500 photos a second.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

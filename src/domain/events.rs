@@ -12,11 +12,12 @@
 //! - **Embedded, alone**: whatever commits is delivered at once.
 //! - **AWS without an engine**: a follower reads the table's event feed and delivers everything from it, what
 //!   committed here or on any other instance, in commit order. Why a feed rather than DynamoDB Streams: a
-//!   stream shard allows two concurrent readers, so a third instance would break it. The feed's ceiling: all
-//!   events go to one partition per minute (about 1,000 writes a second for the whole service), and every
-//!   instance with subscribers reads the last `LOOKBACK` of events every `POLL_INTERVAL`, about 1.4 read
-//!   units a second per event a second, per instance: N instances × E events a second must stay under about
-//!   2,200 (20 instances: ~110 comments a second). Past that, use an engine.
+//!   stream shard allows two concurrent readers, so a third instance would break it. The feed's ceiling
+//!   (`benches/capacity.rs`): all events go to one partition per minute, about 500 a second for the whole
+//!   service (each is 2 write units, in a transaction), and every instance with subscribers reads the last
+//!   `LOOKBACK` of events every `POLL_INTERVAL`, about 1 read unit a second per event a second: N instances ×
+//!   E events a second must stay under about 3,000 (10 instances: 300 a second; 100: 30). Past that, use an
+//!   engine.
 //!
 //! Events are de-duplicated by id, so no subscriber sees one twice.
 

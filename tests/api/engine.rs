@@ -180,7 +180,7 @@ async fn an_idle_instance_with_subscribers_reads_nothing(mode: Mode) {
     let photo = app.upload_photo("quiet").await;
     app.ready(&photo["id"]).await;
     app.add_comment(&photo["id"], "one").await;
-    let mut subscribers = vec![
+    let mut subscribers = [
         Subscription::start(&app.address, ON_PHOTO, json!({ "id": photo["id"] })).await,
         Subscription::start(&app.address, ON_ALL, json!({})).await,
         Subscription::start(&app.address, "subscription { photoAdded { id } }", json!({})).await,
