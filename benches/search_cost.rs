@@ -1,5 +1,5 @@
 //! Search cost: table calls and items read for the gallery and four searches, on tables of 1,000 and 10,000
-//! photos, embedded and (when the stand-ins run) DynamoDB on moto. Counts, not times: what a page costs must
+//! photos, embedded, and of 1,000 and 2,000 on DynamoDB's stand-in moto (when the stand-ins run). Counts, not times: what a page costs must
 //! follow what it returns, not the table's size.
 //!
 //! Run: `./tests/run.sh --exec cargo bench --bench search_cost` (embedded only: `cargo bench --bench search_cost`).
@@ -104,7 +104,11 @@ async fn main() {
     println!("| store | photos | query | returned | calls | items read |");
     println!("|---|---|---|---|---|---|");
     for mode in modes {
-        for size in [1_000, 10_000] {
+        // moto answers an index query by walking and sorting the whole table in Python: past the SDK's 8 s
+        // timeout from a few thousand photos with their name tokens. That is its own cost, not DynamoDB's, so it
+        // is measured at 2,000 (the counts are the same code's on both stores).
+        let sizes = if mode == "embedded" { [1_000, 10_000] } else { [1_000, 2_000] };
+        for size in sizes {
             let catalog = catalog(
                 if mode == "embedded" { "embedded" } else { "aws" },
                 &format!("bench-{}", Uuid::new_v4().simple()),

@@ -162,12 +162,13 @@ impl Application {
             backends.table.ensure_created().await?;
         }
         let events = EventHub::new();
+        let catalog = Catalog::new(backends.table).with_gallery_shards(config.gallery_shards as usize);
         let catalog = match &config.events_url {
             Some(url) => {
                 events.relay_through(url, &config.table)?;
-                Catalog::new(backends.table).without_feed()
+                catalog.without_feed()
             }
-            None => Catalog::new(backends.table),
+            None => catalog,
         };
         if config.store == StoreKind::Aws && config.events_url.is_none() {
             events.follow_feed(catalog.clone());
@@ -227,6 +228,11 @@ impl Application {
             store = ?config.store,
             %trusted_proxies,
             proxy_protocol = config.proxy_protocol,
+            events = match (&config.events_url, config.store) {
+                (Some(_), _) => "engine",
+                (None, StoreKind::Aws) => "table feed",
+                (None, StoreKind::Embedded) => "this instance",
+            },
             "photoshare ready"
         );
         let connections = ConnectionLimits {

@@ -64,6 +64,11 @@ pub struct Config {
     /// AWS mode follows the table's event feed (about 500 events a second for the whole service at most).
     #[arg(long, global = true, env = "PHOTOSHARE_EVENTS_URL")]
     pub events_url: Option<String>,
+    /// Partitions the gallery index is spread over: each takes 1/N of the uploads (one holds about 1,000 a
+    /// second), and a gallery or time-range page costs N queries plus one batch read. Grow it freely; never
+    /// shrink it (photos on the shards no longer read would leave the gallery).
+    #[arg(long, global = true, env = "PHOTOSHARE_GALLERY_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub gallery_shards: u64,
     /// S3 bucket name.
     #[arg(long, global = true, env = "PHOTOSHARE_BUCKET", default_value = "photoshare")]
     pub bucket: String,

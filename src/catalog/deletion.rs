@@ -71,6 +71,7 @@ impl Catalog {
     pub async fn remove_photo(&self, photo: &Photo) -> TableResult<bool> {
         let mut writes = vec![
             Write::DeleteExisting(keys::photo(photo.id)),
+            Write::Delete(keys::gallery_entry(photo.id)),
             Write::PutIfAbsent(Trashed::to_item(photo)),
             Write::Delete(keys::job(photo.id)),
         ];

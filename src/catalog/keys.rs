@@ -3,7 +3,8 @@
 //!
 //! | item           | pk               | sk     | gsi1pk   | gsi1sk                  |
 //! |----------------|------------------|--------|----------|-------------------------|
-//! | photo          | `PHOTO#<id>`     | `META` | `PHOTOS` | `<uploadedAt>#<id>`     |
+//! | photo          | `PHOTO#<id>`     | `META` |          |                         |
+//! | gallery entry  | `PHOTO#<id>`     | `INDEX` | `PHOTOS`, `PHOTOS#<shard>` | `<uploadedAt>#<id>` |
 //! | pending upload | `UPLOAD#<id>`    | `META` |          |                         |
 //! | comment        | `PHOTO#<id>`     | `C#<createdAt>#<commentId>` |  |                |
 //! | comment retry  | `PHOTO#<id>`     | `REQ#<clientId>` (the comment's sk; TTL 1 day) | |   |
@@ -20,10 +21,13 @@
 //! first 3 comments (`firstComments`, and `firstCommentsUntil`, the last one's sort key), so a gallery page
 //! shows them without a query per photo. Events are the feed every
 //! instance follows for subscriptions: one partition per minute, read by time range.
-//! All photos share one `gsi1` partition ordered by upload time, so the gallery and a time range are one
-//! query each. DynamoDB splits a large partition of an index by sort key, so the partition's size is no limit;
-//! its write rate is: 1,000 units a second, taken by every upload, processing and comment (the photo item is
-//! projected whole), which `benches/capacity.rs` puts at about 570 comments or 500 photos a second.
+//! The gallery index (`gsi1`) holds one small entry per photo, written with the photo and deleted with it,
+//! never updated: the photo's item, which every comment and processing changes, is not in the index (photos
+//! recorded before kept it there, and are found the same way). Entries are spread over
+//! `--gallery-shards` partitions by photo id (one, `PHOTOS`, by default), each ordered by upload time, so the
+//! gallery and a time range are one query per shard, merged, and one batch read of the photos. DynamoDB
+//! splits a large partition of an index by sort key, so a shard's size is no limit; its write rate (1,000
+//! units a second: about 1,000 uploads) is (`benches/capacity.rs`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,8 +37,26 @@ use uuid::Uuid;
 use crate::table::Key;
 
 const META: &str = "META";
-/// The `gsi1` partition of every photo, newest last.
+/// The `gsi1` partition of the gallery index (its first shard), newest last.
 pub const PHOTO_FEED: &str = "PHOTOS";
+/// The sort key of a photo's gallery index entry, in the photo's partition.
+const GALLERY_ENTRY: &str = "INDEX";
+
+/// A photo's entry in the gallery index: a small item that never changes, so the writes a photo's item takes
+/// (comments, processing, edits) never reach the index.
+pub fn gallery_entry(photo_id: Uuid) -> Key {
+    Key::new(format!("PHOTO#{photo_id}"), GALLERY_ENTRY)
+}
+
+/// The `gsi1` partition of gallery index shard `shard`: `PHOTOS`, then `PHOTOS#1`, `PHOTOS#2`, …
+pub fn gallery_shard(shard: usize) -> String {
+    if shard == 0 { PHOTO_FEED.to_string() } else { format!("{PHOTO_FEED}#{shard}") }
+}
+
+/// The shard of `photo_id`'s gallery entry among `shards` (photo ids are random, so shards fill evenly).
+pub fn gallery_shard_of(photo_id: Uuid, shards: usize) -> usize {
+    (photo_id.as_u128() % shards.max(1) as u128) as usize
+}
 
 pub fn photo(id: Uuid) -> Key {
     Key::new(format!("PHOTO#{id}"), META)

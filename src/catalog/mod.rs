@@ -58,6 +58,8 @@ pub struct Catalog {
     latest_comments: Arc<quick_cache::sync::Cache<Uuid, DateTime<Utc>>>,
     /// Whether every write also puts an entry in the table's event feed (see `events`).
     feed: bool,
+    /// Partitions the gallery index is spread over (see `keys`).
+    gallery_shards: usize,
 }
 
 /// Locks comment writers are spread over, by photo: a few photos may share one, which only costs them order.
@@ -69,7 +71,16 @@ impl Catalog {
     pub fn new(table: Arc<dyn Table>) -> Self {
         let comment_writers = (0..COMMENT_WRITER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
         let latest_comments = Arc::new(quick_cache::sync::Cache::new(LATEST_COMMENTS));
-        Self { table, comment_writers, latest_comments, feed: true }
+        Self { table, comment_writers, latest_comments, feed: true, gallery_shards: 1 }
+    }
+
+    /// Spread the gallery index over `shards` partitions (`--gallery-shards`): each takes 1/`shards` of the
+    /// uploads, and a gallery page costs one query per shard. Growing it later is safe (entries stay where
+    /// they were written, and every shard up to the setting is read); shrinking it hides photos on the
+    /// shards no longer read.
+    pub fn with_gallery_shards(mut self, shards: usize) -> Self {
+        self.gallery_shards = shards.max(1);
+        self
     }
 
     /// A catalog that writes no event feed: instances hear of each other's writes through an engine

@@ -65,13 +65,23 @@ fn format(item: &Item) -> anyhow::Result<ImageFormat> {
 }
 
 impl Photo {
+    /// The photo's gallery index entry, on its shard of `shards`.
+    pub(super) fn gallery_entry(&self, shards: usize) -> Item {
+        let key = keys::gallery_entry(self.id);
+        Item::from([
+            (PK.into(), Value::S(key.pk)),
+            (SK.into(), Value::S(key.sk)),
+            (GSI1_PK.into(), Value::S(keys::gallery_shard(keys::gallery_shard_of(self.id, shards)))),
+            (GSI1_SK.into(), Value::S(keys::photo_feed_sk(self.uploaded_at, self.id))),
+            ("id".into(), Value::S(self.id.to_string())),
+        ])
+    }
+
     pub(super) fn to_item(&self) -> Item {
         let key = keys::photo(self.id);
         let mut item = Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            (GSI1_PK.into(), s(keys::PHOTO_FEED)),
-            (GSI1_SK.into(), Value::S(keys::photo_feed_sk(self.uploaded_at, self.id))),
             ("id".into(), Value::S(self.id.to_string())),
             ("name".into(), s(&self.name)),
             ("contentType".into(), s(self.format.mime())),
@@ -236,6 +246,7 @@ impl Catalog {
         self.index_name(photo).await?;
         let mut writes = vec![
             Write::PutIfAbsent(photo.to_item()),
+            Write::Put(photo.gallery_entry(self.gallery_shards)),
             Write::Delete(keys::upload(photo.id)),
             // Its processing, durable from the moment the photo exists.
             Write::Put(processing::new_job(photo.id)),

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::keys::{self, PhotoCursor};
 use super::words;
 use super::{Catalog, Page, Photo, s};
-use crate::table::{GSI1_PK, GSI1_SK, Index, Item, ItemExt, PK, Query, SK, TableResult, Value};
+use crate::table::{GSI1_SK, Index, Item, ItemExt, PK, Query, SK, TableResult, Value};
 
 /// A validated search: every part optional, all parts must hold.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +55,7 @@ impl Catalog {
         let mut counts: HashMap<String, i64> = HashMap::new();
         for photo in photos {
             items.push(photo.to_item());
+            items.push(photo.gallery_entry(self.gallery_shards));
             let words = words::words(&photo.name);
             let joined = words.join(" ");
             for token in words::tokens(&words) {
@@ -86,35 +87,50 @@ impl Catalog {
         }
     }
 
-    /// One query on the feed index, bounded by the time range: `first + 1` items read.
+    /// One query per gallery index shard, bounded by the time range and the cursor, each reading at most
+    /// `first + 2` small entries; merged newest first, and the photos of the first `first` read in one batch.
     async fn photos_in_range(
         &self,
         filter: &PhotoFilter,
         first: usize,
         after: Option<PhotoCursor>,
     ) -> TableResult<Page<Photo>> {
-        let (sk_from, sk_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
-        let start_after = after.map(|cursor| {
-            let key = keys::photo(cursor.id);
-            Item::from([
-                (PK.into(), Value::S(key.pk)),
-                (SK.into(), Value::S(key.sk)),
-                (GSI1_PK.into(), s(keys::PHOTO_FEED)),
-                (GSI1_SK.into(), Value::S(cursor.feed_sk())),
-            ])
-        });
-        let query = Query {
-            index: Index::Gsi1,
-            pk: keys::PHOTO_FEED.into(),
-            sk_from: Some(sk_from),
-            sk_to,
-            descending: true,
-            limit: first + 1,
-            start_after,
+        let (sk_from, range_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
+        // After a cursor: up to its own entry (inclusive on every store, and dropped below), so any shard can
+        // be read from that position whether or not the cursor's photo is on it.
+        let after_sk = after.map(|cursor| cursor.feed_sk());
+        let sk_to = match (range_to, &after_sk) {
+            (Some(to), Some(after)) => Some(to.min(after.clone())),
+            (to, after) => to.or_else(|| after.clone()),
         };
-        let items = self.table.query(&query).await?;
-        let has_next = items.len() > first;
-        let photos = items.iter().take(first).map(Photo::from_item).collect::<anyhow::Result<_>>()?;
+        let queries: Vec<Query> = (0..self.gallery_shards)
+            .map(|shard| Query {
+                index: Index::Gsi1,
+                pk: keys::gallery_shard(shard),
+                sk_from: Some(sk_from.clone()),
+                sk_to: sk_to.clone(),
+                descending: true,
+                limit: first + 2,
+                start_after: None,
+            })
+            .collect();
+        let shards = queries.iter().map(|query| self.table.query(query));
+        let mut entries: Vec<(String, Uuid)> = Vec::new();
+        for items in try_join_all(shards).await? {
+            for item in items {
+                let sk = item.string(GSI1_SK)?.to_string();
+                if Some(&sk) != after_sk.as_ref() {
+                    entries.push((sk, Uuid::try_parse(item.string("id")?).map_err(anyhow::Error::from)?));
+                }
+            }
+        }
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let has_next = entries.len() > first;
+        entries.truncate(first);
+        let ids: Vec<Uuid> = entries.iter().map(|(_, id)| *id).collect();
+        let mut photos = if ids.is_empty() { HashMap::new() } else { self.photos(&ids).await? };
+        // A photo deleted since its entry was read is left out (its entry goes in the same transaction).
+        let photos = ids.iter().filter_map(|id| photos.remove(id)).collect();
         Ok(Page { items: photos, has_next })
     }
 

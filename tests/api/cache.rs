@@ -28,7 +28,7 @@ async fn a_repeated_query_reads_nothing_until_something_is_written(app: TestApp)
 
     let calls = app.table_calls();
     app.data(GALLERY, json!({ "first": 5 })).await;
-    assert_eq!(app.table_calls() - calls, 1, "other variables are another request");
+    assert_eq!(app.table_calls() - calls, 2, "other variables are another request (the index, then the photos)");
     app.data(PHOTO, json!({ "id": photo["id"] })).await;
 
     // A comment through this instance shows at once, in the gallery and on the photo's page.
@@ -56,7 +56,7 @@ async fn a_repeated_query_reads_nothing_until_something_is_written(app: TestApp)
     for _ in 0..2 {
         let calls = uncached.table_calls();
         uncached.data(GALLERY, json!({ "first": 10 })).await;
-        assert_eq!(uncached.table_calls() - calls, 1, "read every time");
+        assert_eq!(uncached.table_calls() - calls, 2, "read every time");
     }
     assert_eq!(uncached.metric(CACHED).await, 0);
 }

@@ -4,7 +4,8 @@
 // It starts target/debug/photoshare itself on a free loopback port, once per mode:
 //   embedded  the embedded store in a fresh temp directory
 //   aws       DynamoDB + S3 stand-ins (moto + SeaweedFS, as tests/run.sh starts them: it exports
-//             PHOTOSHARE_TEST_DYNAMODB_ENDPOINT, PHOTOSHARE_TEST_S3_ENDPOINT and the AWS_* settings)
+//             PHOTOSHARE_TEST_DYNAMODB_ENDPOINT, PHOTOSHARE_TEST_S3_ENDPOINT and the AWS_* settings), with the
+//             events engine when PHOTOSHARE_TEST_EVENTS_URL is set (redis-server, also from tests/run.sh)
 // and in each clicks through the app as a user would: empty gallery, photos appearing live, upload errors,
 // an upload with progress, the gallery and its infinite scroll, search by name and by day, the photo page,
 // live comments in a second page (also across a dropped WebSocket), a share link, the GraphiQL link.
@@ -226,6 +227,9 @@ async function startServer(mode, dir) {
       'true',
     ];
     execFileSync(BIN, [...storeArgs, 'setup'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
+    // With tests/run.sh's redis-server, the AWS run hears its events through the engine (the table feed is
+    // covered by the integration suite).
+    if (process.env.PHOTOSHARE_TEST_EVENTS_URL) storeArgs.push('--events-url', process.env.PHOTOSHARE_TEST_EVENTS_URL);
   }
   // The test seeds dozens of photos from one address: no mutation rate limit here.
   const args = [
