@@ -7,7 +7,7 @@
 //!   engine may lose messages (a restart, a dropped connection, an instance that dies between commit and
 //!   publish); the table stays the record. A photo's comment stream knows exactly which comment precedes
 //!   each one (`AddedComment::previous`), so it notices a gap and reads the missed comments from the table
-//!   (`comments::live`); after a reconnect every such stream catches up from its cursor. Streams without a
+//!   (`comment_stream`); after a reconnect every such stream catches up from its cursor. Streams without a
 //!   cursor (all comments, photos) get what the engine carries.
 //! - **Embedded, alone**: whatever commits is delivered at once.
 //! - **AWS without an engine**: a follower reads the table's event feed and delivers everything from it, what

@@ -216,6 +216,7 @@ async fn follow(address: String, photo_id: Value, start_after: Value, done: watc
                 }
                 Received::TimedOut if *done.borrow() => return followed,
                 Received::TimedOut => {}
+                Received::Completed => panic!("the server ended a photo's comment subscription"),
                 Received::Closed(code) => {
                     followed.closes.push(code);
                     followed.resumed_after.push(after_created);

@@ -53,6 +53,8 @@ pub enum Received {
     Data(Value),
     /// A close frame with this code (1005 when it had none), or the connection ended without one (`None`).
     Closed(Option<u16>),
+    /// A `complete` message: the server ended the subscription.
+    Completed,
     TimedOut,
 }
 
@@ -117,6 +119,7 @@ impl Subscription {
                 assert!(message["payload"].get("errors").is_none(), "subscription errors: {message}");
                 Received::Data(message["payload"]["data"].clone())
             }
+            Ok(message) if message["type"] == "complete" => Received::Completed,
             Ok(message) => panic!("expected a next message, got {message}"),
             Err(ended) => ended,
         }
@@ -126,7 +129,7 @@ impl Subscription {
     pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
         match self.receive(timeout).await {
             Received::Data(data) => Some(data),
-            Received::Closed(_) | Received::TimedOut => None,
+            Received::Closed(_) | Received::Completed | Received::TimedOut => None,
         }
     }
 
