@@ -69,6 +69,11 @@ pub struct Config {
     /// shrink it (photos on the shards no longer read would leave the gallery).
     #[arg(long, global = true, env = "PHOTOSHARE_GALLERY_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub gallery_shards: u64,
+    /// Partitions the processing queue is spread over: each takes 1/N of its writes (about six units per
+    /// photo; one holds about 160 uploads a second). A look at the queue reads the shard of a job queued here,
+    /// the periodic scan reads all. Safe to change at any time.
+    #[arg(long, global = true, env = "PHOTOSHARE_QUEUE_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=128))]
+    pub queue_shards: u64,
     /// S3 bucket name.
     #[arg(long, global = true, env = "PHOTOSHARE_BUCKET", default_value = "photoshare")]
     pub bucket: String,

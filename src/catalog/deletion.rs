@@ -73,7 +73,7 @@ impl Catalog {
             Write::DeleteExisting(keys::photo(photo.id)),
             Write::Delete(keys::gallery_entry(photo.id)),
             Write::PutIfAbsent(Trashed::to_item(photo)),
-            Write::Delete(keys::job(photo.id)),
+            Write::Delete(keys::job(photo.id, self.queue_shards)),
         ];
         writes.extend(self.feed_entry(&Event::PhotoRemoved(photo.id), Utc::now()));
         match self.table.transact(writes).await {

@@ -13,7 +13,7 @@
 //! | photo's share  | `PHOTO#<id>`     | `S#<sha256>` (TTL: found and removed with the photo) |  |  |
 //! | name token     | `W#<token>`      | `<uploadedAt>#<id>` (the name's words) |  |            |
 //! | token count    | `W#<token>`      | `#COUNT` (photos with the token)       |  |            |
-//! | processing job | `JOBS`           | `<photo id>` (attempts, lease)         |  |            |
+//! | processing job | `JOBS`, `JOBS#<shard>` | `<photo id>` (attempts, lease)   |  |            |
 //! | deleted photo  | `TRASH`          | `<photo id>` (what is left to remove)  |  |            |
 //!
 //! Comments live in their photo's partition, so a timeline page is one query on one partition, and the comment,
@@ -53,8 +53,8 @@ pub fn gallery_shard(shard: usize) -> String {
     if shard == 0 { PHOTO_FEED.to_string() } else { format!("{PHOTO_FEED}#{shard}") }
 }
 
-/// The shard of `photo_id`'s gallery entry among `shards` (photo ids are random, so shards fill evenly).
-pub fn gallery_shard_of(photo_id: Uuid, shards: usize) -> usize {
+/// The shard of `photo_id`'s gallery entry or job among `shards` (photo ids are random, so shards fill evenly).
+pub fn shard_of(photo_id: Uuid, shards: usize) -> usize {
     (photo_id.as_u128() % shards.max(1) as u128) as usize
 }
 
@@ -168,8 +168,14 @@ pub fn trash(photo_id: Uuid) -> Key {
 /// The partition of the processing queue: one job item per photo still to process.
 pub const JOBS: &str = "JOBS";
 
-pub fn job(photo_id: Uuid) -> Key {
-    Key::new(JOBS, photo_id.to_string())
+/// The queue partition of shard `shard`: `JOBS`, then `JOBS#1`, `JOBS#2`, …
+pub fn job_partition(shard: usize) -> String {
+    if shard == 0 { JOBS.to_string() } else { format!("{JOBS}#{shard}") }
+}
+
+/// `photo_id`'s job, on its shard of the queue's `shards` partitions.
+pub fn job(photo_id: Uuid, shards: usize) -> Key {
+    Key::new(job_partition(shard_of(photo_id, shards)), photo_id.to_string())
 }
 
 /// A time as a sort key: fixed width, UTC, microseconds, so byte order is time order.

@@ -60,6 +60,8 @@ pub struct Catalog {
     feed: bool,
     /// Partitions the gallery index is spread over (see `keys`).
     gallery_shards: usize,
+    /// Partitions the processing queue is spread over (see `processing`).
+    queue_shards: usize,
 }
 
 /// Locks comment writers are spread over, by photo: a few photos may share one, which only costs them order.
@@ -71,7 +73,7 @@ impl Catalog {
     pub fn new(table: Arc<dyn Table>) -> Self {
         let comment_writers = (0..COMMENT_WRITER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
         let latest_comments = Arc::new(quick_cache::sync::Cache::new(LATEST_COMMENTS));
-        Self { table, comment_writers, latest_comments, feed: true, gallery_shards: 1 }
+        Self { table, comment_writers, latest_comments, feed: true, gallery_shards: 1, queue_shards: 1 }
     }
 
     /// Spread the gallery index over `shards` partitions (`--gallery-shards`): each takes 1/`shards` of the
@@ -80,6 +82,13 @@ impl Catalog {
     /// shards no longer read.
     pub fn with_gallery_shards(mut self, shards: usize) -> Self {
         self.gallery_shards = shards.max(1);
+        self
+    }
+
+    /// Spread the processing queue over `shards` partitions (`--queue-shards`): each takes 1/`shards` of the
+    /// jobs' writes (about six units a photo). Changing it is safe: a job is claimed where it was found.
+    pub fn with_queue_shards(mut self, shards: usize) -> Self {
+        self.queue_shards = shards.max(1);
         self
     }
 

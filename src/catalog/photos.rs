@@ -71,7 +71,7 @@ impl Photo {
         Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            (GSI1_PK.into(), Value::S(keys::gallery_shard(keys::gallery_shard_of(self.id, shards)))),
+            (GSI1_PK.into(), Value::S(keys::gallery_shard(keys::shard_of(self.id, shards)))),
             (GSI1_SK.into(), Value::S(keys::photo_feed_sk(self.uploaded_at, self.id))),
             ("id".into(), Value::S(self.id.to_string())),
         ])
@@ -249,7 +249,7 @@ impl Catalog {
             Write::Put(photo.gallery_entry(self.gallery_shards)),
             Write::Delete(keys::upload(photo.id)),
             // Its processing, durable from the moment the photo exists.
-            Write::Put(processing::new_job(photo.id)),
+            Write::Put(processing::new_job(photo.id, self.queue_shards)),
         ];
         writes.extend(self.feed_entry(&Event::Photo(photo.clone()), photo.uploaded_at));
         match self.table.transact(writes).await {

@@ -5,6 +5,11 @@
 //! result commits only while the photo still carries that number, in one transaction with the job's removal
 //! and the event that announces it. Two instances can race for a job only after a lease expired; the loser's
 //! commit fails its condition and changes nothing (the objects both wrote are the same bytes at the same keys).
+//!
+//! The queue is one partition (`JOBS`) by default, which takes about six write units per photo: a thousand a
+//! second is its limit, so `--queue-shards N` spreads jobs over `JOBS`, `JOBS#1`, … by photo id. A look at the
+//! queue reads the shards it is given (the shard of a job just queued here; all, in random order, for the
+//! periodic scan) until it has enough; a job is claimed, released and removed where it was found.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -148,6 +153,8 @@ pub struct Job {
     /// Tries begun so far (this one included, once claimed).
     pub attempts: i64,
     lease_until: Option<String>,
+    /// The queue partition it was found in.
+    partition: String,
 }
 
 /// A job this instance holds until `until`.
@@ -156,6 +163,14 @@ pub struct Lease {
     pub photo_id: Uuid,
     pub attempts: i64,
     number: i64,
+    /// The queue partition of its job.
+    partition: String,
+}
+
+impl Lease {
+    fn job(&self) -> crate::table::Key {
+        crate::table::Key::new(self.partition.clone(), self.photo_id.to_string())
+    }
 }
 
 const LEASE: &str = "lease";
@@ -163,8 +178,8 @@ const LEASE_UNTIL: &str = "leaseUntil";
 const ATTEMPTS: &str = "attempts";
 
 /// The job item written with a new photo.
-pub(super) fn new_job(photo_id: Uuid) -> Item {
-    let key = keys::job(photo_id);
+pub(super) fn new_job(photo_id: Uuid, shards: usize) -> Item {
+    let key = keys::job(photo_id, shards);
     Item::from([
         (crate::table::PK.into(), Value::S(key.pk)),
         (crate::table::SK.into(), Value::S(key.sk)),
@@ -173,43 +188,68 @@ pub(super) fn new_job(photo_id: Uuid) -> Item {
 }
 
 /// At most `limit` items of the queue, from `from` and up to `to` (both inclusive) when given.
-fn queue(limit: usize, from: Option<String>, to: Option<String>) -> Query {
-    Query { sk_from: from, sk_to: to, ..Query::partition(keys::JOBS, limit) }
+fn queue(shard: usize, limit: usize, from: Option<String>, to: Option<String>) -> Query {
+    Query { sk_from: from, sk_to: to, ..Query::partition(keys::job_partition(shard), limit) }
 }
 
 impl Catalog {
-    /// Jobs whose lease is free or expired at `now`: at most `limit`, from the `4 * limit` items that follow a
-    /// random point of the queue (wrapping around at its end), in one query or two. Photo ids are random, so
-    /// instances look at different parts of a long queue and do not all find the same jobs leased by others.
-    pub async fn due_jobs(&self, now: DateTime<Utc>, limit: usize) -> TableResult<Vec<Job>> {
-        let now = keys::time(now);
-        let wanted = limit * 4;
-        let start = Uuid::new_v4().to_string();
-        let mut items = self.table.query(&queue(wanted, Some(start.clone()), None)).await?;
-        if items.len() < wanted {
-            // From the front up to the random point (inclusive: no job has that id).
-            items.extend(self.table.query(&queue(wanted - items.len(), None, Some(start))).await?);
-        }
-        let jobs = items.iter().filter_map(|item| {
-            let photo_id = Uuid::try_parse(item.opt_string(crate::table::SK)?).ok()?;
-            let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
-            let attempts = item.opt_number(ATTEMPTS).unwrap_or(0);
-            Some(Job { photo_id, attempts, lease_until })
-        });
-        Ok(jobs.filter(|job| job.lease_until.as_ref().is_none_or(|until| *until < now)).take(limit).collect())
+    /// The queue shards, all of them, from a random one on.
+    pub fn queue_shards(&self) -> Vec<usize> {
+        let first = (Uuid::new_v4().as_u128() % self.queue_shards as u128) as usize;
+        (0..self.queue_shards).map(|n| (first + n) % self.queue_shards).collect()
     }
 
-    /// Photos waiting to be processed (or being processed), counted up to `limit` from one query.
+    /// The queue shard of `photo_id`'s job.
+    pub fn queue_shard_of(&self, photo_id: Uuid) -> usize {
+        keys::shard_of(photo_id, self.queue_shards)
+    }
+
+    /// Jobs whose lease is free or expired at `now`: at most `limit`, looking at `shards` in turn until that
+    /// many are found. In each, from the `4 * limit` items that follow a random point (wrapping around at its
+    /// end), in one query or two. Photo ids are random, so instances look at different parts of a long queue
+    /// and do not all find the same jobs leased by others.
+    pub async fn due_jobs(&self, now: DateTime<Utc>, limit: usize, shards: &[usize]) -> TableResult<Vec<Job>> {
+        let now = keys::time(now);
+        let mut due = Vec::new();
+        for &shard in shards {
+            let wanted = (limit - due.len()) * 4;
+            let start = Uuid::new_v4().to_string();
+            let mut items = self.table.query(&queue(shard, wanted, Some(start.clone()), None)).await?;
+            if items.len() < wanted {
+                // From the front up to the random point (inclusive: no job has that id).
+                items.extend(self.table.query(&queue(shard, wanted - items.len(), None, Some(start))).await?);
+            }
+            let jobs = items.iter().filter_map(|item| {
+                let photo_id = Uuid::try_parse(item.opt_string(crate::table::SK)?).ok()?;
+                let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
+                let attempts = item.opt_number(ATTEMPTS).unwrap_or(0);
+                Some(Job { photo_id, attempts, lease_until, partition: keys::job_partition(shard) })
+            });
+            due.extend(jobs.filter(|job| job.lease_until.as_ref().is_none_or(|until| *until < now)));
+            if due.len() >= limit {
+                break;
+            }
+        }
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    /// Photos waiting to be processed (or being processed), counted up to `limit` per shard, one query each.
     pub async fn queued_jobs(&self, limit: usize) -> TableResult<usize> {
-        Ok(self.table.query(&queue(limit, None, None)).await?.len())
+        let mut queued = 0;
+        for shard in 0..self.queue_shards {
+            queued += self.table.query(&queue(shard, limit, None, None)).await?.len();
+        }
+        Ok(queued)
     }
 
     /// Take `job` until `until` if nobody holds it at `now`: `None` if another instance was first.
     pub async fn claim(&self, job: &Job, now: DateTime<Utc>, until: DateTime<Utc>) -> TableResult<Option<Lease>> {
         let number = i64::from(rand_u32()) + 1;
+        let job_key = crate::table::Key::new(job.partition.clone(), job.photo_id.to_string());
         let writes = vec![
             Write::Update {
-                key: keys::job(job.photo_id),
+                key: job_key.clone(),
                 add: vec![(ATTEMPTS.into(), 1)],
                 set: vec![(LEASE_UNTIL.into(), Value::S(keys::time(until))), (LEASE.into(), Value::N(number))],
                 checks: vec![
@@ -225,8 +265,18 @@ impl Catalog {
             },
         ];
         match self.table.transact(writes).await {
-            Ok(()) => Ok(Some(Lease { photo_id: job.photo_id, attempts: job.attempts + 1, number })),
-            Err(TableError::ConditionFailed) => Ok(None),
+            Ok(()) => {
+                let partition = job.partition.clone();
+                Ok(Some(Lease { photo_id: job.photo_id, attempts: job.attempts + 1, number, partition }))
+            }
+            Err(TableError::ConditionFailed) => {
+                // Taken by another instance; or left by a photo deleted while the queue had other shards, whose
+                // deletion looked for its job elsewhere: that one goes now.
+                if self.photo(job.photo_id).await?.is_none() {
+                    self.table.transact(vec![Write::Delete(job_key)]).await?;
+                }
+                Ok(None)
+            }
             Err(error) => Err(error),
         }
     }
@@ -234,7 +284,7 @@ impl Catalog {
     /// Hand a job back for another try from `retry_at` (a transient failure): the lease is kept until then.
     pub async fn release(&self, lease: &Lease, retry_at: DateTime<Utc>) -> TableResult<()> {
         let write = Write::Update {
-            key: keys::job(lease.photo_id),
+            key: lease.job(),
             add: vec![],
             set: vec![(LEASE_UNTIL.into(), Value::S(keys::time(retry_at)))],
             checks: vec![Check::Equals(LEASE.into(), lease.number)],
@@ -275,7 +325,7 @@ impl Catalog {
                 set,
                 checks: vec![Check::Equals(LEASE.into(), lease.number)],
             },
-            Write::Delete(keys::job(photo.id)),
+            Write::Delete(lease.job()),
         ];
         writes.extend(self.feed_entry(&Event::PhotoUpdated(updated.clone()), Utc::now()));
         match self.table.transact(writes).await {
@@ -313,7 +363,7 @@ mod tests {
         // Every job but the last in key order is held by another instance for an hour.
         let held = keys::time(Utc::now() + chrono::Duration::hours(1));
         let jobs = ids.iter().enumerate().map(|(n, id)| {
-            let mut job = new_job(*id);
+            let mut job = new_job(*id, 1);
             if n < ids.len() - 1 {
                 job.insert(LEASE_UNTIL.into(), Value::S(held.clone()));
             }
@@ -323,7 +373,7 @@ mod tests {
         // Each look reads 8 items from a random point: about one look in four reaches the free job.
         let mut found = 0;
         for _ in 0..60 {
-            let due = catalog.due_jobs(Utc::now(), 2).await.unwrap();
+            let due = catalog.due_jobs(Utc::now(), 2, &[0]).await.unwrap();
             assert!(due.iter().all(|job| job.photo_id == ids[29]), "only the free job is due");
             found += due.len();
         }

@@ -59,15 +59,36 @@ pub struct Counts {
 #[derive(Debug, Default)]
 pub struct Queue {
     wake: Notify,
+    /// Queue shards of jobs queued here since the last look: a look when woken reads those only.
+    hinted: std::sync::Mutex<Vec<usize>>,
     /// A look at the queue stopped for want of a free permit: look again when one is free.
     deferred: std::sync::atomic::AtomicBool,
     pub counts: Counts,
 }
 
 impl Queue {
-    /// A job was queued (a photo was recorded): look now rather than at the next scan.
-    pub fn queued(&self) {
+    /// A job was queued on queue shard `shard` (a photo was recorded): look there now rather than at the next
+    /// scan.
+    pub fn queued(&self, shard: usize) {
+        self.hinted.lock().unwrap_or_else(|p| p.into_inner()).push(shard);
         self.wake.notify_one();
+    }
+
+    /// A permit is free again after a look found more than it could take: look at every shard.
+    fn look_again(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The shards a look reads: every one for the periodic scan (or when nothing was hinted), otherwise those
+    /// of the jobs queued here meanwhile.
+    fn shards_to_look_at(&self, catalog: &crate::catalog::Catalog, periodic: bool) -> Vec<usize> {
+        let mut hinted = std::mem::take(&mut *self.hinted.lock().unwrap_or_else(|p| p.into_inner()));
+        if periodic || hinted.is_empty() {
+            return catalog.queue_shards();
+        }
+        hinted.sort_unstable();
+        hinted.dedup();
+        hinted
     }
 }
 
@@ -88,7 +109,7 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
                     Err(error) => tracing::warn!(error = %error, "cannot count the processing queue"),
                 }
             }
-            if let Err(error) = claim_due(&services, &permits, settings).await {
+            if let Err(error) = claim_due(&services, &permits, settings, periodic).await {
                 tracing::warn!(error = %error, "processing queue unavailable; trying again at the next scan");
             }
             services.processing.counts.scans.fetch_add(1, Ordering::Relaxed);
@@ -102,14 +123,20 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
 
 /// Claim due jobs for the free permits, each processed on a task of its own. When more are due than permits
 /// are free, the next permit freed looks again.
-async fn claim_due(services: &Arc<Services>, permits: &Arc<Semaphore>, settings: Settings) -> anyhow::Result<()> {
+async fn claim_due(
+    services: &Arc<Services>,
+    permits: &Arc<Semaphore>,
+    settings: Settings,
+    periodic: bool,
+) -> anyhow::Result<()> {
     let free = permits.available_permits();
     if free == 0 {
         services.processing.deferred.store(true, Ordering::Relaxed);
         return Ok(());
     }
     let now = Utc::now();
-    let jobs = services.catalog.due_jobs(now, free + 1).await?;
+    let shards = services.processing.shards_to_look_at(&services.catalog, periodic);
+    let jobs = services.catalog.due_jobs(now, free + 1, &shards).await?;
     if jobs.len() > free {
         services.processing.deferred.store(true, Ordering::Relaxed);
     }
@@ -127,7 +154,7 @@ async fn claim_due(services: &Arc<Services>, permits: &Arc<Semaphore>, settings:
             services.processing.counts.running.fetch_sub(1, Ordering::Relaxed);
             // A permit is free again: look for the work that waited for one.
             if services.processing.deferred.swap(false, Ordering::Relaxed) {
-                services.processing.queued();
+                services.processing.look_again();
             }
         });
     }

@@ -184,7 +184,7 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
     let (photo, created) = services.catalog.record_photo(&photo).await?;
     if created {
         services.events.committed(Event::Photo(photo.clone()));
-        services.processing.queued();
+        services.processing.queued(services.catalog.queue_shard_of(photo.id));
     }
     if kept != upload.object_key
         && let Err(error) = services.blobs.delete(&upload.object_key).await

@@ -31,6 +31,29 @@ mod leases {
     crate::both_modes!(flags = &["--processing-jobs", "0"]; a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing);
 }
 
+/// The processing queue over 4 partitions (`--queue-shards 4`): every job queued here is found on its shard at
+/// once (the periodic scan is an hour away in tests), and none is left behind.
+mod sharded_queue {
+    use super::photos_on_a_sharded_queue_are_all_processed;
+    crate::both_modes!(flags = &["--queue-shards", "4"]; photos_on_a_sharded_queue_are_all_processed);
+}
+
+async fn photos_on_a_sharded_queue_are_all_processed(app: TestApp) {
+    let mut photos = Vec::new();
+    for n in 0..8 {
+        photos.push(app.upload_bytes(&format!("queued {n}"), "image/jpeg", crate::helpers::JPEG).await);
+    }
+    for photo in &photos {
+        assert_eq!(app.ready(&photo["id"]).await["status"], "READY", "found on its shard and processed");
+    }
+    let jobs: Vec<String> =
+        (0..4).map(|shard| if shard == 0 { "JOBS".into() } else { format!("JOBS#{shard}") }).collect();
+    for partition in &jobs {
+        let left = app.state.services.catalog.table().query(&photoshare::table::Query::partition(partition, 10)).await;
+        assert!(left.unwrap().is_empty(), "{partition}: no job left once every photo is READY");
+    }
+}
+
 const IMAGES: &str = "query($id: ID!) { photo(id: $id) { id status width height sizeBytes url placeholder takenAt camera
     processingError thumbnail: image(size: THUMBNAIL) { width height } images { size url width height contentType sizeBytes } } }";
 
@@ -250,16 +273,16 @@ async fn a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing(app
     let id = uuid::Uuid::parse_str(uploaded["id"].as_str().unwrap()).unwrap();
     let catalog = &app.state.services.catalog;
     let now = chrono::Utc::now();
-    let jobs = catalog.due_jobs(now, 10).await.unwrap();
+    let jobs = catalog.due_jobs(now, 10, &[0]).await.unwrap();
     let job = jobs.iter().find(|job| job.photo_id == id).expect("the photo's job is due").clone();
 
     let first = catalog.claim(&job, now, now + chrono::Duration::seconds(60)).await.unwrap().expect("claimed");
     assert!(catalog.claim(&job, now, now + chrono::Duration::seconds(60)).await.unwrap().is_none(), "held");
-    assert!(catalog.due_jobs(now, 10).await.unwrap().iter().all(|job| job.photo_id != id), "not due while held");
+    assert!(catalog.due_jobs(now, 10, &[0]).await.unwrap().iter().all(|job| job.photo_id != id), "not due while held");
 
     // A minute later the first holder is presumed dead: another instance takes the job over.
     let later = now + chrono::Duration::seconds(61);
-    let due = catalog.due_jobs(later, 10).await.unwrap();
+    let due = catalog.due_jobs(later, 10, &[0]).await.unwrap();
     let job = due.iter().find(|job| job.photo_id == id).expect("due again once the lease expired");
     let second = catalog.claim(job, later, later + chrono::Duration::seconds(60)).await.unwrap().expect("taken over");
     assert_eq!(second.attempts, 2);
@@ -277,5 +300,8 @@ async fn a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing(app
         catalog.finish_processing(&second, &photo, ready, Some((320, 240))).await.unwrap().expect("committed");
     assert_eq!(updated.processing.status(), PhotoStatus::Ready);
     assert_eq!(catalog.photo(id).await.unwrap().unwrap().processing.status(), PhotoStatus::Ready);
-    assert!(catalog.due_jobs(later + chrono::Duration::hours(1), 10).await.unwrap().is_empty(), "the job is gone");
+    assert!(
+        catalog.due_jobs(later + chrono::Duration::hours(1), 10, &[0]).await.unwrap().is_empty(),
+        "the job is gone"
+    );
 }
