@@ -48,9 +48,14 @@ pub fn gallery_entry(photo_id: Uuid) -> Key {
     Key::new(format!("PHOTO#{photo_id}"), GALLERY_ENTRY)
 }
 
+/// Shard `shard` of the partition `base`: `base` itself for the first (today's layout), then `base#1`, …
+fn sharded(base: &str, shard: usize) -> String {
+    if shard == 0 { base.to_string() } else { format!("{base}#{shard}") }
+}
+
 /// The `gsi1` partition of gallery index shard `shard`: `PHOTOS`, then `PHOTOS#1`, `PHOTOS#2`, …
 pub fn gallery_shard(shard: usize) -> String {
-    if shard == 0 { PHOTO_FEED.to_string() } else { format!("{PHOTO_FEED}#{shard}") }
+    sharded(PHOTO_FEED, shard)
 }
 
 /// The shard of `photo_id`'s gallery entry or job among `shards` (photo ids are random, so shards fill evenly).
@@ -170,7 +175,7 @@ pub const JOBS: &str = "JOBS";
 
 /// The queue partition of shard `shard`: `JOBS`, then `JOBS#1`, `JOBS#2`, …
 pub fn job_partition(shard: usize) -> String {
-    if shard == 0 { JOBS.to_string() } else { format!("{JOBS}#{shard}") }
+    sharded(JOBS, shard)
 }
 
 /// `photo_id`'s job, on its shard of the queue's `shards` partitions.

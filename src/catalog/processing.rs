@@ -153,8 +153,8 @@ pub struct Job {
     /// Tries begun so far (this one included, once claimed).
     pub attempts: i64,
     lease_until: Option<String>,
-    /// The queue partition it was found in.
-    partition: String,
+    /// Its item, in the queue partition it was found in.
+    key: crate::table::Key,
 }
 
 /// A job this instance holds until `until`.
@@ -163,14 +163,8 @@ pub struct Lease {
     pub photo_id: Uuid,
     pub attempts: i64,
     number: i64,
-    /// The queue partition of its job.
-    partition: String,
-}
-
-impl Lease {
-    fn job(&self) -> crate::table::Key {
-        crate::table::Key::new(self.partition.clone(), self.photo_id.to_string())
-    }
+    /// Its job's item.
+    job: crate::table::Key,
 }
 
 const LEASE: &str = "lease";
@@ -220,10 +214,11 @@ impl Catalog {
                 items.extend(self.table.query(&queue(shard, wanted - items.len(), None, Some(start))).await?);
             }
             let jobs = items.iter().filter_map(|item| {
-                let photo_id = Uuid::try_parse(item.opt_string(crate::table::SK)?).ok()?;
+                let key = crate::table::key_of(item).ok()?;
+                let photo_id = Uuid::try_parse(&key.sk).ok()?;
                 let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
                 let attempts = item.opt_number(ATTEMPTS).unwrap_or(0);
-                Some(Job { photo_id, attempts, lease_until, partition: keys::job_partition(shard) })
+                Some(Job { photo_id, attempts, lease_until, key })
             });
             due.extend(jobs.filter(|job| job.lease_until.as_ref().is_none_or(|until| *until < now)));
             if due.len() >= limit {
@@ -246,10 +241,9 @@ impl Catalog {
     /// Take `job` until `until` if nobody holds it at `now`: `None` if another instance was first.
     pub async fn claim(&self, job: &Job, now: DateTime<Utc>, until: DateTime<Utc>) -> TableResult<Option<Lease>> {
         let number = i64::from(rand_u32()) + 1;
-        let job_key = crate::table::Key::new(job.partition.clone(), job.photo_id.to_string());
         let writes = vec![
             Write::Update {
-                key: job_key.clone(),
+                key: job.key.clone(),
                 add: vec![(ATTEMPTS.into(), 1)],
                 set: vec![(LEASE_UNTIL.into(), Value::S(keys::time(until))), (LEASE.into(), Value::N(number))],
                 checks: vec![
@@ -266,14 +260,14 @@ impl Catalog {
         ];
         match self.table.transact(writes).await {
             Ok(()) => {
-                let partition = job.partition.clone();
-                Ok(Some(Lease { photo_id: job.photo_id, attempts: job.attempts + 1, number, partition }))
+                let job_key = job.key.clone();
+                Ok(Some(Lease { photo_id: job.photo_id, attempts: job.attempts + 1, number, job: job_key }))
             }
             Err(TableError::ConditionFailed) => {
                 // Taken by another instance; or left by a photo deleted while the queue had other shards, whose
                 // deletion looked for its job elsewhere: that one goes now.
                 if self.photo(job.photo_id).await?.is_none() {
-                    self.table.transact(vec![Write::Delete(job_key)]).await?;
+                    self.table.transact(vec![Write::Delete(job.key.clone())]).await?;
                 }
                 Ok(None)
             }
@@ -284,7 +278,7 @@ impl Catalog {
     /// Hand a job back for another try from `retry_at` (a transient failure): the lease is kept until then.
     pub async fn release(&self, lease: &Lease, retry_at: DateTime<Utc>) -> TableResult<()> {
         let write = Write::Update {
-            key: lease.job(),
+            key: lease.job.clone(),
             add: vec![],
             set: vec![(LEASE_UNTIL.into(), Value::S(keys::time(retry_at)))],
             checks: vec![Check::Equals(LEASE.into(), lease.number)],
@@ -325,7 +319,7 @@ impl Catalog {
                 set,
                 checks: vec![Check::Equals(LEASE.into(), lease.number)],
             },
-            Write::Delete(lease.job()),
+            Write::Delete(lease.job.clone()),
         ];
         writes.extend(self.feed_entry(&Event::PhotoUpdated(updated.clone()), Utc::now()));
         match self.table.transact(writes).await {

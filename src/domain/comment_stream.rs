@@ -112,7 +112,7 @@ impl Follow {
         }
         loop {
             if let Some(comment) = self.pending.pop_front() {
-                if position(&comment) > position_of(&self.last) {
+                if position(&comment.cursor()) > position(&self.last) {
                     self.last = comment.cursor();
                     return Some((Ok(comment), self));
                 }
@@ -148,7 +148,7 @@ impl Follow {
             match &*notice {
                 Notice::Missed => self.catch_up = Some(CatchUp { reach: None, then: None, tries: 0 }),
                 Notice::Event(Event::Comment(AddedComment { comment, previous }))
-                    if comment.photo_id == self.last.photo_id && position(comment) > position_of(&self.last) =>
+                    if comment.photo_id == self.last.photo_id && position(&comment.cursor()) > position(&self.last) =>
                 {
                     if previous.is_some_and(|previous| self.was_sent(previous)) {
                         self.pending.push_back(comment.clone());
@@ -168,11 +168,8 @@ impl Follow {
     }
 }
 
-fn position(comment: &Comment) -> (DateTime<Utc>, Uuid) {
-    (comment.created_at, comment.id)
-}
-
-fn position_of(cursor: &CommentCursor) -> (DateTime<Utc>, Uuid) {
+/// Where a comment (or a cursor) sorts in its photo's timeline.
+fn position(cursor: &CommentCursor) -> (DateTime<Utc>, Uuid) {
     (cursor.created_at, cursor.id)
 }
 
