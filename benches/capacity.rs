@@ -314,6 +314,7 @@ struct Costs {
     processed: BTreeMap<String, Units>,
     comment: BTreeMap<String, Units>,
     gallery_page: BTreeMap<String, Units>,
+    name_search: BTreeMap<String, Units>,
     /// One feed poll's read units per event in its window.
     feed_read_per_event: f64,
     /// On the commented photo's own partition, per comment.
@@ -342,6 +343,7 @@ async fn measure(catalog: &Catalog, ledger: &Ledger) -> anyhow::Result<Costs> {
                 first_comments: Some(Vec::new()),
                 processing: Processing::processing(),
                 owner: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+                name_shard: 0,
             }
         })
         .collect();
@@ -386,11 +388,26 @@ async fn measure(catalog: &Catalog, ledger: &Ledger) -> anyhow::Result<Costs> {
         catalog.search_photos(&everything, 20, None).await?;
     }
     let gallery_page = per_operation(&ledger.take(), 100);
+    // The most common word, alone and with another: the search that reads its token's partitions most.
+    let beach = PhotoFilter { words: Some(vec!["beach".into()]), uploaded_from: None, uploaded_to: None };
+    let beach_sunset = PhotoFilter { words: Some(vec!["beach".into(), "sunset".into()]), ..beach.clone() };
+    for n in 0..100 {
+        catalog.search_photos(if n % 2 == 0 { &beach } else { &beach_sunset }, 20, None).await?;
+    }
+    let name_search = per_operation(&ledger.take(), 100);
 
     let events = catalog.events_between(now - Duration::seconds(60), Utc::now() + Duration::seconds(10)).await?;
     let feed_read = ledger.take().values().map(|u| u.read).sum::<f64>();
     let feed_read_per_event = feed_read / events.len().max(1) as f64;
-    Ok(Costs { upload, processed: processed_costs, comment, gallery_page, feed_read_per_event, photo_per_comment })
+    Ok(Costs {
+        upload,
+        processed: processed_costs,
+        comment,
+        gallery_page,
+        name_search,
+        feed_read_per_event,
+        photo_per_comment,
+    })
 }
 
 struct Traffic {
@@ -443,14 +460,18 @@ fn ceiling(share: f64) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let layouts = [("today's default layout", 1, 1), ("--gallery-shards 16 --queue-shards 128", 16, 128)];
-    for (layout, gallery_shards, queue_shards) in layouts {
+    let layouts =
+        [("today's default layout", 1, 1, 1), ("--gallery-shards 16 --queue-shards 128 --name-shards 8", 16, 128, 8)];
+    for (layout, gallery_shards, queue_shards, name_shards) in layouts {
         let dir = std::env::temp_dir().join(format!("photoshare-capacity-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
         let table = EmbeddedTable::open(&dir.join("table.redb"))?;
         let ledger = Arc::new(Ledger { inner: table, booked: Mutex::default() });
         ledger.ensure_created().await?;
-        let catalog = Catalog::new(ledger.clone()).with_gallery_shards(gallery_shards).with_queue_shards(queue_shards);
+        let catalog = Catalog::new(ledger.clone())
+            .with_gallery_shards(gallery_shards)
+            .with_queue_shards(queue_shards)
+            .with_name_shards(name_shards);
         let costs = measure(&catalog, &ledger).await?;
         std::fs::remove_dir_all(&dir)?;
         println!("== {layout}");
@@ -466,6 +487,7 @@ fn report(costs: &Costs) {
         ("processed", &costs.processed),
         ("comment", &costs.comment),
         ("gallery page", &costs.gallery_page),
+        ("name search", &costs.name_search),
     ] {
         let mut top: Vec<_> = per_op.iter().collect();
         top.sort_by(|a, b| (b.1.write + b.1.read).total_cmp(&(a.1.write + a.1.read)));
@@ -485,6 +507,12 @@ fn report(costs: &Costs) {
     println!(
         "  gallery page: {page_reads:.1} R in all, {per_shard:.1} R on each index shard -> at most {:.0} executed pages/s",
         READ_LIMIT / per_shard
+    );
+    let search_reads: f64 = costs.name_search.values().map(|u| u.read).sum();
+    let per_partition = costs.name_search.values().map(|u| u.read).fold(0.0, f64::max);
+    println!(
+        "  name search (\"beach\", \"beach sunset\"): {search_reads:.1} R in all, {per_partition:.2} R on the busiest partition -> at most {:.0} searches/s",
+        READ_LIMIT / per_partition
     );
     println!("  feed poll: {:.4} R per event in its window", costs.feed_read_per_event);
 
@@ -525,6 +553,12 @@ fn report(costs: &Costs) {
     }
     if tokens > 4 {
         println!("  … and {} more name tokens and prefixes", tokens - 4);
+    }
+    if over.is_empty() {
+        let share = |units: &Units| (units.write / WRITE_LIMIT).max(units.read / READ_LIMIT);
+        if let Some((partition, units)) = goal.iter().max_by(|a, b| share(a.1).total_cmp(&share(b.1))) {
+            println!("  none; the busiest is {partition} at {:.0}% of its limit", share(units) * 100.0);
+        }
     }
     println!();
 }

@@ -55,6 +55,7 @@ fn photos(count: usize) -> Vec<Photo> {
                 first_comments: Some(Vec::new()),
                 processing: photoshare::catalog::Processing::ready_as(640, 480, 50_000),
                 owner: None,
+                name_shard: 0,
             }
         })
         .collect()

@@ -164,7 +164,8 @@ impl Application {
         let events = EventHub::new();
         let catalog = Catalog::new(backends.table)
             .with_gallery_shards(config.gallery_shards as usize)
-            .with_queue_shards(config.queue_shards as usize);
+            .with_queue_shards(config.queue_shards as usize)
+            .with_name_shards(config.name_shards as usize);
         let catalog = match &config.events_url {
             Some(url) => {
                 events.relay_through(url, &config.table)?;

@@ -74,6 +74,12 @@ pub struct Config {
     /// the periodic scan reads all. Safe to change at any time.
     #[arg(long, global = true, env = "PHOTOSHARE_QUEUE_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=128))]
     pub queue_shards: u64,
+    /// Partitions each name token (a word or a prefix of one) is spread over: each takes 1/N of the uploads
+    /// and renames with that token (one holds about 1,000 a second), and a name search reads N counts per
+    /// word and queries the rarest word's shards that have it. Grow it freely; never shrink it (photos
+    /// indexed on the shards no longer read would leave name search).
+    #[arg(long, global = true, env = "PHOTOSHARE_NAME_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub name_shards: u64,
     /// S3 bucket name.
     #[arg(long, global = true, env = "PHOTOSHARE_BUCKET", default_value = "photoshare")]
     pub bucket: String,

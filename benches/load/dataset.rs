@@ -61,6 +61,7 @@ impl Dataset {
                     first_comments: Some(Vec::new()),
                     processing: photoshare::catalog::Processing::ready_as(640, 480, 50_000),
                     owner: None,
+                    name_shard: 0,
                 }
             })
             .collect();

@@ -20,6 +20,7 @@ const TOKENS_PER_STEP: usize = 45;
 /// takes 100 writes.
 const ITEMS_PER_STEP: usize = 50;
 const TOKENS_DONE: &str = "tokensDone";
+const NAME_SHARD: &str = "nameShard";
 
 /// A deleted photo whose leftovers are still being removed.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct Trashed {
     pub photo_id: Uuid,
     pub name: String,
     pub uploaded_at: DateTime<Utc>,
+    /// The shard of each name token its entries are on (`Photo::name_shard`).
+    name_shard: usize,
     /// The uploaded original's key in the bucket.
     pub object_key: String,
     tokens_done: usize,
@@ -51,6 +54,7 @@ impl Trashed {
             ("uploadedAt".into(), Value::S(keys::time(photo.uploaded_at))),
             ("objectKey".into(), s(&photo.object_key)),
             (TOKENS_DONE.into(), Value::N(0)),
+            (NAME_SHARD.into(), Value::N(photo.name_shard as i64)),
         ])
     }
 
@@ -61,6 +65,8 @@ impl Trashed {
             name: item.string("name")?.to_string(),
             uploaded_at: DateTime::parse_from_rfc3339(at)?.with_timezone(&Utc),
             object_key: item.string("objectKey")?.to_string(),
+            // Trash items from before shards were kept: the first.
+            name_shard: usize::try_from(item.opt_number(NAME_SHARD).unwrap_or(0))?,
             tokens_done: usize::try_from(item.number(TOKENS_DONE)?)?,
         })
     }
@@ -101,10 +107,19 @@ impl Catalog {
                 checks: vec![Check::Equals(TOKENS_DONE.into(), trashed.tokens_done as i64)],
             }];
             for token in next {
-                writes.push(Write::Delete(keys::name_token(token, trashed.uploaded_at, trashed.photo_id)));
+                writes.push(Write::Delete(keys::name_token(
+                    token,
+                    trashed.name_shard,
+                    trashed.uploaded_at,
+                    trashed.photo_id,
+                )));
                 // Unconditional: the step's only condition is the counter above, so a refused step always means
                 // another instance made it.
-                writes.push(Write::Increment { key: keys::name_token_count(token), attr: "count".into(), by: -1 });
+                writes.push(Write::Increment {
+                    key: keys::name_token_count(token, trashed.name_shard),
+                    attr: "count".into(),
+                    by: -1,
+                });
             }
             return match self.table.transact(writes).await {
                 Ok(()) => {

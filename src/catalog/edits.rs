@@ -83,12 +83,20 @@ fn edit_writes(catalog: &Catalog, photo: &Photo, edited: &Photo, revision: i64) 
     for token in &new {
         writes.push(Write::Put(token_entry(token, edited, &joined)));
         if !old.contains(token) {
-            writes.push(Write::Increment { key: keys::name_token_count(token), attr: "count".into(), by: 1 });
+            writes.push(Write::Increment {
+                key: keys::name_token_count(token, photo.name_shard),
+                attr: "count".into(),
+                by: 1,
+            });
         }
     }
     for token in old.difference(&new) {
-        writes.push(Write::Delete(keys::name_token(token, photo.uploaded_at, photo.id)));
-        writes.push(Write::Increment { key: keys::name_token_count(token), attr: "count".into(), by: -1 });
+        writes.push(Write::Delete(keys::name_token(token, photo.name_shard, photo.uploaded_at, photo.id)));
+        writes.push(Write::Increment {
+            key: keys::name_token_count(token, photo.name_shard),
+            attr: "count".into(),
+            by: -1,
+        });
     }
     let event = Event::PhotoEdited { photo: edited.clone(), revision: revision + 1 };
     writes.extend(catalog.feed_entry(&event, Utc::now()));

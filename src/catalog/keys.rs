@@ -11,8 +11,8 @@
 //! | event          | `EV#<minute>`    | `<at>#<entity id>` (kind, payload; TTL 1 day) |  |    |
 //! | share link     | `SHARE#<sha256>` | `META` (photo, expiry, revoked, opens; TTL) | |          |
 //! | photo's share  | `PHOTO#<id>`     | `S#<sha256>` (TTL: found and removed with the photo) |  |  |
-//! | name token     | `W#<token>`      | `<uploadedAt>#<id>` (the name's words) |  |            |
-//! | token count    | `W#<token>`      | `#COUNT` (photos with the token)       |  |            |
+//! | name token     | `W#<token>`, `W#<token>#<shard>` | `<uploadedAt>#<id>` (the name's words) |  |  |
+//! | token count    | `W#<token>`, `W#<token>#<shard>` | `#COUNT` (the shard's photos with the token) | | |
 //! | processing job | `JOBS`, `JOBS#<shard>` | `<photo id>` (attempts, lease)   |  |            |
 //! | deleted photo  | `TRASH`          | `<photo id>` (what is left to remove)  |  |            |
 //!
@@ -27,7 +27,10 @@
 //! `--gallery-shards` partitions by photo id (one, `PHOTOS`, by default), each ordered by upload time, so the
 //! gallery and a time range are one query per shard, merged, and one batch read of the photos. DynamoDB
 //! splits a large partition of an index by sort key, so a shard's size is no limit; its write rate (1,000
-//! units a second: about 1,000 uploads) is (`benches/capacity.rs`).
+//! units a second: about 1,000 uploads) is (`benches/capacity.rs`). Name tokens are spread the same way
+//! (`--name-shards`): a photo's entries and its share of each token's count go to one shard, chosen by its
+//! id when it is recorded and kept on the photo item (`nameShard`), so renaming and deleting find them
+//! whatever the setting is later.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -118,14 +121,21 @@ pub fn comment_request(photo_id: Uuid, scope: &str, client_id: &str) -> Key {
     Key::new(format!("PHOTO#{photo_id}"), format!("REQ#{scope}#{client_id}"))
 }
 
-/// A name token's entry for a photo, in the token's partition sorted like the gallery.
-pub fn name_token(token: &str, uploaded_at: DateTime<Utc>, id: Uuid) -> Key {
-    Key::new(format!("W#{token}"), photo_feed_sk(uploaded_at, id))
+/// Shard `shard` of name token `token`'s partition: `W#<token>`, then `W#<token>#1`, … (tokens are letters and
+/// digits only, so no token's partition is another's shard).
+pub fn name_token_partition(token: &str, shard: usize) -> String {
+    sharded(&format!("W#{token}"), shard)
 }
 
-/// How many photos a name token has: `#` sorts before every time, so queries from a time never see it.
-pub fn name_token_count(token: &str) -> Key {
-    Key::new(format!("W#{token}"), "#COUNT")
+/// A name token's entry for a photo, on the photo's shard of the token, sorted like the gallery.
+pub fn name_token(token: &str, shard: usize, uploaded_at: DateTime<Utc>, id: Uuid) -> Key {
+    Key::new(name_token_partition(token, shard), photo_feed_sk(uploaded_at, id))
+}
+
+/// How many photos a shard of a name token has: `#` sorts before every time, so queries from a time never
+/// see it.
+pub fn name_token_count(token: &str, shard: usize) -> Key {
+    Key::new(name_token_partition(token, shard), "#COUNT")
 }
 
 /// The lowest sort key of a feed entry (times start with a digit).
@@ -295,9 +305,11 @@ mod tests {
         assert!(COMMENTS_FROM < comment.sk.as_str() && comment.sk.as_str() < COMMENTS_TO);
         assert_eq!(event(at, id).pk, "EV#2026-11-28T10:11");
         let (from, to) = feed_range(Some(at), Some(at));
-        let entry = name_token("sun", at, id);
+        let entry = name_token("sun", 0, at, id);
         assert!(from <= entry.sk && Some(&entry.sk) <= to.as_ref(), "a day range includes its ends");
-        assert!(name_token_count("sun").sk < from && name_token_count("sun").sk.as_str() < FEED_FROM);
+        assert!(name_token_count("sun", 0).sk < from && name_token_count("sun", 0).sk.as_str() < FEED_FROM);
+        assert_eq!(name_token("sun", 0, at, id).pk, "W#sun", "the first shard is the token's partition of before");
+        assert_eq!(name_token_count("sun", 3).pk, "W#sun#3");
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct Catalog {
     gallery_shards: usize,
     /// Partitions the processing queue is spread over (see `processing`).
     queue_shards: usize,
+    /// Partitions each name token is spread over (see `keys`, `search`).
+    name_shards: usize,
 }
 
 /// Locks comment writers are spread over, by photo: a few photos may share one, which only costs them order.
@@ -73,7 +75,7 @@ impl Catalog {
     pub fn new(table: Arc<dyn Table>) -> Self {
         let comment_writers = (0..COMMENT_WRITER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
         let latest_comments = Arc::new(quick_cache::sync::Cache::new(LATEST_COMMENTS));
-        Self { table, comment_writers, latest_comments, feed: true, gallery_shards: 1, queue_shards: 1 }
+        Self { table, comment_writers, latest_comments, feed: true, gallery_shards: 1, queue_shards: 1, name_shards: 1 }
     }
 
     /// Spread the gallery index over `shards` partitions (`--gallery-shards`): each takes 1/`shards` of the
@@ -89,6 +91,15 @@ impl Catalog {
     /// jobs' writes (about six units a photo). Changing it is safe: a job is claimed where it was found.
     pub fn with_queue_shards(mut self, shards: usize) -> Self {
         self.queue_shards = shards.max(1);
+        self
+    }
+
+    /// Spread each name token over `shards` partitions (`--name-shards`): each takes 1/`shards` of the
+    /// token's entries and count updates, and a name search reads every shard's count of its words and
+    /// queries the shards of its rarest one that have it. Growing it later is safe (a photo's entries stay on
+    /// the shard it recorded); shrinking it hides the entries on the shards no longer read.
+    pub fn with_name_shards(mut self, shards: usize) -> Self {
+        self.name_shards = shards.max(1);
         self
     }
 

@@ -36,6 +36,9 @@ pub struct Photo {
     pub processing: Processing,
     /// The SHA-256 (hex) of the owner key `createUpload` was sent with, if any.
     pub owner: Option<String>,
+    /// The shard of each name token its entries are on (`keys::name_token`): chosen by the catalog when it
+    /// records the photo, so build a new photo with 0.
+    pub name_shard: usize,
 }
 
 /// Comments kept on the photo item: what a gallery card shows.
@@ -57,6 +60,8 @@ pub struct Upload {
 
 /// The attribute holding an owner key's SHA-256 (photos and uploads).
 const OWNER: &str = "ownerKey";
+/// The attribute holding `Photo::name_shard`, left out for the first shard (and absent on photos from before).
+const NAME_SHARD: &str = "nameShard";
 
 /// The stored format of a photo or upload: a media type written by this program, so anything else is corrupt.
 fn format(item: &Item) -> anyhow::Result<ImageFormat> {
@@ -104,6 +109,9 @@ impl Photo {
         if let Some(owner) = &self.owner {
             item.insert(OWNER.into(), s(owner));
         }
+        if self.name_shard > 0 {
+            item.insert(NAME_SHARD.into(), Value::N(self.name_shard as i64));
+        }
         item.extend(self.processing.attributes());
         item
     }
@@ -137,6 +145,7 @@ impl Photo {
             first_comments,
             processing: Processing::from_item(item)?,
             owner: item.opt_string(OWNER).map(str::to_string),
+            name_shard: usize::try_from(item.opt_number(NAME_SHARD).unwrap_or(0))?,
         })
     }
 
@@ -243,6 +252,7 @@ impl Catalog {
     /// was recorded already (a retried or concurrent completion), the stored photo is returned with `false`
     /// and nothing is written.
     pub async fn record_photo(&self, photo: &Photo) -> TableResult<(Photo, bool)> {
+        let photo = &self.placed(photo);
         self.index_name(photo).await?;
         let mut writes = vec![
             Write::PutIfAbsent(photo.to_item()),
@@ -263,6 +273,11 @@ impl Catalog {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// `photo` with its name's index shard chosen (by its id, among `--name-shards`).
+    pub(super) fn placed(&self, photo: &Photo) -> Photo {
+        Photo { name_shard: keys::shard_of(photo.id, self.name_shards), ..photo.clone() }
     }
 
     pub async fn photo(&self, id: Uuid) -> TableResult<Option<Photo>> {
@@ -304,6 +319,7 @@ mod tests {
             comment_count,
             first_comments,
             owner: None,
+            name_shard: 0,
             processing: Processing {
                 status: Some(super::processing::PhotoStatus::Ready),
                 renditions: vec![super::processing::StoredRendition {

@@ -23,15 +23,29 @@ pub struct PhotoFilter {
     pub uploaded_to: Option<DateTime<Utc>>,
 }
 
-/// The entry of `photo` in `token`'s partition, carrying the name's words for checking the other query words.
+/// The entry of `photo` on its shard of `token`, carrying the name's words for checking the other query words.
 pub(super) fn token_entry(token: &str, photo: &Photo, words: &str) -> Item {
-    let key = keys::name_token(token, photo.uploaded_at, photo.id);
+    let key = keys::name_token(token, photo.name_shard, photo.uploaded_at, photo.id);
     Item::from([
         (PK.into(), Value::S(key.pk)),
         (SK.into(), Value::S(key.sk)),
         ("id".into(), Value::S(photo.id.to_string())),
         ("words".into(), s(words)),
     ])
+}
+
+/// Where a name search stands on one shard of its token's partition.
+struct ShardScan {
+    partition: String,
+    /// The last entry read, to go on after.
+    last: Option<Item>,
+    exhausted: bool,
+}
+
+impl ShardScan {
+    fn last_sk(&self) -> Option<&str> {
+        self.last.as_ref().and_then(|item| item.opt_string(SK))
+    }
 }
 
 impl Catalog {
@@ -43,7 +57,7 @@ impl Catalog {
         let joined = words.join(" ");
         let entries = tokens.iter().map(|token| token_entry(token, photo, &joined)).collect();
         self.table.put_many(entries).await?;
-        let count_keys: Vec<_> = tokens.iter().map(|token| keys::name_token_count(token)).collect();
+        let count_keys: Vec<_> = tokens.iter().map(|token| keys::name_token_count(token, photo.name_shard)).collect();
         try_join_all(count_keys.iter().map(|key| self.table.add(key, "count", 1))).await?;
         Ok(())
     }
@@ -52,19 +66,20 @@ impl Catalog {
     /// per-photo transaction. Token counts are set to this batch's totals, so load into an empty table.
     pub async fn load_photos(&self, photos: &[Photo]) -> TableResult<()> {
         let mut items = Vec::new();
-        let mut counts: HashMap<String, i64> = HashMap::new();
+        let mut counts: HashMap<(String, usize), i64> = HashMap::new();
         for photo in photos {
+            let photo = &self.placed(photo);
             items.push(photo.to_item());
             items.push(photo.gallery_entry(self.gallery_shards));
             let words = words::words(&photo.name);
             let joined = words.join(" ");
             for token in words::tokens(&words) {
                 items.push(token_entry(&token, photo, &joined));
-                *counts.entry(token).or_default() += 1;
+                *counts.entry((token, photo.name_shard)).or_default() += 1;
             }
         }
-        for (token, count) in counts {
-            let key = keys::name_token_count(&token);
+        for ((token, shard), count) in counts {
+            let key = keys::name_token_count(&token, shard);
             items.push(Item::from([
                 (PK.into(), Value::S(key.pk)),
                 (SK.into(), Value::S(key.sk)),
@@ -134,6 +149,10 @@ impl Catalog {
         Ok(Page { items: photos, has_next })
     }
 
+    /// Photos whose names have every word of `words`, newest first: the rarest word's lookup token by the
+    /// counts (summed over its shards), then its shards that have any, read newest first in steps of about
+    /// their share of the page, merged, and each entry's words checked against the others. A match is only
+    /// taken once every shard still being read has been read past it, so the merge is exact.
     async fn photos_by_name(
         &self,
         words: &[String],
@@ -143,7 +162,10 @@ impl Catalog {
     ) -> TableResult<Page<Photo>> {
         // The rarest lookup token; a token no photo has means no match at all.
         let lookups: Vec<String> = words.iter().map(|w| words::lookup_token(w)).collect();
-        let count_keys: Vec<_> = lookups.iter().map(|t| keys::name_token_count(t)).collect();
+        let count_keys: Vec<_> = lookups
+            .iter()
+            .flat_map(|token| (0..self.name_shards).map(move |shard| keys::name_token_count(token, shard)))
+            .collect();
         let counts: HashMap<String, i64> = self
             .table
             .batch_get(&count_keys)
@@ -151,41 +173,83 @@ impl Catalog {
             .iter()
             .filter_map(|item| Some((item.opt_string(PK)?.to_string(), item.opt_number("count")?)))
             .collect();
+        let shard_count = |token: &str, shard| counts.get(&keys::name_token_partition(token, shard)).copied();
         let rarest = lookups
             .iter()
-            .map(|token| (counts.get(&keys::name_token_count(token).pk).copied().unwrap_or(0), token))
+            .map(|token| ((0..self.name_shards).filter_map(|shard| shard_count(token, shard)).sum::<i64>(), token))
             .min();
         let Some((count, token)) = rarest.filter(|(count, _)| *count > 0) else {
             return Ok(Page { items: Vec::new(), has_next: false });
         };
         tracing::debug!(token, count, "name search partition");
 
-        let (sk_from, sk_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
-        let partition = keys::name_token_count(token).pk;
-        let mut start_after = after.map(|cursor| {
-            Item::from([(PK.into(), Value::S(partition.clone())), (SK.into(), Value::S(cursor.feed_sk()))])
-        });
-        let mut found: Vec<Photo> = Vec::new();
+        let (sk_from, range_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
+        // After a cursor: up to its own entry (inclusive on every store, and dropped below), as in
+        // `photos_in_range`: the cursor's photo is on one shard only.
+        let after_sk = after.map(|cursor| cursor.feed_sk());
+        let sk_to = match (range_to, &after_sk) {
+            (Some(to), Some(after)) => Some(to.min(after.clone())),
+            (to, after) => to.or_else(|| after.clone()),
+        };
+        // A shard whose count is 0 has no entry (counts may run over, after an unfinished upload, never under).
+        let mut scans: Vec<ShardScan> = (0..self.name_shards)
+            .filter(|shard| shard_count(token, *shard).unwrap_or(0) > 0)
+            .map(|shard| ShardScan {
+                partition: keys::name_token_partition(token, shard),
+                last: None,
+                exhausted: false,
+            })
+            .collect();
+        let mut found: Vec<(String, Photo)> = Vec::new();
         loop {
-            let query = Query {
-                index: Index::Table,
-                pk: partition.clone(),
-                sk_from: Some(sk_from.clone()),
-                sk_to: sk_to.clone(),
-                descending: true,
-                limit: first + 1 - found.len(),
-                start_after: start_after.take(),
+            // Matches every shard still being read has gone past are in their final order: those at or above
+            // the shallowest of those shards' positions (none before each has been read once).
+            let reading: Option<Vec<Option<&str>>> = {
+                let positions: Vec<_> = scans.iter().filter(|scan| !scan.exhausted).map(ShardScan::last_sk).collect();
+                (!positions.is_empty()).then_some(positions)
             };
-            let entries = self.table.query(&query).await?;
-            let exhausted = entries.len() < query.limit;
+            let settled = match &reading {
+                None => found.len(),
+                Some(positions) if positions.contains(&None) => 0,
+                Some(positions) => {
+                    let bound = positions.iter().flatten().max().copied().unwrap_or_default();
+                    found.iter().filter(|(sk, _)| sk.as_str() >= bound).count()
+                }
+            };
+            if settled > first || reading.is_none() {
+                found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                let has_next = found.len() > first;
+                found.truncate(first);
+                return Ok(Page { items: found.into_iter().map(|(_, photo)| photo).collect(), has_next });
+            }
+            let active: Vec<&mut ShardScan> = scans.iter_mut().filter(|scan| !scan.exhausted).collect();
+            // Each shard's share of what is still needed (one more on each when there are several, so a
+            // shard a little richer than the others rarely takes another round).
+            let need = first + 1 - settled;
+            let limit = if active.len() == 1 { need } else { need.div_ceil(active.len()) + 1 };
+            let reads = active.into_iter().map(|scan| {
+                let query = Query {
+                    index: Index::Table,
+                    pk: scan.partition.clone(),
+                    sk_from: Some(sk_from.clone()),
+                    sk_to: sk_to.clone(),
+                    descending: true,
+                    limit,
+                    start_after: scan.last.clone(),
+                };
+                async move {
+                    let entries = self.table.query(&query).await?;
+                    scan.exhausted = entries.len() < limit;
+                    scan.last = entries.last().cloned().or(scan.last.take());
+                    TableResult::Ok(entries)
+                }
+            });
             let mut candidates: Vec<(Uuid, String)> = Vec::new();
-            for entry in &entries {
+            for entry in try_join_all(reads).await?.iter().flatten() {
+                let sk = entry.string(SK)?;
                 let name_words: Vec<String> = entry.string("words")?.split(' ').map(str::to_string).collect();
-                if words::matches(words, &name_words) {
-                    candidates.push((
-                        Uuid::try_parse(entry.string("id")?).map_err(anyhow::Error::from)?,
-                        entry.string(SK)?.to_string(),
-                    ));
+                if Some(sk) != after_sk.as_deref() && words::matches(words, &name_words) {
+                    candidates.push((Uuid::try_parse(entry.string("id")?).map_err(anyhow::Error::from)?, sk.into()));
                 }
             }
             if !candidates.is_empty() {
@@ -194,16 +258,10 @@ impl Catalog {
                 for (id, sk) in candidates {
                     // An entry whose photo was not recorded at this time is left from an unfinished upload.
                     if let Some(photo) = photos.remove(&id).filter(|p| p.cursor().feed_sk() == sk) {
-                        found.push(photo);
+                        found.push((sk, photo));
                     }
                 }
             }
-            if found.len() > first || exhausted {
-                let has_next = found.len() > first;
-                found.truncate(first);
-                return Ok(Page { items: found, has_next });
-            }
-            start_after = entries.last().cloned();
         }
     }
 }

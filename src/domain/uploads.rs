@@ -180,6 +180,7 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
         first_comments: Some(Vec::new()),
         processing: Processing::processing(),
         owner: upload.owner,
+        name_shard: 0,
     };
     let (photo, created) = services.catalog.record_photo(&photo).await?;
     if created {

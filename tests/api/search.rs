@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, FixedOffset, Utc};
+use photoshare::table::ItemExt;
 use serde_json::{Value, json};
 
 use crate::both_modes;
@@ -15,6 +16,87 @@ both_modes!(
     a_filtered_walk_stays_exact_while_photos_arrive,
     search_cost_follows_the_results_not_the_table,
 );
+
+/// Name tokens over 4 partitions (`--name-shards 4`): the same semantics and exact walks, and each shard's
+/// entries and count stay exact through renames and deletions.
+mod sharded {
+    crate::both_modes!(
+        flags = &["--name-shards", "4"];
+        names_match_words_and_prefixes_in_any_case_accent_or_script,
+        a_filtered_walk_stays_exact_while_photos_arrive,
+        a_token_is_spread_over_its_shards_and_counted_exactly,
+    );
+
+    use super::*;
+
+    async fn names_match_words_and_prefixes_in_any_case_accent_or_script(app: TestApp) {
+        super::names_match_words_and_prefixes_in_any_case_accent_or_script(app).await
+    }
+
+    async fn a_filtered_walk_stays_exact_while_photos_arrive(app: TestApp) {
+        super::a_filtered_walk_stays_exact_while_photos_arrive(app).await
+    }
+}
+
+/// Each shard of `token`'s partition: its entries (photo ids) and its count.
+async fn token_shards(app: &TestApp, token: &str, shards: usize) -> Vec<(Vec<String>, i64)> {
+    let table = app.state.services.catalog.table();
+    let mut found = Vec::new();
+    for shard in 0..shards {
+        let pk = if shard == 0 { format!("W#{token}") } else { format!("W#{token}#{shard}") };
+        let items = table.query(&photoshare::table::Query::partition(pk, 1000)).await.expect("query");
+        let count =
+            items.iter().find(|item| item.opt_string("sk") == Some("#COUNT")).and_then(|i| i.opt_number("count"));
+        let ids = items.iter().filter_map(|item| item.opt_string("id").map(str::to_string)).collect();
+        found.push((ids, count.unwrap_or(0)));
+    }
+    found
+}
+
+async fn ids_walked(app: &TestApp, name: &str, first: usize) -> Vec<String> {
+    let walk = app.walk(SEARCH, json!({ "filter": { "name": name }, "first": first }), &["photos"]);
+    let pages = walk.pages().await;
+    pages.iter().flat_map(|page| page.nodes()).map(|photo| photo["id"].as_str().unwrap().to_string()).collect()
+}
+
+async fn a_token_is_spread_over_its_shards_and_counted_exactly(app: TestApp) {
+    let owner = app.with_key(Some("owner-of-the-sharded-beach-0123456789"));
+    let mut beach = Vec::new();
+    for i in 0..24 {
+        let name = if i % 3 == 0 { format!("Beach sunset {i}") } else { format!("beach {i}") };
+        beach.push(owner.upload_photo(&name).await["id"].as_str().unwrap().to_string());
+    }
+    beach.reverse();
+    let shards = token_shards(&app, "beach", 4).await;
+    for (n, (ids, count)) in shards.iter().enumerate() {
+        assert!(!ids.is_empty(), "shard {n} of W#beach has entries (24 random ids over 4): {shards:?}");
+        assert_eq!(ids.len() as i64, *count, "shard {n}'s count is its entries");
+    }
+    assert_eq!(shards.iter().map(|(_, count)| count).sum::<i64>(), 24);
+
+    // Pages of 5 merge the shards newest first; two words read the rarer one's shards.
+    assert_eq!(ids_walked(&app, "beach", 5).await, beach, "every photo once, newest first");
+    let sunset: Vec<String> = beach.iter().rev().step_by(3).rev().cloned().collect();
+    assert_eq!(ids_walked(&app, "sunset bea", 3).await, sunset);
+
+    // A rename moves the photo out of the token; a deletion removes it; both on the photo's own shard.
+    let update = "mutation($input: UpdatePhotoInput!) { updatePhoto(input: $input) { name } }";
+    owner.data(update, json!({ "input": { "id": beach[0], "name": "Harbour at dusk" } })).await;
+    owner.data("mutation($id: ID!) { deletePhoto(id: $id) }", json!({ "id": beach[1] })).await;
+    let mut counts = Vec::new();
+    for _ in 0..100 {
+        let shards = token_shards(&app, "beach", 4).await;
+        counts = shards.iter().map(|(ids, count)| (ids.len() as i64, *count)).collect();
+        if counts.iter().map(|(entries, _)| entries).sum::<i64>() == 22 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(counts.iter().all(|(entries, count)| entries == count), "each shard's count is exact: {counts:?}");
+    assert_eq!(counts.iter().map(|(_, count)| count).sum::<i64>(), 22, "{counts:?}");
+    assert_eq!(ids_walked(&app, "beach", 5).await, beach[2..], "neither is found any more");
+    assert_eq!(ids_walked(&app, "harbour", 5).await, [beach[0].clone()], "the new name finds it");
+}
 
 const SEARCH: &str = "query($filter: PhotoFilter, $first: Int, $after: String) {
     photos(first: $first, after: $after, filter: $filter) { nodes { id name uploadedAt } pageInfo { hasNextPage endCursor } } }";

@@ -91,8 +91,9 @@ async fn protocol_violations_close_with_their_codes(app: TestApp) {
     let mut large = initialised(&app).await;
     send(&mut large, subscribe("fine", PHOTOS, json!({ "pad": "x".repeat(1000 * 1024) }))).await;
     tokio::time::sleep(crate::ws::SETTLE).await;
-    let photo = app.upload_photo("arrives").await;
-    let next = next_message(&mut large, Duration::from_secs(5)).await.expect("the subscription works");
+    // Read while uploading: a socket not read from answers no pings, and --ws-idle-seconds is 2 here.
+    let (photo, next) = tokio::join!(app.upload_photo("arrives"), next_message(&mut large, Duration::from_secs(10)));
+    let next = next.expect("the subscription works");
     assert_eq!(next["payload"]["data"]["photoAdded"]["id"], photo["id"], "{next}");
 }
 
@@ -126,8 +127,9 @@ async fn silent_and_stalled_sockets_are_closed(app: TestApp) {
     assert!(quiet.is_none(), "nothing to say, and not closed: {quiet:?}");
     send(&mut lively, subscribe("1", PHOTOS, json!({}))).await;
     tokio::time::sleep(crate::ws::SETTLE).await;
-    let photo = app.upload_photo("still there").await;
-    let next = next_message(&mut lively, Duration::from_secs(5)).await.expect("still subscribed");
+    let (photo, next) =
+        tokio::join!(app.upload_photo("still there"), next_message(&mut lively, Duration::from_secs(10)));
+    let next = next.expect("still subscribed");
     assert_eq!(next["payload"]["data"]["photoAdded"]["id"], photo["id"]);
 }
 
