@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use async_graphql::parser::types::OperationType;
 use bytes::Bytes;
 
+use super::response_cache::Flight;
 use super::{Api, observe, persisted, refused};
 use crate::domain::error::{ApiError, ErrorCode};
 
@@ -122,16 +123,29 @@ impl Api {
         let (writes, events) = (services.catalog.table().stats().writes(), services.events.delivered());
         let generation = (u128::from(writes) << 64) | u128::from(events);
         let computed = Instant::now();
-        if let Some(body) = admitted.cache_key.as_ref().and_then(|key| self.answers.get(key, generation)) {
-            self.state.metrics.record_cached_answer();
-            self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());
-            return Answer { body, outcome: Outcome::Executed, max_age: self.public_max_age(public) };
+        let mut leader = None;
+        if let Some(key) = admitted.cache_key.clone() {
+            let kept = match self.answers.get(&key, generation) {
+                Some(body) => Some(body),
+                None => match self.answers.flight(key, generation) {
+                    Flight::Lead(lead) => {
+                        leader = Some(lead);
+                        None
+                    }
+                    Flight::Follow(follower) => follower.answer().await,
+                },
+            };
+            if let Some(body) = kept {
+                self.state.metrics.record_cached_answer();
+                self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());
+                return Answer { body, outcome: Outcome::Executed, max_age: self.public_max_age(public) };
+            }
         }
         let response = self.run(&admitted, request).await;
         let keep = response.is_ok();
         let answer = self.finish(admitted.operation, started, response, public);
-        if let (Some(key), true) = (admitted.cache_key, keep) {
-            self.answers.put(key, generation, computed, answer.body.clone());
+        if let Some(leader) = leader {
+            leader.land(computed, keep.then(|| answer.body.clone()));
         }
         answer
     }

@@ -10,13 +10,20 @@
 //! Only operations whose root fields are all in [`CACHEABLE_ROOTS`] are kept: their answers depend on the
 //! stored data alone (not on the caller, nor on the clock: `Photo.url` links are signed per 5-minute window).
 //!
+//! A write ends every kept answer, and the requests that come next all miss at once: they make one
+//! execution (`flight`). The first computes the answer; the others wait for it, if it began at their
+//! generation or later (so it includes any write they made). Under a stream of writes, executions follow
+//! the writes, not the reads.
+//!
 //! Kept in a `quick_cache` bounded by bytes: its S3-FIFO eviction keeps the gallery's few hot answers while a
 //! client asks one-off queries by the thousand (the hand-written map it replaced started over when full).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet};
 use bytes::Bytes;
+use tokio::sync::watch;
 
 /// Root fields whose answers are a function of the stored photos and comments. Not `shareLink`: its `opens`
 /// counts visits, which are not GraphQL writes. These answers are also `public` to HTTP caches
@@ -110,13 +117,62 @@ impl quick_cache::Weighter<Key, Entry> for Bytesize {
 pub struct ResponseCache {
     lifetime: Duration,
     entries: quick_cache::sync::Cache<Key, Entry, Bytesize>,
+    /// Answers being computed, by key: the generation each began at, and where its answer will be.
+    flights: std::sync::Mutex<HashMap<Key, (u128, watch::Receiver<Option<Bytes>>)>>,
+}
+
+/// What a request whose answer is not kept does (`ResponseCache::flight`).
+pub enum Flight<'a> {
+    /// Compute it, and `land` it for those waiting.
+    Lead(Leader<'a>),
+    /// Wait for the answer another request is computing, from data at least as new as this request's.
+    Follow(Follower),
+}
+
+/// The request computing an answer others may wait for. Dropped without landing (it failed, or its client
+/// went away), it lets them go and compute their own.
+pub struct Leader<'a> {
+    cache: &'a ResponseCache,
+    key: Key,
+    generation: u128,
+    answer: watch::Sender<Option<Bytes>>,
+}
+
+impl Leader<'_> {
+    /// The answer computed from `computed` on: kept, and handed to every request waiting for it. `None` (an
+    /// answer with errors) is not kept, and they compute their own.
+    pub fn land(self, computed: Instant, body: Option<Bytes>) {
+        if let Some(body) = body {
+            self.cache.put(self.key.clone(), self.generation, computed, body.clone());
+            self.answer.send_replace(Some(body));
+        }
+    }
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.cache.flights.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Another flight of this key began at a later generation (never at the same one while this one is up).
+        if flights.get(&self.key).is_some_and(|(began, _)| *began == self.generation) {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+pub struct Follower(watch::Receiver<Option<Bytes>>);
+
+impl Follower {
+    /// The leader's answer; `None` if it had none to give.
+    pub async fn answer(mut self) -> Option<Bytes> {
+        self.0.wait_for(Option::is_some).await.ok().and_then(|answer| answer.clone())
+    }
 }
 
 impl ResponseCache {
     /// Answers live at most `lifetime`; zero turns the cache off.
     pub fn new(lifetime: Duration) -> Self {
         let entries = quick_cache::sync::Cache::with_weighter(ESTIMATED_ENTRIES, CAPACITY_BYTES, Bytesize);
-        Self { lifetime, entries }
+        Self { lifetime, entries, flights: Default::default() }
     }
 
     pub fn enabled(&self) -> bool {
@@ -127,6 +183,22 @@ impl ResponseCache {
     pub fn get(&self, key: &Key, generation: u128) -> Option<Bytes> {
         let entry = self.entries.get(key)?;
         (entry.generation == generation && entry.computed.elapsed() < self.lifetime).then(|| entry.body.clone())
+    }
+
+    /// For a request at `generation` whose answer `get` did not have: wait for the same answer being computed
+    /// from data at least as new (a computation that began at an older generation may miss this request's
+    /// own write), or compute it. When a write ends a hot answer, the requests that come for it next make one
+    /// execution, not one each.
+    pub fn flight(&self, key: Key, generation: u128) -> Flight<'_> {
+        let mut flights = self.flights.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((began, answer)) = flights.get(&key)
+            && *began >= generation
+        {
+            return Flight::Follow(Follower(answer.clone()));
+        }
+        let (sender, receiver) = watch::channel(None);
+        flights.insert(key.clone(), (generation, receiver));
+        Flight::Lead(Leader { cache: self, key, generation, answer: sender })
     }
 
     /// Keep `body`, the answer to `key` whose execution began at `computed`, at `generation` (both read
@@ -245,6 +317,28 @@ mod tests {
         let variables = async_graphql::Variables::from_json(serde_json::json!({ "pad": "x".repeat(MAX_KEY_BYTES) }));
         let request = async_graphql::Request::new("{ photos { nodes { id } } }").variables(variables);
         assert!(Key::new(&request, &request.variables).is_none());
+    }
+
+    #[tokio::test]
+    async fn requests_that_miss_together_wait_for_one_execution_from_data_as_new_as_theirs() {
+        let cache = ResponseCache::new(Duration::from_secs(60));
+        let key = key("{ photos { nodes { id } } }").expect("cacheable");
+        let Flight::Lead(leader) = cache.flight(key.clone(), 5) else { panic!("the first computes") };
+        let Flight::Follow(same) = cache.flight(key.clone(), 5) else { panic!("the same generation waits") };
+        let Flight::Follow(older) = cache.flight(key.clone(), 4) else { panic!("an older one waits too") };
+        let waiting = tokio::spawn(async move { (same.answer().await, older.answer().await) });
+        leader.land(Instant::now(), Some(Bytes::from_static(b"page")));
+        let (same, older) = waiting.await.unwrap();
+        assert_eq!((same.as_deref(), older.as_deref()), (Some(&b"page"[..]), Some(&b"page"[..])));
+        assert_eq!(cache.get(&key, 5).as_deref(), Some(&b"page"[..]), "and kept");
+        assert!(matches!(cache.flight(key.clone(), 5), Flight::Lead(_)), "a landed flight is over");
+
+        // After a write (a newer generation), an answer begun before it is not waited for: it may lack the write.
+        let Flight::Lead(_before) = cache.flight(key.clone(), 6) else { panic!("computes") };
+        let Flight::Lead(after) = cache.flight(key.clone(), 7) else { panic!("a later request computes its own") };
+        let Flight::Follow(later) = cache.flight(key.clone(), 7) else { panic!("and is waited for") };
+        drop(after);
+        assert_eq!(later.answer().await, None, "a leader gone without an answer lets its followers go");
     }
 
     #[test]
