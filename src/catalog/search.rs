@@ -48,6 +48,19 @@ impl ShardScan {
     }
 }
 
+/// The sort keys a sharded listing reads between (`from..=to`), and the cursor's own, which it drops. After a
+/// cursor, up to its own entry (inclusive on every store): any shard can be read from that position whether
+/// or not the cursor's photo is on it.
+fn sort_key_bounds(filter: &PhotoFilter, after: Option<PhotoCursor>) -> (String, Option<String>, Option<String>) {
+    let (sk_from, range_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
+    let after_sk = after.map(|cursor| cursor.feed_sk());
+    let sk_to = match (range_to, &after_sk) {
+        (Some(to), Some(after)) => Some(to.min(after.clone())),
+        (to, after) => to.or_else(|| after.clone()),
+    };
+    (sk_from, sk_to, after_sk)
+}
+
 impl Catalog {
     /// Index the photo's name: one entry per token, and the tokens' counts. Written before the photo itself,
     /// so a recorded photo is always findable; entries of a photo that never got recorded are skipped on read.
@@ -110,14 +123,7 @@ impl Catalog {
         first: usize,
         after: Option<PhotoCursor>,
     ) -> TableResult<Page<Photo>> {
-        let (sk_from, range_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
-        // After a cursor: up to its own entry (inclusive on every store, and dropped below), so any shard can
-        // be read from that position whether or not the cursor's photo is on it.
-        let after_sk = after.map(|cursor| cursor.feed_sk());
-        let sk_to = match (range_to, &after_sk) {
-            (Some(to), Some(after)) => Some(to.min(after.clone())),
-            (to, after) => to.or_else(|| after.clone()),
-        };
+        let (sk_from, sk_to, after_sk) = sort_key_bounds(filter, after);
         let queries: Vec<Query> = (0..self.gallery_shards)
             .map(|shard| Query {
                 index: Index::Gsi1,
@@ -183,14 +189,7 @@ impl Catalog {
         };
         tracing::debug!(token, count, "name search partition");
 
-        let (sk_from, range_to) = keys::feed_range(filter.uploaded_from, filter.uploaded_to);
-        // After a cursor: up to its own entry (inclusive on every store, and dropped below), as in
-        // `photos_in_range`: the cursor's photo is on one shard only.
-        let after_sk = after.map(|cursor| cursor.feed_sk());
-        let sk_to = match (range_to, &after_sk) {
-            (Some(to), Some(after)) => Some(to.min(after.clone())),
-            (to, after) => to.or_else(|| after.clone()),
-        };
+        let (sk_from, sk_to, after_sk) = sort_key_bounds(filter, after);
         // A shard whose count is 0 has no entry (counts may run over, after an unfinished upload, never under).
         let mut scans: Vec<ShardScan> = (0..self.name_shards)
             .filter(|shard| shard_count(token, *shard).unwrap_or(0) > 0)
@@ -204,19 +203,17 @@ impl Catalog {
         loop {
             // Matches every shard still being read has gone past are in their final order: those at or above
             // the shallowest of those shards' positions (none before each has been read once).
-            let reading: Option<Vec<Option<&str>>> = {
-                let positions: Vec<_> = scans.iter().filter(|scan| !scan.exhausted).map(ShardScan::last_sk).collect();
-                (!positions.is_empty()).then_some(positions)
+            let positions: Vec<Option<&str>> =
+                scans.iter().filter(|scan| !scan.exhausted).map(ShardScan::last_sk).collect();
+            let settled = if positions.is_empty() {
+                found.len()
+            } else if positions.contains(&None) {
+                0
+            } else {
+                let bound = positions.iter().flatten().max().copied().unwrap_or_default();
+                found.iter().filter(|(sk, _)| sk.as_str() >= bound).count()
             };
-            let settled = match &reading {
-                None => found.len(),
-                Some(positions) if positions.contains(&None) => 0,
-                Some(positions) => {
-                    let bound = positions.iter().flatten().max().copied().unwrap_or_default();
-                    found.iter().filter(|(sk, _)| sk.as_str() >= bound).count()
-                }
-            };
-            if settled > first || reading.is_none() {
+            if settled > first || positions.is_empty() {
                 found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
                 let has_next = found.len() > first;
                 found.truncate(first);

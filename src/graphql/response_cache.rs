@@ -118,8 +118,11 @@ pub struct ResponseCache {
     lifetime: Duration,
     entries: quick_cache::sync::Cache<Key, Entry, Bytesize>,
     /// Answers being computed, by key: the generation each began at, and where its answer will be.
-    flights: std::sync::Mutex<HashMap<Key, (u128, watch::Receiver<Option<Bytes>>)>>,
+    flights: std::sync::Mutex<Flights>,
 }
+
+/// Answers being computed: the generation each began at, and where its answer will be.
+type Flights = HashMap<Key, (u128, watch::Receiver<Option<Bytes>>)>;
 
 /// What a request whose answer is not kept does (`ResponseCache::flight`).
 pub enum Flight<'a> {
