@@ -247,7 +247,8 @@ impl BlobStore {
         if let Some(link) = self.view_urls.get(&what) {
             return Ok(link);
         }
-        let link = self.view_url(key, format, file_name, window_start, expires_in).await?;
+        // Boxed: the SDK's signing future is kilobytes, and every field future of a `Photo` would carry it.
+        let link = Box::pin(self.view_url(key, format, file_name, window_start, expires_in)).await?;
         self.view_urls.put(what, link.clone());
         Ok(link)
     }

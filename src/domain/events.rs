@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use super::freshness::Freshness;
 use crate::catalog::{Catalog, Event};
 use crate::relay::{Interest, Listener, Relay};
 
@@ -72,9 +73,9 @@ pub struct EventHub {
     /// Set once the hub follows the table's feed: then everything, this instance's commits included, is
     /// delivered from the feed, in commit order (see `committed`).
     follows_feed: std::sync::atomic::AtomicBool,
-    /// Events delivered so far: counted before delivery, so a cached answer older than an event a
-    /// subscriber reacts to is never served (see `graphql::response_cache`).
-    delivered: std::sync::atomic::AtomicU64,
+    /// What changed since when: stamped as a commit here is made, and before an event is delivered, so a
+    /// cached answer older than a change a client made or a subscriber reacts to is never served.
+    freshness: Freshness,
     /// The engine, and the prefix of this deployment's channels on it.
     relay: std::sync::OnceLock<(Arc<Relay>, String)>,
 }
@@ -109,7 +110,7 @@ impl EventHub {
             sender: broadcast::channel(CAPACITY).0,
             seen: Mutex::default(),
             follows_feed: Default::default(),
-            delivered: Default::default(),
+            freshness: Freshness::default(),
             relay: Default::default(),
         })
     }
@@ -165,6 +166,8 @@ impl EventHub {
     /// Through an engine, it is delivered here at once and published for the other instances, without
     /// waiting: their subscribers notice what the engine loses (see the module doc).
     pub fn committed(&self, event: Event) {
+        // At once, even when delivery waits for the feed: the client that made it sees it in what it reads next.
+        self.freshness.changed(&event);
         if self.follows_feed.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
@@ -182,15 +185,15 @@ impl EventHub {
             Err(poisoned) => poisoned.into_inner().insert(event.id(), Instant::now()),
         };
         if fresh {
-            self.delivered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.freshness.changed(&event);
             // An error only means nobody is subscribed right now.
             let _ = self.sender.send(Arc::new(Notice::Event(event)));
         }
     }
 
-    /// Events delivered so far (those of other instances included, in AWS mode).
-    pub fn delivered(&self) -> u64 {
-        self.delivered.load(std::sync::atomic::Ordering::SeqCst)
+    /// What changed since when, on this instance and on those whose events reach it.
+    pub fn freshness(&self) -> &Freshness {
+        &self.freshness
     }
 
     /// Subscriptions open on this instance right now.

@@ -10,6 +10,7 @@ pub mod deletion;
 pub mod error;
 pub mod events;
 pub mod exif_fields;
+pub mod freshness;
 pub mod image;
 pub mod jpeg_scans;
 pub mod owners;

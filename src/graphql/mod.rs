@@ -1,6 +1,7 @@
 //! The GraphQL API: one function builds the schema for the server, the tests and `photoshare schema`.
 //! Roots are merged from one module per area.
 
+mod cacheable;
 mod comments;
 mod images;
 mod limits;
@@ -67,13 +68,13 @@ struct Admitted {
     /// The root field, for metrics.
     operation: &'static str,
     /// Where its answer is kept, if it may be.
-    cache_key: Option<response_cache::Key>,
+    cache_key: Option<cacheable::Key>,
     /// Validating it takes long enough to run off the runtime's workers (see `HEAVY_FIELDS`).
     heavy: bool,
     /// Query, mutation or subscription (over the WebSocket: a stream of answers, not one answer within the
     /// deadline; over HTTP GET: refused).
     kind: OperationType,
-    /// Its answer depends on the stored photos alone (`response_cache::is_cacheable`): shared caches may keep it.
+    /// Its answer depends on the stored photos alone (`cacheable::is_cacheable`): shared caches may keep it.
     public: bool,
 }
 
@@ -194,11 +195,11 @@ impl Api {
         let selected = observe::selected(document, operation_name.as_deref());
         required_variables(selected, variables)?;
         let (operation, kind) = (observe::root_field(selected), observe::operation_type(selected));
-        let public = response_cache::is_cacheable(document, selected);
-        let cacheable = self.answers.enabled() && public;
+        let public = cacheable::is_cacheable(document, selected);
+        let kept = self.answers.enabled() && public;
         Ok(Admitted {
             operation,
-            cache_key: cacheable.then(|| response_cache::Key::new(request, variables)).flatten(),
+            cache_key: kept.then(|| cacheable::Key::new(request, variables)).flatten(),
             heavy,
             kind,
             public,
@@ -327,6 +328,13 @@ fn client_ip(ctx: &async_graphql::Context<'_>) -> Result<IpAddr, ApiError> {
 fn photo_loader<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a DataLoader<PhotoLoader, HashMapCache>, ApiError> {
     ctx.data::<DataLoader<PhotoLoader, HashMapCache>>()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("request without photo loader: {}", e.message)))
+}
+
+/// Note that the answer holds `photos` (or looked for them): a kept answer ends when one of them changes.
+fn hold(ctx: &async_graphql::Context<'_>, photos: impl IntoIterator<Item = uuid::Uuid>) {
+    if let Some(holdings) = ctx.data_opt::<Arc<response_cache::Holdings>>() {
+        holdings.hold(photos);
+    }
 }
 
 /// A UUID argument, or a `BAD_USER_INPUT` naming it.

@@ -4,12 +4,13 @@
 //! nothing), an answer says whether it was executed or refused before execution (then it has no `data`, as
 //! the GraphQL spec says), and which answers shared caches may keep, and for how long.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::OperationType;
 use bytes::Bytes;
 
-use super::response_cache::Flight;
+use super::response_cache::{Computed, Flight, Holdings};
 use super::{Api, observe, persisted, refused};
 use crate::domain::error::{ApiError, ErrorCode};
 
@@ -115,21 +116,21 @@ impl Api {
         }
         let public = method == Method::Get && admitted.public;
 
-        // Read before any data is: an answer computed from data older than a write is kept under an older
-        // generation than that write's, and never served after it. Writes through this instance count as they
-        // land; other instances' as their events arrive from the feed (while anyone here subscribes). Both
-        // counts make the generation, side by side (a sum could come out equal for different counts).
-        let services = &self.state.services;
-        let (writes, events) = (services.catalog.table().stats().writes(), services.events.delivered());
-        let generation = (u128::from(writes) << 64) | u128::from(events);
+        // Read before any data is: an answer computed from data older than a change is begun at an earlier
+        // tick than that change's, and never served after it. Changes count as they commit here, and as other
+        // instances' events arrive (from the feed or the engine, while anyone here subscribes).
+        let freshness = self.state.services.events.freshness();
+        let since = freshness.now();
         let computed = Instant::now();
         let mut leader = None;
+        let holdings = Arc::new(Holdings::default());
         if let Some(key) = admitted.cache_key.clone() {
-            let kept = match self.answers.get(&key, generation) {
+            let kept = match self.answers.get(&key, freshness) {
                 Some(body) => Some(body),
-                None => match self.answers.flight(key, generation) {
+                None => match self.answers.flight(key, since) {
                     Flight::Lead(lead) => {
                         leader = Some(lead);
+                        request.data.insert(holdings.clone());
                         None
                     }
                     Flight::Follow(follower) => follower.answer().await,
@@ -145,7 +146,7 @@ impl Api {
         let keep = response.is_ok();
         let answer = self.finish(admitted.operation, started, response, public);
         if let Some(leader) = leader {
-            leader.land(computed, keep.then(|| answer.body.clone()));
+            leader.land(computed, keep.then(|| Computed { body: answer.body.clone(), holdings }));
         }
         answer
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::comments::Comment;
 use super::images::{self, Image, ImageSize, PhotoStatus};
 use super::rate_limit::MutationLimit;
-use super::{caller, limits, parse_id, photo_loader, services};
+use super::{caller, hold, limits, parse_id, photo_loader, services};
 use crate::catalog::{
     self,
     keys::{BadCursor, CommentCursor, PhotoCursor},
@@ -187,6 +187,7 @@ impl PhotoQuery {
         let after = decode_after(after, PhotoCursor::decode)?;
         let filter = filter.map(PhotoFilter::parse).transpose()?.unwrap_or_default();
         let page = photos::page(services(ctx)?, &filter, first, after).await?;
+        hold(ctx, page.items.iter().map(|photo| photo.id));
         photo_loader(ctx)?.feed_many(page.items.iter().map(|photo| (photo.id, photo.clone()))).await;
         Ok(connection(page, after.is_some(), |p| p.cursor(), Photo))
     }
@@ -194,6 +195,7 @@ impl PhotoQuery {
     /// One photo, or null if there is none with this id.
     async fn photo(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Photo>> {
         let id = parse_id("id", &id)?;
+        hold(ctx, [id]);
         let photo = photo_loader(ctx)?.load_one(id).await.map_err(ApiError::from)?;
         Ok(photo.map(Photo))
     }

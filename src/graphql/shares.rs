@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
-use super::{parse_id, photo_loader, services};
+use super::{hold, parse_id, photo_loader, services};
 use crate::domain::error::ApiError;
 use crate::domain::shares;
 
@@ -55,6 +55,7 @@ pub struct ShareLinkStatus {
 #[async_graphql::ComplexObject]
 impl ShareLinkStatus {
     async fn photo(&self, ctx: &Context<'_>) -> Result<Option<Photo>> {
+        hold(ctx, [self.photo_id]);
         Ok(photo_loader(ctx)?.load_one(self.photo_id).await.map_err(ApiError::from)?.map(Photo))
     }
 }

@@ -5,12 +5,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use photoshare::domain::freshness::Freshness;
+
 use crate::both_modes;
 use crate::helpers::{Mode, TestApp};
 use crate::process::Instance;
 use crate::ws::Subscription;
 
-both_modes!(a_repeated_query_reads_nothing_until_something_is_written);
+both_modes!(a_repeated_query_reads_nothing_until_something_is_written, a_change_ends_only_the_answers_holding_it);
 
 const GALLERY: &str = "query($first: Int!) { photos(first: $first) {
     nodes { id name commentCount comments(first: 3) { nodes { body } } } } }";
@@ -59,6 +61,48 @@ async fn a_repeated_query_reads_nothing_until_something_is_written(app: TestApp)
         assert_eq!(uncached.table_calls() - calls, 2, "read every time");
     }
     assert_eq!(uncached.metric(CACHED).await, 0);
+}
+
+/// A comment on one photo ends the answers that hold it and leaves the others; a new, renamed or deleted
+/// photo ends every answer (a list or a search may now hold other photos).
+async fn a_change_ends_only_the_answers_holding_it(app: TestApp) {
+    let owner = app.with_key(Some("owner-key-of-the-cache-tests-0123456789"));
+    let (a, mut b) = (owner.upload_photo("harbour").await, owner.upload_photo("lighthouse").await);
+    let id = |photo: &Value| uuid::Uuid::parse_str(photo["id"].as_str().expect("an id")).expect("a uuid");
+    while Freshness::share_a_slot(id(&a), id(&b)) {
+        b = owner.upload_photo("lighthouse").await;
+    }
+    for photo in [&a, &b] {
+        app.ready(&photo["id"]).await;
+    }
+    let photo = |photo: &Value| app.data(PHOTO, json!({ "id": photo["id"] }));
+    let gallery = || app.data(GALLERY, json!({ "first": 10 }));
+    let (kept_b, _, _) = (photo(&b).await, photo(&a).await, gallery().await);
+
+    app.add_comment(&a["id"], "on the harbour").await;
+    let calls = app.table_calls();
+    assert_eq!(photo(&b).await, kept_b, "the same answer");
+    assert_eq!(app.table_calls() - calls, 0, "a comment on another photo leaves the answer of this one");
+    assert_eq!(photo(&a).await["photo"]["commentCount"], 1, "the answer holding it shows it at once");
+    let nodes = gallery().await["photos"]["nodes"].clone();
+    let shown =
+        nodes.as_array().expect("nodes").iter().find(|node| node["id"] == a["id"]).expect("a is listed").clone();
+    assert_eq!(shown["comments"]["nodes"][0]["body"], "on the harbour", "in the gallery too");
+
+    // A search holding no photo yet ends when a rename may bring one in.
+    let search = "query($name: String!) { photos(filter: { name: $name }) { nodes { id } } }";
+    assert_eq!(app.data(search, json!({ "name": "old" })).await["photos"]["nodes"], json!([]));
+    let rename = "mutation($input: UpdatePhotoInput!) { updatePhoto(input: $input) { name } }";
+    owner.data(rename, json!({ "input": { "id": b["id"], "name": "old lighthouse" } })).await;
+    assert_eq!(app.data(search, json!({ "name": "old" })).await["photos"]["nodes"], json!([{ "id": b["id"] }]));
+    assert_eq!(photo(&b).await["photo"]["name"], "old lighthouse");
+    let nodes = gallery().await["photos"]["nodes"].clone();
+    assert!(nodes.as_array().expect("nodes").iter().any(|node| node["name"] == "old lighthouse"), "{nodes}");
+
+    owner.data("mutation($id: ID!) { deletePhoto(id: $id) }", json!({ "id": b["id"] })).await;
+    assert_eq!(photo(&b).await["photo"], Value::Null, "a deleted photo is gone at once");
+    assert!(!gallery().await["photos"]["nodes"].to_string().contains(b["id"].as_str().expect("an id")));
+    assert_eq!(app.data(search, json!({ "name": "old" })).await["photos"]["nodes"], json!([]), "and from search");
 }
 
 /// Two instances share a table: what one caches may miss a write through the other for at most the

@@ -76,7 +76,8 @@ async fn a_token_is_spread_over_its_shards_and_counted_exactly(app: TestApp) {
     for (n, (ids, count)) in shards.iter().enumerate() {
         let mut expected: Vec<&String> = beach.iter().filter(|id| shard_of(id) == n).collect();
         let mut entries: Vec<&String> = ids.iter().collect();
-        (expected.sort(), entries.sort());
+        expected.sort();
+        entries.sort();
         assert_eq!(entries, expected, "shard {n} of W#beach holds the entries of its photos");
         assert_eq!(ids.len() as i64, *count, "shard {n}'s count is its entries");
     }
