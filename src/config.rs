@@ -148,8 +148,8 @@ pub struct Config {
     #[arg(long, global = true, env = "PHOTOSHARE_REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout_seconds: u64,
     /// Milliseconds an answer to a read-only `photos`/`photo` query may be served again to identical
-    /// requests (0: never). A write through this instance ends it at once; this bounds how long a write
-    /// through another instance may go unseen here.
+    /// requests (0: never). A change through this instance to a photo it holds, or to which photos a list
+    /// holds, ends it at once; this bounds how long a write through another instance may go unseen here.
     #[arg(long, global = true, env = "PHOTOSHARE_QUERY_CACHE_MILLIS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub query_cache_millis: u64,
     /// Mutations a client address may make per minute on one instance, on average (0: no limit).

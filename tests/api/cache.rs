@@ -1,5 +1,6 @@
-//! The response cache: a read-only query asked again is answered without the table until something is
-//! written through the instance; a write through another instance shows within the cache's lifetime.
+//! The response cache: a read-only query asked again is answered without the table until a photo it holds,
+//! or which photos a list holds, changes through the instance; a write through another instance shows
+//! within the cache's lifetime.
 
 use std::time::{Duration, Instant};
 
