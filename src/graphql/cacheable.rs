@@ -44,11 +44,12 @@ impl Key {
 const CALLER_FIELDS: &[&str] = &["viewerCanEdit", "viewerCanDelete"];
 
 /// Whether the operation that runs is a query asking only for [`CACHEABLE_ROOTS`] (directly, not through
-/// fragments: clients rarely spread fragments at the root, and checking them is not worth it), and the
-/// document nowhere asks for a [`CALLER_FIELDS`] field.
-pub fn is_cacheable(document: &ExecutableDocument, operation: Option<&OperationDefinition>) -> bool {
+/// fragments: clients rarely spread fragments at the root, and checking them is not worth it), and its
+/// document nowhere asks for a [`CALLER_FIELDS`] field (`caller_fields`: `asks_for_caller_fields`, counted
+/// once per document).
+pub fn is_cacheable(operation: Option<&OperationDefinition>, caller_fields: bool) -> bool {
     let Some(operation) = operation else { return false };
-    !asks_for_caller_fields(document)
+    !caller_fields
         && operation.ty == OperationType::Query
         && operation.selection_set.node.items.iter().all(|item| match &item.node {
             Selection::Field(field) => CACHEABLE_ROOTS.contains(&field.node.name.node.as_str()),
@@ -58,7 +59,7 @@ pub fn is_cacheable(document: &ExecutableDocument, operation: Option<&OperationD
 
 /// Whether any operation or fragment of `document` selects a field that depends on the caller (the
 /// document's depth is bounded by `limits` before this runs).
-fn asks_for_caller_fields(document: &ExecutableDocument) -> bool {
+pub fn asks_for_caller_fields(document: &ExecutableDocument) -> bool {
     fn any(set: &SelectionSet) -> bool {
         set.items.iter().any(|item| match &item.node {
             Selection::Field(field) => {
@@ -80,7 +81,9 @@ pub(super) mod tests {
         let document = async_graphql::parser::parse_query(query).expect("query parses");
         let operation = crate::graphql::observe::selected(&document, None);
         let request = async_graphql::Request::new(query);
-        is_cacheable(&document, operation).then(|| Key::new(&request, &request.variables)).flatten()
+        is_cacheable(operation, asks_for_caller_fields(&document))
+            .then(|| Key::new(&request, &request.variables))
+            .flatten()
     }
 
     #[test]
@@ -103,8 +106,9 @@ pub(super) mod tests {
     fn the_named_operation_decides() {
         let query = "query A { photos { nodes { id } } } mutation B { revokeShareLink(token: \"t\") }";
         let document = async_graphql::parser::parse_query(query).expect("query parses");
-        assert!(is_cacheable(&document, crate::graphql::observe::selected(&document, Some("A"))));
-        assert!(!is_cacheable(&document, crate::graphql::observe::selected(&document, Some("B"))));
+        let selected = |name| crate::graphql::observe::selected(&document, Some(name));
+        assert!(is_cacheable(selected("A"), false));
+        assert!(!is_cacheable(selected("B"), false));
     }
 
     #[test]

@@ -56,15 +56,26 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub struct Api {
     schema: PhotoSchema,
     state: Arc<AppState>,
-    documents: Arc<quick_cache::sync::Cache<String, (ExecutableDocument, limits::Cost)>>,
+    documents: Arc<quick_cache::sync::Cache<String, Arc<Parsed>>>,
     answers: Arc<ResponseCache>,
     persisted: Arc<persisted::PersistedQueries>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
 }
 
+/// A document parsed and checked once, kept by query text (`CACHED_DOCUMENTS`).
+struct Parsed {
+    document: ExecutableDocument,
+    cost: limits::Cost,
+    /// Whether it asks for a field whose value depends on the caller (`cacheable::asks_for_caller_fields`).
+    caller_fields: bool,
+}
+
 /// What `admit` found out about a request it lets run.
 struct Admitted {
+    /// The kept document the request runs, unless it was parsed into the request itself: set on the request
+    /// only when it executes (`prepared`), so an answer from the response cache copies no document.
+    document: Option<Arc<Parsed>>,
     /// The root field, for metrics.
     operation: &'static str,
     /// Where its answer is kept, if it may be.
@@ -127,6 +138,7 @@ impl Api {
     async fn run(&self, admitted: &Admitted, request: async_graphql::Request) -> async_graphql::Response {
         let deadline = self.state.limits.request_timeout;
         let execution = async {
+            let request = admitted.prepared(request);
             if !admitted.heavy {
                 return Ok(self.schema.execute(request).await);
             }
@@ -161,49 +173,45 @@ impl Api {
     /// async-graphql does not, before it validates anything (`limits::check_document`): the root field the
     /// operation asks for, for metrics, or the error that refuses it.
     fn admit(&self, request: &mut async_graphql::Request) -> Result<Admitted, async_graphql::ServerError> {
-        // Out of the request while its parsed document is borrowed, and back whatever the outcome.
-        let variables = std::mem::take(&mut request.variables);
-        let admitted = self.admit_with(request, &variables);
-        request.variables = variables;
-        admitted
-    }
-
-    fn admit_with(
-        &self,
-        request: &mut async_graphql::Request,
-        variables: &async_graphql::Variables,
-    ) -> Result<Admitted, async_graphql::ServerError> {
-        let operation_name = request.operation_name.clone();
-        let long = request.query.len() > HEAVY_BYTES;
-        let (document, cost) = match self.documents.get(request.query.as_str()) {
-            Some((document, cost)) => {
-                request.set_parsed_query(document);
-                (request.parsed_query()?, cost)
-            }
+        let (parsed, kept) = match self.documents.get(request.query.as_str()) {
+            Some(parsed) => (parsed, true),
             None => {
                 limits::check_text(&request.query)?;
                 let query = request.query.clone();
                 let document = request.parsed_query()?;
                 let cost = limits::check_document(document)?;
+                let caller_fields = cacheable::asks_for_caller_fields(document);
+                let parsed = Arc::new(Parsed { document: document.clone(), cost, caller_fields });
                 if query.len() <= CACHED_QUERY_BYTES {
-                    self.documents.insert(query, (document.clone(), cost));
+                    self.documents.insert(query, parsed.clone());
                 }
-                (document, cost)
+                (parsed, false)
             }
         };
-        let heavy = cost.fields > HEAVY_FIELDS || long;
-        let selected = observe::selected(document, operation_name.as_deref());
-        required_variables(selected, variables)?;
+        let heavy = parsed.cost.fields > HEAVY_FIELDS || request.query.len() > HEAVY_BYTES;
+        let selected = observe::selected(&parsed.document, request.operation_name.as_deref());
+        required_variables(selected, &request.variables)?;
         let (operation, kind) = (observe::root_field(selected), observe::operation_type(selected));
-        let public = cacheable::is_cacheable(document, selected);
-        let kept = self.answers.enabled() && public;
+        let public = cacheable::is_cacheable(selected, parsed.caller_fields);
+        let cached = self.answers.enabled() && public;
         Ok(Admitted {
+            cache_key: cached.then(|| cacheable::Key::new(request, &request.variables)).flatten(),
+            document: kept.then_some(parsed),
             operation,
-            cache_key: kept.then(|| cacheable::Key::new(request, variables)).flatten(),
             heavy,
             kind,
             public,
         })
+    }
+}
+
+impl Admitted {
+    /// `request`, ready to execute: with its document.
+    fn prepared(&self, mut request: async_graphql::Request) -> async_graphql::Request {
+        if let Some(parsed) = &self.document {
+            request.set_parsed_query(parsed.document.clone());
+        }
+        request
     }
 }
 
@@ -257,6 +265,7 @@ impl async_graphql::Executor for Api {
                 return futures_util::stream::once(std::future::ready(response)).boxed();
             }
         };
+        let request = admitted.prepared(request);
         let answers = self.schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
         if admitted.kind == OperationType::Subscription {
             return answers.map(with_codes).boxed();

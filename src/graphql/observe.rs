@@ -43,7 +43,7 @@ pub fn selected<'d>(document: &'d ExecutableDocument, operation_name: Option<&st
 pub fn root_field(operation: Option<&OperationDefinition>) -> &'static str {
     let first = operation.and_then(|op| {
         op.selection_set.node.items.iter().find_map(|item| match &item.node {
-            Selection::Field(field) => Some(field.node.name.node.to_string()),
+            Selection::Field(field) => Some(field.node.name.node.as_str()),
             _ => None,
         })
     });
