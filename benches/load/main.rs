@@ -123,10 +123,11 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The service's flags: `flags` (name, value) and a free port, without the mutation rate limit (the whole
-/// load comes from one address).
+/// The service's flags: `flags` (name, value) and a free port, without the mutation rate limit nor the
+/// WebSocket limit per address (the whole load, 1,000 subscribers included, comes from one address).
 fn service_args(flags: &[(&str, &str)]) -> Vec<String> {
-    let common = [("--listen", "127.0.0.1:0"), ("--mutations-per-minute", "0")];
+    let common =
+        [("--listen", "127.0.0.1:0"), ("--mutations-per-minute", "0"), ("--ws-connections-per-address", "100000")];
     common.iter().chain(flags).flat_map(|(name, value)| [name.to_string(), value.to_string()]).collect()
 }
 
@@ -167,6 +168,7 @@ async fn embedded(options: &Options, dataset: &Dataset, report: &mut Report) -> 
     // Then the reads again as the service runs by default, with the response cache.
     let mut server = Server::start(&service_args(&[("--store", "embedded"), ("--data-dir", data_dir)])).await?;
     operations(CACHED, options, CONNECTIONS, dataset, report, &mut server, Include::Cached).await?;
+    uploads_and_end(STORE, options, report, &mut server).await?;
     server.stop().await;
     Ok(())
 }
@@ -205,6 +207,7 @@ async fn aws(options: &Options, dataset: &Dataset, report: &mut Report) -> anyho
         &[&second],
     )
     .await?;
+    uploads_and_end(STORE, options, report, &mut server).await?;
     second.stop().await;
     server.stop().await;
     Ok(())
@@ -249,7 +252,20 @@ async fn common(
     places.extend(others.iter().map(|other| (other.address.as_str(), FAN_OUT_SUBSCRIBERS / (others.len() + 1))));
     let photo = dataset.fan_out_photo().id.to_string();
     fan_out(store, report, server, &photo, &places, FAN_OUT_COMMENTS, None).await?;
+    Ok(())
+}
 
+/// The uploads, measured last: their photos head the gallery from then on, and the runs of reads and mixed
+/// workloads before them count on the data set's first page.
+async fn uploads_and_end(
+    store: &str,
+    options: &Options,
+    report: &mut Report,
+    server: &mut Server,
+) -> anyhow::Result<()> {
+    if options.load_only || options.uploads_only {
+        return Ok(());
+    }
     let uploads = uploads::measure(server, UPLOADS).await?;
     report.uploads(store, &uploads);
     report.memory(store, "at the end (peak: the run's highest)", server.memory()?);
