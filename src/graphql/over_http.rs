@@ -72,8 +72,8 @@ struct Errors<'a> {
 }
 
 impl Api {
-    /// The answer to a query or mutation sent over HTTP. A read-only query asked again, identically, with no
-    /// write through this instance since, is answered from the response cache without running it.
+    /// The answer to a query or mutation sent over HTTP. A read-only query asked again, identically, while
+    /// the photos its answer holds are unchanged, is answered from the response cache without running it.
     pub async fn answer(&self, incoming: Incoming, method: Method, data: async_graphql::Data) -> Answer {
         let started = Instant::now();
         let persisted = match persisted::requested(&incoming.extensions) {
