@@ -158,3 +158,34 @@ async fn a_comment_a_subscriber_heard_of_is_in_what_it_reads_next() {
         assert_eq!(after["photo"]["commentCount"], n, "not the answer cached before the comment");
     }
 }
+
+/// Through the events engine, another instance's comment ends what this one kept holding that photo, before a
+/// subscriber here hears of it, however long answers are kept; the answers of other photos stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_through_the_engine_ends_only_what_holds_its_photo() {
+    let url = crate::engine::engine_url();
+    let app = TestApp::spawn(Mode::Aws, &["--events-url", &url]).await;
+    let here = Instance::start(&app, &["--events-url", &url, "--query-cache-millis", "60000"]).await;
+    let on_here = app.at(&here.address());
+    let (commented, mut other) = (app.upload_photo("commented").await, app.upload_photo("other").await);
+    let id = |photo: &Value| uuid::Uuid::parse_str(photo["id"].as_str().expect("an id")).expect("a uuid");
+    while Freshness::share_a_slot(id(&commented), id(&other)) {
+        other = app.upload_photo("other").await;
+    }
+    for photo in [&commented, &other] {
+        app.ready(&photo["id"]).await;
+    }
+    let query = "subscription($id: ID) { commentAdded(photoId: $id) { id } }";
+    let mut subscriber = Subscription::start(&here.address(), query, json!({ "id": commented["id"] })).await;
+    let kept_other = on_here.data(PHOTO, json!({ "id": other["id"] })).await;
+    assert_eq!(on_here.data(PHOTO, json!({ "id": commented["id"] })).await["photo"]["commentCount"], 0);
+
+    let comment = app.add_comment(&commented["id"], "through the engine").await;
+    let heard = subscriber.next(Duration::from_secs(5)).await.expect("the comment is delivered");
+    assert_eq!(heard["commentAdded"]["id"], comment["id"]);
+    let after = on_here.data(PHOTO, json!({ "id": commented["id"] })).await;
+    assert_eq!(after["photo"]["commentCount"], 1, "not the answer kept before the comment");
+    let cached = on_here.metric(CACHED).await;
+    assert_eq!(on_here.data(PHOTO, json!({ "id": other["id"] })).await, kept_other);
+    assert_eq!(on_here.metric(CACHED).await - cached, 1, "the other photo's answer is still kept");
+}

@@ -15,7 +15,7 @@ use crate::ws::{Received, Subscription};
 const ON_PHOTO: &str = "subscription($id: ID) { commentAdded(photoId: $id) { id body } }";
 const ON_ALL: &str = "subscription { commentAdded { id body } }";
 
-fn engine_url() -> String {
+pub fn engine_url() -> String {
     std::env::var("PHOTOSHARE_TEST_EVENTS_URL").expect("run the suite with ./tests/run.sh, which starts redis-server")
 }
 
