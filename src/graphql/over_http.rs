@@ -122,15 +122,16 @@ impl Api {
         let freshness = self.state.services.events.freshness();
         let since = freshness.now();
         let computed = Instant::now();
+        // The flight this request leads, and where its execution notes the photos it holds.
         let mut leader = None;
-        let holdings = Arc::new(Holdings::default());
         if let Some(key) = admitted.cache_key.clone() {
             let kept = match self.answers.get(&key, freshness) {
                 Some(body) => Some(body),
                 None => match self.answers.flight(key, since) {
                     Flight::Lead(lead) => {
-                        leader = Some(lead);
+                        let holdings = Arc::new(Holdings::default());
                         request.data.insert(holdings.clone());
+                        leader = Some((lead, holdings));
                         None
                     }
                     Flight::Follow(follower) => follower.answer().await,
@@ -145,7 +146,7 @@ impl Api {
         let response = self.run(&admitted, request).await;
         let keep = response.is_ok();
         let answer = self.finish(admitted.operation, started, response, public);
-        if let Some(leader) = leader {
+        if let Some((leader, holdings)) = leader {
             leader.land(computed, keep.then(|| Computed { body: answer.body.clone(), holdings }));
         }
         answer

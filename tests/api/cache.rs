@@ -67,18 +67,26 @@ async fn a_repeated_query_reads_nothing_until_something_is_written(app: TestApp)
     assert_eq!(uncached.metric(CACHED).await, 0);
 }
 
+/// Two processed photos uploaded through `app` whose changes never end each other's answers (they are in
+/// different slots of `Freshness`: two in one slot, 1 time in 4,096, would; the second is uploaded again).
+async fn two_photos_apart(app: &TestApp, one: &str, other: &str) -> (Value, Value) {
+    let id = |photo: &Value| uuid::Uuid::parse_str(photo["id"].as_str().expect("an id")).expect("a uuid");
+    let first = app.upload_photo(one).await;
+    let mut second = app.upload_photo(other).await;
+    while Freshness::share_a_slot(id(&first), id(&second)) {
+        second = app.upload_photo(other).await;
+    }
+    for photo in [&first, &second] {
+        app.ready(&photo["id"]).await;
+    }
+    (first, second)
+}
+
 /// A comment on one photo ends the answers that hold it and leaves the others; a new, renamed or deleted
 /// photo ends every answer (a list or a search may now hold other photos).
 async fn a_change_ends_only_the_answers_holding_it(app: TestApp) {
     let owner = app.with_key(Some("owner-key-of-the-cache-tests-0123456789"));
-    let (a, mut b) = (owner.upload_photo("harbour").await, owner.upload_photo("lighthouse").await);
-    let id = |photo: &Value| uuid::Uuid::parse_str(photo["id"].as_str().expect("an id")).expect("a uuid");
-    while Freshness::share_a_slot(id(&a), id(&b)) {
-        b = owner.upload_photo("lighthouse").await;
-    }
-    for photo in [&a, &b] {
-        app.ready(&photo["id"]).await;
-    }
+    let (a, b) = two_photos_apart(&owner, "harbour", "lighthouse").await;
     let photo = |photo: &Value| app.data(PHOTO, json!({ "id": photo["id"] }));
     let gallery = || app.data(GALLERY, json!({ "first": 10 }));
     let (kept_b, _, _) = (photo(&b).await, photo(&a).await, gallery().await);
@@ -167,14 +175,7 @@ async fn a_comment_through_the_engine_ends_only_what_holds_its_photo() {
     let app = TestApp::spawn(Mode::Aws, &["--events-url", &url]).await;
     let here = Instance::start(&app, &["--events-url", &url, "--query-cache-millis", "60000"]).await;
     let on_here = app.at(&here.address());
-    let (commented, mut other) = (app.upload_photo("commented").await, app.upload_photo("other").await);
-    let id = |photo: &Value| uuid::Uuid::parse_str(photo["id"].as_str().expect("an id")).expect("a uuid");
-    while Freshness::share_a_slot(id(&commented), id(&other)) {
-        other = app.upload_photo("other").await;
-    }
-    for photo in [&commented, &other] {
-        app.ready(&photo["id"]).await;
-    }
+    let (commented, other) = two_photos_apart(&app, "commented", "other").await;
     let query = "subscription($id: ID) { commentAdded(photoId: $id) { id } }";
     let mut subscriber = Subscription::start(&here.address(), query, json!({ "id": commented["id"] })).await;
     let kept_other = on_here.data(PHOTO, json!({ "id": other["id"] })).await;
