@@ -28,6 +28,12 @@ pub fn view_url_lasts_at_least(services: &Services) -> std::time::Duration {
     services.limits.view_url.saturating_sub(window)
 }
 
+/// The start of the current window: every view link handed out in it is the same.
+pub fn view_url_window() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(VIEW_URL_WINDOW).unwrap_or(now)
+}
+
 /// A page size argument, checked.
 pub fn page_size(argument: &str, first: i32) -> ApiResult<usize> {
     if !(1..=MAX_PAGE).contains(&first) {
@@ -129,8 +135,7 @@ pub const RENDITION_FORMAT: ImageFormat = ImageFormat::Jpeg;
 /// private). The original upload is never linked: it may carry GPS and camera metadata. While the photo is
 /// PROCESSING the link is already the rendition's, and answers 404 until the photo is READY.
 pub async fn view_url(services: &Services, photo: &Photo, rendition: Rendition) -> ApiResult<String> {
-    let now = Utc::now();
-    let window_start = now.duration_trunc(VIEW_URL_WINDOW).unwrap_or(now);
+    let window_start = view_url_window();
     let file_name = download_name(photo);
     let key = blob::rendition_key(photo.id, rendition);
     let lasts = services.limits.view_url;

@@ -3,6 +3,7 @@
 
 mod cacheable;
 mod comments;
+mod fragments;
 mod images;
 mod limits;
 mod loaders;
@@ -58,6 +59,7 @@ pub struct Api {
     state: Arc<AppState>,
     documents: Arc<quick_cache::sync::Cache<String, Arc<Parsed>>>,
     answers: Arc<ResponseCache>,
+    fragments: Arc<fragments::Fragments>,
     persisted: Arc<persisted::PersistedQueries>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
@@ -65,6 +67,8 @@ pub struct Api {
 
 /// A document parsed and checked once, kept by query text (`CACHED_DOCUMENTS`).
 struct Parsed {
+    /// Unique in this process: what `fragments` keys by.
+    id: u64,
     document: ExecutableDocument,
     cost: limits::Cost,
     /// Whether it asks for a field whose value depends on the caller (`cacheable::asks_for_caller_fields`).
@@ -110,8 +114,9 @@ impl Api {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
         let documents = Arc::new(quick_cache::sync::Cache::new(CACHED_DOCUMENTS));
-        let persisted = Arc::default();
-        Self { schema: build_schema(state.clone()), state, documents, answers, persisted, heavy }
+        let (persisted, fragments) = (Arc::default(), Arc::new(fragments::Fragments::new()));
+        let schema = build_schema(state.clone(), fragments.clone());
+        Self { schema, state, documents, answers, fragments, persisted, heavy }
     }
 
     /// Parse a long document not seen before on the blocking pool, a few at a time (parsing costs about a
@@ -138,7 +143,7 @@ impl Api {
     async fn run(&self, admitted: &Admitted, request: async_graphql::Request) -> async_graphql::Response {
         let deadline = self.state.limits.request_timeout;
         let execution = async {
-            let request = admitted.prepared(request);
+            let request = admitted.prepared(request, &self.fragments);
             if !admitted.heavy {
                 return Ok(self.schema.execute(request).await);
             }
@@ -181,7 +186,9 @@ impl Api {
                 let document = request.parsed_query()?;
                 let cost = limits::check_document(document)?;
                 let caller_fields = cacheable::asks_for_caller_fields(document);
-                let parsed = Arc::new(Parsed { document: document.clone(), cost, caller_fields });
+                static DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let id = DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields });
                 if query.len() <= CACHED_QUERY_BYTES {
                     self.documents.insert(query, parsed.clone());
                 }
@@ -206,10 +213,19 @@ impl Api {
 }
 
 impl Admitted {
-    /// `request`, ready to execute: with its document.
-    fn prepared(&self, mut request: async_graphql::Request) -> async_graphql::Request {
+    /// `request`, ready to execute: with its document, and for a query that may keep its photo answers
+    /// (`fragments`), its selection.
+    fn prepared(
+        &self,
+        mut request: async_graphql::Request,
+        fragments: &fragments::Fragments,
+    ) -> async_graphql::Request {
         if let Some(parsed) = &self.document {
             request.set_parsed_query(parsed.document.clone());
+            if self.kind == OperationType::Query && !parsed.caller_fields {
+                let selection = fragments.selection(parsed.id, &request);
+                request = request.data(selection);
+            }
         }
         request
     }
@@ -265,7 +281,7 @@ impl async_graphql::Executor for Api {
                 return futures_util::stream::once(std::future::ready(response)).boxed();
             }
         };
-        let request = admitted.prepared(request);
+        let request = admitted.prepared(request, &self.fragments);
         let answers = self.schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
         if admitted.kind == OperationType::Subscription {
             return answers.map(with_codes).boxed();
@@ -288,7 +304,7 @@ impl async_graphql::Executor for Api {
     }
 }
 
-fn build_schema(state: Arc<AppState>) -> PhotoSchema {
+fn build_schema(state: Arc<AppState>, fragments: Arc<fragments::Fragments>) -> PhotoSchema {
     let mut builder = schema_builder();
     if !state.limits.introspection {
         builder = builder.disable_introspection();
@@ -296,7 +312,7 @@ fn build_schema(state: Arc<AppState>) -> PhotoSchema {
     if !state.limits.field_suggestions {
         builder = builder.disable_suggestions();
     }
-    builder.data(state).finish()
+    builder.data(state).data(fragments).finish()
 }
 
 /// The SDL clients depend on (checked in as `schema.graphql`).

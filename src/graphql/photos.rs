@@ -1,13 +1,20 @@
 //! Reading photos: the gallery (newest first, Relay paging), one photo, and the `Photo` type.
 
 use async_graphql::connection::{Connection, CursorType, Edge};
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use async_graphql::parser::types::Field;
+use async_graphql::{
+    Context, ContextSelectionSet, ID, InputObject, Object, OutputType, Positioned, Result, ServerResult, Value,
+    registry,
+};
 use chrono::{DateTime, Utc};
 
 use super::comments::Comment;
 use super::images::{self, Image, ImageSize, PhotoStatus};
 use super::rate_limit::MutationLimit;
-use super::{caller, hold, limits, parse_id, photo_loader, services};
+use super::{caller, fragments, hold, limits, parse_id, photo_loader, services};
 use crate::catalog::{
     self,
     keys::{BadCursor, CommentCursor, PhotoCursor},
@@ -72,11 +79,31 @@ fn connection<T, C: CursorType + Send + Sync, N: async_graphql::OutputType>(
     connection
 }
 
-/// A photo someone uploaded.
+/// A photo someone uploaded: its fields are `PhotoFields`; it resolves them through `fragments`, which
+/// serves an answer already made from the same record for the same selection.
 pub struct Photo(pub catalog::Photo);
 
-#[Object]
-impl Photo {
+impl OutputType for Photo {
+    fn type_name() -> Cow<'static, str> {
+        PhotoFields::type_name()
+    }
+    fn create_type_info(registry: &mut registry::Registry) -> String {
+        PhotoFields::create_type_info(registry)
+    }
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let fields = PhotoFields(&self.0);
+        match ctx.data_opt::<Arc<fragments::Fragments>>() {
+            Some(fragments) => fragments.resolve(&self.0, &fields, ctx, field).await,
+            None => fields.resolve(ctx, field).await,
+        }
+    }
+}
+
+/// The fields of a photo, on the record they are resolved from.
+pub struct PhotoFields<'a>(pub &'a catalog::Photo);
+
+#[Object(name = "Photo")]
+impl<'a> PhotoFields<'a> {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -114,13 +141,13 @@ impl Photo {
     }
     /// A short-lived link to view the photo (the bucket is private); valid for at least 10 minutes.
     async fn url(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(photos::view_url(services(ctx)?, &self.0, Rendition::Full).await?)
+        Ok(photos::view_url(services(ctx)?, self.0, Rendition::Full).await?)
     }
     /// Whether the caller may edit and delete this photo: it sent (`Authorization: Bearer <key>`) the owner key
     /// the photo was uploaded with, or an admin key. An answer with this field is the caller's own: never
     /// cached or shared.
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(owners::may_change(services(ctx)?, caller(ctx)?, &self.0)?)
+        Ok(owners::may_change(services(ctx)?, caller(ctx)?, self.0)?)
     }
     /// PROCESSING until its renditions are made, then READY (or FAILED).
     async fn status(&self) -> PhotoStatus {
@@ -128,11 +155,11 @@ impl Photo {
     }
     /// One rendition; null until READY.
     async fn image(&self, size: ImageSize) -> Option<Image> {
-        images::image(&self.0, size)
+        images::image(self.0, size)
     }
     /// Every rendition, smallest first; empty until READY.
     async fn images(&self) -> Vec<Image> {
-        images::images(&self.0)
+        images::images(self.0)
     }
     /// A ThumbHash of the photo (base64), to paint while an image loads; null until READY.
     async fn placeholder(&self) -> Option<&str> {
@@ -164,7 +191,10 @@ impl Photo {
     ) -> Result<Connection<CommentCursor, Comment>> {
         let first = photos::page_size("first", first.unwrap_or(50))?;
         let after = decode_after(after, CommentCursor::decode)?;
-        let page = comments::timeline(services(ctx)?, &self.0, first, after).await?;
+        if after.is_some() || !self.0.holds_first_comments(first) {
+            fragments::reads_beyond_the_record();
+        }
+        let page = comments::timeline(services(ctx)?, self.0, first, after).await?;
         Ok(connection(page, after.is_some(), |c| c.cursor(), Comment))
     }
 }

@@ -14,6 +14,7 @@ mod connections;
 mod engine;
 mod fanout;
 mod faults;
+mod fragments;
 mod gallery;
 mod http;
 mod layers;

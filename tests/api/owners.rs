@@ -15,7 +15,7 @@ use crate::ws::Subscription;
 
 /// The owner-key SHA-256 of `ADMIN`, as an operator configures it: `printf %s "$ADMIN" | sha256sum`.
 pub const ADMIN_HASH: &str = "74307e0ab64c42110e3d309c6d8f25a7e7c44c34518150d88b69792cb5ae82ce";
-const ADMIN: &str = "admin-key-for-the-owner-tests-0123456789";
+pub const ADMIN: &str = "admin-key-for-the-owner-tests-0123456789";
 const OWNER: &str = "owner-key-of-the-harbour-photos-0123456";
 const OTHER: &str = "someone-elses-key-0123456789-abcdefghij";
 

@@ -15,10 +15,17 @@ mod writes;
 use encoding::{SEP, decode, internal, item_key, query_range};
 use writes::{Change, Pending, write_loop};
 
-/// Items by `pk \0 sk`.
-const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
-/// Index entries by `gsi1pk \0 gsi1sk \0 pk \0 sk`, empty values.
-const GSI1_ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("gsi1");
+/// Items by `pk \0 sk` (UTF-8; byte keys, compared without checking that they are).
+const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items.bytes");
+/// Index entries by `gsi1pk \0 gsi1sk \0 pk \0 sk`, each holding its item.
+const GSI1_ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("gsi1.bytes");
+/// What files written before 2026-12-03 hold instead: string keys (redb checks each is UTF-8 at every
+/// comparison, a tenth of a gallery page's time), index entries without their items. `open` moves them.
+const STR_ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
+const STR_GSI1_ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("gsi1");
+
+/// A table of raw keys and values, read.
+type ReadOnly = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 pub struct EmbeddedTable {
     db: Arc<Database>,
@@ -49,6 +56,7 @@ impl EmbeddedTable {
             .create(path)
             .with_context(|| format!("opening the embedded table {}", path.display()))?;
         let txn = db.begin_write()?;
+        move_str_tables(&txn)?;
         txn.open_table(ITEMS)?;
         txn.open_table(GSI1_ENTRIES)?;
         txn.commit()?;
@@ -63,7 +71,7 @@ impl EmbeddedTable {
 
     /// A read transaction and its items table. Reads run on the calling task: a read is at most a page (about
     /// 100 items) from redb's cache, tens of microseconds, less than handing it to another thread costs.
-    fn begin_read(&self) -> TableResult<(redb::ReadTransaction, redb::ReadOnlyTable<&'static str, &'static [u8]>)> {
+    fn begin_read(&self) -> TableResult<(redb::ReadTransaction, ReadOnly)> {
         let txn = self.db.begin_read().map_err(internal)?;
         let items = txn.open_table(ITEMS).map_err(internal)?;
         Ok((txn, items))
@@ -77,6 +85,34 @@ impl EmbeddedTable {
         outcome.await.map_err(|_| stopped())?
     }
 }
+/// Moves what a file from before byte keys holds (`STR_ITEMS`, `STR_GSI1_ENTRIES`) into the byte-keyed
+/// tables, each index entry with its item, in `txn`: once, on the first open by this version.
+fn move_str_tables(txn: &redb::WriteTransaction) -> anyhow::Result<()> {
+    use redb::{ReadableTable as _, ReadableTableMetadata as _, TableHandle as _};
+    if !txn.list_tables()?.any(|table| table.name() == STR_ITEMS.name()) {
+        return Ok(());
+    }
+    let (mut items, mut index) = (txn.open_table(ITEMS)?, txn.open_table(GSI1_ENTRIES)?);
+    let (old_items, old_index) = (txn.open_table(STR_ITEMS)?, txn.open_table(STR_GSI1_ENTRIES)?);
+    for entry in old_items.iter()? {
+        let (key, value) = entry?;
+        items.insert(key.value().as_bytes(), value.value())?;
+    }
+    for entry in old_index.iter()? {
+        let key = entry?.0.value().to_string();
+        // `gpk \0 gsk \0 pk \0 sk`: the item's own key is the last two parts.
+        let item_key = key.splitn(3, SEP).nth(2).unwrap_or_default();
+        let item = old_items.get(item_key)?.with_context(|| format!("index entry without item: {item_key:?}"))?;
+        index.insert(key.as_bytes(), item.value())?;
+    }
+    let moved = (items.len()?, index.len()?);
+    drop((items, index, old_items, old_index));
+    txn.delete_table(STR_ITEMS)?;
+    txn.delete_table(STR_GSI1_ENTRIES)?;
+    tracing::info!(items = moved.0, index_entries = moved.1, "embedded table moved to byte keys");
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Table for EmbeddedTable {
     async fn ensure_created(&self) -> TableResult<()> {
@@ -86,7 +122,7 @@ impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
         let raw = item_key(key)?;
         let (_txn, items) = self.begin_read()?;
-        let found = items.get(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
+        let found = items.get(raw.as_bytes()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
         self.stats.record(TableOp::Get, found.is_some() as usize);
         Ok(found)
     }
@@ -96,7 +132,7 @@ impl Table for EmbeddedTable {
         let (_txn, items) = self.begin_read()?;
         let mut found = Vec::with_capacity(raws.len());
         for raw in &raws {
-            if let Some(v) = items.get(raw.as_str()).map_err(internal)? {
+            if let Some(v) = items.get(raw.as_bytes()).map_err(internal)? {
                 found.push(decode(v.value())?);
             }
         }
@@ -107,31 +143,19 @@ impl Table for EmbeddedTable {
     async fn query(&self, query: &Query) -> TableResult<Vec<Item>> {
         let range = query_range(query)?;
         let (index, descending, limit) = (query.index, query.descending, query.limit.max(1));
-        let (txn, items) = self.begin_read()?;
-        let bounds = (range.0.as_ref().map(String::as_str), range.1.as_ref().map(String::as_str));
-        let table = match index {
-            Index::Table => items.range::<&str>(bounds),
-            Index::Gsi1 => txn.open_table(GSI1_ENTRIES).map_err(internal)?.range::<&str>(bounds),
-        }
-        .map_err(internal)?;
+        let txn = self.db.begin_read().map_err(internal)?;
+        let bounds = (range.0.as_ref().map(String::as_bytes), range.1.as_ref().map(String::as_bytes));
+        // An index entry holds its item (`writes::apply`): both are read alike.
+        let table = txn.open_table(match index {
+            Index::Table => ITEMS,
+            Index::Gsi1 => GSI1_ENTRIES,
+        });
+        let table = table.map_err(internal)?.range::<&[u8]>(bounds).map_err(internal)?;
         let entries: Box<dyn Iterator<Item = _>> = if descending { Box::new(table.rev()) } else { Box::new(table) };
         let mut found = Vec::new();
         for entry in entries.take(limit) {
-            let (key, value) = entry.map_err(internal)?;
-            let item = match index {
-                Index::Table => decode(value.value())?,
-                Index::Gsi1 => {
-                    // `gpk \0 gsk \0 pk \0 sk`: the item's own key is the last two parts.
-                    let key = key.value();
-                    let item_key = key.splitn(3, SEP).nth(2).unwrap_or_default();
-                    let value = items
-                        .get(item_key)
-                        .map_err(internal)?
-                        .ok_or_else(|| internal(anyhow::anyhow!("index entry without item: {item_key:?}")))?;
-                    decode(value.value())?
-                }
-            };
-            found.push(item);
+            let (_, value) = entry.map_err(internal)?;
+            found.push(decode(value.value())?);
         }
         self.stats.record(TableOp::Query, found.len());
         Ok(found)
@@ -244,6 +268,36 @@ mod tests {
         let before_b2 = Query { descending: true, limit: 1, ..after_b.clone() };
         let before_b2 = Query { start_after: Some(item("P", "b2", None)), ..before_b2 };
         assert_eq!(sks(&table.query(&before_b2).await.unwrap()), ["b"]);
+    }
+
+    /// A file written before byte keys (string keys, index entries without items) opens with all it held.
+    #[tokio::test]
+    async fn a_file_with_string_keys_is_moved_on_open() {
+        let dir = std::env::temp_dir().join(format!("photoshare-table-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.redb");
+        let old = item("P", "1", Some("2026"));
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            let (mut items, mut index) =
+                (txn.open_table(STR_ITEMS).unwrap(), txn.open_table(STR_GSI1_ENTRIES).unwrap());
+            items.insert("P\u{0}1", encode(&old).unwrap().as_slice()).unwrap();
+            items.insert("P\u{0}2", encode(&item("P", "2", None)).unwrap().as_slice()).unwrap();
+            index.insert("ALL\u{0}2026\u{0}P\u{0}1", [].as_slice()).unwrap();
+            drop((items, index));
+            txn.commit().unwrap();
+        }
+        let table = EmbeddedTable::open(&path).unwrap();
+        assert_eq!(sks(&table.query(&query("P", Index::Table)).await.unwrap()), ["1", "2"]);
+        assert_eq!(table.query(&query("ALL", Index::Gsi1)).await.unwrap(), [old]);
+        table.transact(vec![Write::Delete(Key::new("P", "1"))]).await.unwrap();
+        assert!(table.query(&query("ALL", Index::Gsi1)).await.unwrap().is_empty(), "the moved entry follows its item");
+        drop(table);
+        let reopened = EmbeddedTable::open(&path).unwrap();
+        assert_eq!(sks(&reopened.query(&query("P", Index::Table)).await.unwrap()), ["2"], "moved once");
+        drop(reopened);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]

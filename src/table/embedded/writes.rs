@@ -78,9 +78,9 @@ pub(super) fn commit_group(db: &Database, changes: Vec<Change>) -> Vec<TableResu
 
 /// A change's items as they will be (`None`: removed), its conditions checked against `items`; nothing is
 /// written yet.
-pub(super) fn stage(items: &redb::Table<&str, &[u8]>, change: Change) -> TableResult<Vec<(Key, Option<Item>)>> {
+pub(super) fn stage(items: &redb::Table<&[u8], &[u8]>, change: Change) -> TableResult<Vec<(Key, Option<Item>)>> {
     let current = |key: &Key| -> TableResult<Option<Item>> {
-        items.get(item_key(key)?.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()
+        items.get(item_key(key)?.as_bytes()).map_err(internal)?.map(|v| decode(v.value())).transpose()
     };
     let writes = match change {
         Change::Add { key, attr, by } => {
@@ -134,22 +134,24 @@ pub(super) fn add_to(item: &mut Item, attr: String, by: i64) {
     item.insert(attr, Value::N(now + by));
 }
 
-/// Writes staged items, keeping the index in step.
+/// Writes staged items, keeping the index in step: an index entry holds its item too, as DynamoDB's index
+/// projects it, so a query of the index reads nothing else.
 pub(super) fn apply(
-    items: &mut redb::Table<&str, &[u8]>,
-    index: &mut redb::Table<&str, &[u8]>,
+    items: &mut redb::Table<&[u8], &[u8]>,
+    index: &mut redb::Table<&[u8], &[u8]>,
     staged: Vec<(Key, Option<Item>)>,
 ) -> TableResult<()> {
     for (key, new_item) in staged {
         let raw = item_key(&key)?;
-        let old = items.remove(raw.as_str()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
+        let old = items.remove(raw.as_bytes()).map_err(internal)?.map(|v| decode(v.value())).transpose()?;
         if let Some(entry) = old.as_ref().map(index_entry).transpose()?.flatten() {
-            index.remove(entry.as_str()).map_err(internal)?;
+            index.remove(entry.as_bytes()).map_err(internal)?;
         }
         if let Some(item) = new_item {
-            items.insert(raw.as_str(), encode(&item)?.as_slice()).map_err(internal)?;
+            let bytes = encode(&item)?;
+            items.insert(raw.as_bytes(), bytes.as_slice()).map_err(internal)?;
             if let Some(entry) = index_entry(&item)? {
-                index.insert(entry.as_str(), [].as_slice()).map_err(internal)?;
+                index.insert(entry.as_bytes(), bytes.as_slice()).map_err(internal)?;
             }
         }
     }
