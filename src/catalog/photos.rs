@@ -1,5 +1,6 @@
 //! Photos and pending uploads as items, and their access patterns.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -177,16 +178,18 @@ pub(super) const FIRST_COMMENTS_UNTIL: &str = "firstCommentsUntil";
 
 /// A comment kept on its photo's item, compactly (a gallery page decodes 60 of them):
 /// `[id, createdAt, body, authorIp]`.
+/// The id and the time are borrowed from the JSON when read (they never need escapes): two allocations fewer
+/// per comment.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct KeptComment(
-    String,
-    String,
+struct KeptComment<'a>(
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
     String,
     String,
     #[serde(default, skip_serializing_if = "Option::is_none")] Option<String>,
 );
 
-impl KeptComment {
+impl KeptComment<'_> {
     fn comment(self, photo_id: Uuid) -> anyhow::Result<Comment> {
         let Self(id, created_at, body, author_ip, author) = self;
         let created_at = DateTime::parse_from_rfc3339(&created_at)?.with_timezone(&Utc);
@@ -199,7 +202,7 @@ pub(super) fn first_comments_value(comments: &[Comment]) -> Value {
         .iter()
         .map(|c| {
             let (id, at) = (c.id.to_string(), keys::time(c.created_at));
-            KeptComment(id, at, c.body.clone(), c.author_ip.clone(), c.author.clone())
+            KeptComment(id.into(), at.into(), c.body.clone(), c.author_ip.clone(), c.author.clone())
         })
         .collect();
     Value::S(serde_json::to_string(&kept).unwrap_or_default())

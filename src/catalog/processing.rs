@@ -125,10 +125,11 @@ impl Processing {
         };
         let renditions = match item.opt_string("renditions") {
             None => Vec::new(),
-            Some(json) => serde_json::from_str::<Vec<(String, u32, u32, u64)>>(json)?
+            // Names borrowed from the JSON: this program writes them, without escapes.
+            Some(json) => serde_json::from_str::<Vec<(&str, u32, u32, u64)>>(json)?
                 .into_iter()
                 .map(|(name, width, height, size_bytes)| {
-                    let rendition = Rendition::from_name(&name).ok_or_else(|| anyhow::anyhow!("rendition {name:?}"))?;
+                    let rendition = Rendition::from_name(name).ok_or_else(|| anyhow::anyhow!("rendition {name:?}"))?;
                     Ok(StoredRendition { rendition, width, height, size_bytes })
                 })
                 .collect::<anyhow::Result<_>>()?,
