@@ -115,12 +115,12 @@ impl Fragments {
         if let Some(kept) = self.kept.get(&key).filter(|kept| kept.photo == *photo) {
             return Ok(kept.value.clone());
         }
-        let errors = || ctx.query_env.errors.lock().map_or(usize::MAX, |errors| errors.len());
+        let errors = || ctx.query_env.errors.lock().ok().map(|errors| errors.len());
         let before = errors();
         let beyond = Arc::new(AtomicBool::new(false));
         let value = BEYOND.scope(beyond.clone(), fields.resolve(ctx, field)).await?;
         // Another field's error in between only means this answer is not kept this time.
-        if !beyond.load(Ordering::Relaxed) && errors() == before {
+        if !beyond.load(Ordering::Relaxed) && before.is_some() && errors() == before {
             let bytes = weight(&value) + record_weight(photo);
             self.kept.insert(key, Arc::new(Fragment { photo: photo.clone(), value: value.clone(), bytes }));
         }

@@ -1,9 +1,9 @@
 //! Reading photos: the gallery (newest first, Relay paging), one photo, and the `Photo` type.
 
-use async_graphql::connection::{Connection, CursorType, Edge};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::parser::types::Field;
 use async_graphql::{
     Context, ContextSelectionSet, ID, InputObject, Object, OutputType, Positioned, Result, ServerResult, Value,
