@@ -152,17 +152,12 @@ impl Photo {
 
     /// The first `first` comments from the photo item itself, if it holds them: no table call.
     pub fn first_comments(&self, first: usize) -> Option<Page<Comment>> {
-        if !self.holds_first_comments(first) {
+        let kept = self.first_comments.as_ref()?;
+        if first > kept.len() && (kept.len() as i64) < self.comment_count {
             return None;
         }
-        let kept = self.first_comments.as_ref()?;
         let items: Vec<Comment> = kept.iter().take(first).cloned().collect();
         Some(Page { has_next: self.comment_count > items.len() as i64, items })
-    }
-
-    /// Whether the item holds the first `first` comments (`first_comments` answers without a table call).
-    pub fn holds_first_comments(&self, first: usize) -> bool {
-        self.first_comments.as_ref().is_some_and(|kept| first <= kept.len() || kept.len() as i64 >= self.comment_count)
     }
 
     /// This photo's position in the gallery.

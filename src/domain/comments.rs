@@ -74,8 +74,13 @@ pub async fn timeline(
     if after.is_some_and(|cursor| cursor.photo_id != photo.id) {
         return Err(ApiError::bad_input("after: this cursor belongs to another photo's comments"));
     }
-    if let Some(page) = photo.first_comments(first).filter(|_| after.is_none()) {
+    if let Some(page) = kept_page(photo, first, after) {
         return Ok(page);
     }
     Ok(services.catalog.list_comments(photo.id, first, after).await?)
+}
+
+/// The page `timeline` answers from the photo item alone, without a table call, if it can.
+pub fn kept_page(photo: &Photo, first: usize, after: Option<CommentCursor>) -> Option<Page<Comment>> {
+    photo.first_comments(first).filter(|_| after.is_none())
 }

@@ -100,7 +100,7 @@ impl OutputType for Photo {
 }
 
 /// The fields of a photo, on the record they are resolved from.
-pub struct PhotoFields<'a>(pub &'a catalog::Photo);
+struct PhotoFields<'a>(&'a catalog::Photo);
 
 #[Object(name = "Photo")]
 impl<'a> PhotoFields<'a> {
@@ -191,10 +191,13 @@ impl<'a> PhotoFields<'a> {
     ) -> Result<Connection<CommentCursor, Comment>> {
         let first = photos::page_size("first", first.unwrap_or(50))?;
         let after = decode_after(after, CommentCursor::decode)?;
-        if after.is_some() || !self.0.holds_first_comments(first) {
-            fragments::reads_beyond_the_record();
-        }
-        let page = comments::timeline(services(ctx)?, self.0, first, after).await?;
+        let page = match comments::kept_page(self.0, first, after) {
+            Some(page) => page,
+            None => {
+                fragments::reads_beyond_the_record();
+                comments::timeline(services(ctx)?, self.0, first, after).await?
+            }
+        };
         Ok(connection(page, after.is_some(), |c| c.cursor(), Comment))
     }
 }
