@@ -6,8 +6,9 @@
 //! Run (release build): `./tests/run.sh --exec cargo bench --bench load` (embedded only:
 //! `cargo bench --bench load`). After `--`: `--seconds S` measured per run (default 3, after 0.5 s of
 //! warm-up), `--photos N` (default 10000), `--aws-photos N` (default 400), `--only embedded|aws`,
-//! `--operation TEXT` (only the load runs of operations whose name contains TEXT), `--load-only` (no memory,
-//! fan-out or upload measurements), `--uploads-only` (only the uploads, from createUpload to READY).
+//! `--operation TEXT` (only the load runs of operations whose name contains TEXT, or one of its `|`-separated
+//! parts: `--operation 'floor|gallery page'`), `--load-only` (no memory, fan-out or upload measurements),
+//! `--uploads-only` (only the uploads, from createUpload to READY).
 //!
 //! On the stand-ins the load runs use one connection and a small table: moto answers one request at a time
 //! and scans the whole table for every Query (about 2 s per query at 10,000 photos), so more connections
@@ -57,7 +58,7 @@ struct Options {
     aws_photos: usize,
     embedded: bool,
     aws: bool,
-    /// Only the load runs of operations whose name contains this.
+    /// Only the load runs of operations whose name contains this, or one of its `|`-separated parts.
     operation: Option<String>,
     /// No memory, fan-out or upload measurements.
     load_only: bool,
@@ -316,7 +317,7 @@ async fn operations(
     let url = format!("{}/graphql", server.address);
     let mut operations = operations::all(dataset, &uuid::Uuid::new_v4().simple().to_string());
     if let Some(only) = &options.operation {
-        operations.retain(|operation| operation.name.contains(only.as_str()));
+        operations.retain(|operation| only.split('|').any(|text| operation.name.contains(text)));
     }
     operations.retain(|operation| match operation.kind {
         operations::Kind::Read => true,

@@ -3,6 +3,7 @@
 
 mod comment_removal;
 mod comments;
+mod decoded;
 mod deletion;
 mod edits;
 mod events;
@@ -56,6 +57,8 @@ pub struct Catalog {
     /// Each recently commented photo's latest comment time as this instance last committed or read it: a
     /// comment's first try is then conditional on it, with no read (see `add_comment`).
     latest_comments: Arc<quick_cache::sync::Cache<Uuid, DateTime<Utc>>>,
+    /// Photos as last decoded, with the stored form they came from (see `decoded`).
+    decoded: Arc<decoded::DecodedPhotos>,
     /// Whether every write also puts an entry in the table's event feed (see `events`).
     feed: bool,
     /// Partitions the gallery index is spread over (see `keys`).
@@ -75,7 +78,16 @@ impl Catalog {
     pub fn new(table: Arc<dyn Table>) -> Self {
         let comment_writers = (0..COMMENT_WRITER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
         let latest_comments = Arc::new(quick_cache::sync::Cache::new(LATEST_COMMENTS));
-        Self { table, comment_writers, latest_comments, feed: true, gallery_shards: 1, queue_shards: 1, name_shards: 1 }
+        Self {
+            table,
+            comment_writers,
+            latest_comments,
+            decoded: Arc::new(decoded::DecodedPhotos::new()),
+            feed: true,
+            gallery_shards: 1,
+            queue_shards: 1,
+            name_shards: 1,
+        }
     }
 
     /// Spread the gallery index over `shards` partitions (`--gallery-shards`): each takes 1/`shards` of the

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -288,25 +289,21 @@ impl Catalog {
         Ok(item.as_ref().map(Photo::from_item).transpose()?)
     }
 
-    /// The photos with these ids that exist, by id: one batch read.
-    pub async fn photos(&self, ids: &[Uuid]) -> TableResult<HashMap<Uuid, Photo>> {
+    /// The photos with these ids that exist, by id: one batch read, which decodes only the items that changed
+    /// since this instance last decoded them (`decoded`).
+    pub async fn photos(&self, ids: &[Uuid]) -> TableResult<HashMap<Uuid, Arc<Photo>>> {
         let keys: Vec<_> = ids.iter().map(|id| keys::photo(*id)).collect();
-        let items = self.table.batch_get(&keys).await?;
-        items
-            .iter()
-            .map(|item| Photo::from_item(item).map(|p| (p.id, p)))
-            .collect::<anyhow::Result<_>>()
-            .map_err(Into::into)
+        self.decoded.read(self.table.as_ref(), ids, &keys).await
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use chrono::SubsecRound;
 
     use super::*;
 
-    fn photo(comment_count: i64, first_comments: Option<Vec<Comment>>) -> Photo {
+    pub(in crate::catalog) fn photo(comment_count: i64, first_comments: Option<Vec<Comment>>) -> Photo {
         let id = Uuid::new_v4();
         Photo {
             id,

@@ -4,6 +4,7 @@
 //! beyond the other words' matches.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
@@ -108,7 +109,7 @@ impl Catalog {
         filter: &PhotoFilter,
         first: usize,
         after: Option<PhotoCursor>,
-    ) -> TableResult<Page<Photo>> {
+    ) -> TableResult<Page<Arc<Photo>>> {
         match &filter.words {
             None => self.photos_in_range(filter, first, after).await,
             Some(words) => self.photos_by_name(words, filter, first, after).await,
@@ -122,7 +123,7 @@ impl Catalog {
         filter: &PhotoFilter,
         first: usize,
         after: Option<PhotoCursor>,
-    ) -> TableResult<Page<Photo>> {
+    ) -> TableResult<Page<Arc<Photo>>> {
         let (sk_from, sk_to, after_sk) = sort_key_bounds(filter, after);
         let queries: Vec<Query> = (0..self.gallery_shards)
             .map(|shard| Query {
@@ -165,7 +166,7 @@ impl Catalog {
         filter: &PhotoFilter,
         first: usize,
         after: Option<PhotoCursor>,
-    ) -> TableResult<Page<Photo>> {
+    ) -> TableResult<Page<Arc<Photo>>> {
         // The rarest lookup token; a token no photo has means no match at all.
         let lookups: Vec<String> = words.iter().map(|w| words::lookup_token(w)).collect();
         let count_keys: Vec<_> = lookups
@@ -199,7 +200,7 @@ impl Catalog {
                 exhausted: false,
             })
             .collect();
-        let mut found: Vec<(String, Photo)> = Vec::new();
+        let mut found: Vec<(String, Arc<Photo>)> = Vec::new();
         loop {
             // Matches every shard still being read has gone past are in their final order: those at or above
             // the shallowest of those shards' positions (none before each has been read once).

@@ -75,7 +75,7 @@ pub async fn page(
     filter: &PhotoFilter,
     first: usize,
     after: Option<PhotoCursor>,
-) -> ApiResult<Page<Photo>> {
+) -> ApiResult<Page<Arc<Photo>>> {
     Ok(services.catalog.search_photos(filter, first, after).await?)
 }
 

@@ -53,7 +53,7 @@ struct Key {
 }
 
 struct Fragment {
-    photo: catalog::Photo,
+    photo: Arc<catalog::Photo>,
     value: Value,
     bytes: u64,
 }
@@ -98,7 +98,7 @@ impl Fragments {
     /// `photo` resolved as `resolve` does, or as it was before from an equal record.
     pub async fn resolve<T: OutputType>(
         &self,
-        photo: &catalog::Photo,
+        photo: &Arc<catalog::Photo>,
         fields: &T,
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
@@ -112,7 +112,7 @@ impl Fragments {
             field: (field.pos.line, field.pos.column),
             window: photos::view_url_window().timestamp(),
         };
-        if let Some(kept) = self.kept.get(&key).filter(|kept| kept.photo == *photo) {
+        if let Some(kept) = self.kept.get(&key).filter(|kept| Arc::ptr_eq(&kept.photo, photo) || kept.photo == *photo) {
             return Ok(kept.value.clone());
         }
         let errors = || ctx.query_env.errors.lock().ok().map(|errors| errors.len());

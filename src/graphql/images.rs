@@ -1,6 +1,8 @@
 //! A photo's renditions and processing, as the API shows them: `Photo.status`, `image(size)`, `images`,
 //! `placeholder`, `takenAt`, `camera`, `processingError` (the `Photo` fields live in `photos.rs`).
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, Object, Result};
 
 use super::services;
@@ -59,7 +61,7 @@ impl ImageSize {
 
 /// One rendition of a photo: upright, JPEG, without any metadata (no GPS, no camera, no times).
 pub struct Image {
-    pub photo: catalog::Photo,
+    pub photo: Arc<catalog::Photo>,
     pub stored: StoredRendition,
 }
 
@@ -90,12 +92,12 @@ impl Image {
 }
 
 /// The photo's renditions, smallest first (empty until READY).
-pub fn images(photo: &catalog::Photo) -> Vec<Image> {
+pub fn images(photo: &Arc<catalog::Photo>) -> Vec<Image> {
     photo.processing.renditions.iter().map(|stored| Image { photo: photo.clone(), stored: *stored }).collect()
 }
 
 /// One rendition, if the photo is READY.
-pub fn image(photo: &catalog::Photo, size: ImageSize) -> Option<Image> {
+pub fn image(photo: &Arc<catalog::Photo>, size: ImageSize) -> Option<Image> {
     let stored = photo.processing.rendition(size.rendition())?;
     Some(Image { photo: photo.clone(), stored: *stored })
 }

@@ -21,10 +21,10 @@ impl PhotoLoader {
 }
 
 impl Loader<Uuid> for PhotoLoader {
-    type Value = Photo;
+    type Value = Arc<Photo>;
     type Error = Arc<TableError>;
 
-    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Photo>, Self::Error> {
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Arc<Photo>>, Self::Error> {
         self.catalog.photos(ids).await.map_err(Arc::new)
     }
 }

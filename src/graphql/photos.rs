@@ -81,7 +81,13 @@ fn connection<T, C: CursorType + Send + Sync, N: async_graphql::OutputType>(
 
 /// A photo someone uploaded: its fields are `PhotoFields`; it resolves them through `fragments`, which
 /// serves an answer already made from the same record for the same selection.
-pub struct Photo(pub catalog::Photo);
+pub struct Photo(pub Arc<catalog::Photo>);
+
+impl From<catalog::Photo> for Photo {
+    fn from(photo: catalog::Photo) -> Self {
+        Self(Arc::new(photo))
+    }
+}
 
 impl OutputType for Photo {
     fn type_name() -> Cow<'static, str> {
@@ -100,7 +106,7 @@ impl OutputType for Photo {
 }
 
 /// The fields of a photo, on the record they are resolved from.
-struct PhotoFields<'a>(&'a catalog::Photo);
+struct PhotoFields<'a>(&'a Arc<catalog::Photo>);
 
 #[Object(name = "Photo")]
 impl<'a> PhotoFields<'a> {
@@ -254,7 +260,7 @@ impl PhotoMutation {
     async fn update_photo(&self, ctx: &Context<'_>, input: UpdatePhotoInput) -> Result<Photo> {
         let id = parse_id("id", &input.id)?;
         let edit = photos::PhotoEdit::parse(input.name.as_deref(), input.description.as_deref())?;
-        Ok(Photo(photos::edit(services(ctx)?, caller(ctx)?, id, edit).await?))
+        Ok(photos::edit(services(ctx)?, caller(ctx)?, id, edit).await?.into())
     }
 
     /// Delete a photo: its owner (the key it was uploaded with) or an admin. At once it is gone from `photo`,

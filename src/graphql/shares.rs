@@ -26,7 +26,7 @@ impl ShareLink {
         self.new.expires_at
     }
     async fn photo(&self) -> Photo {
-        Photo(self.new.photo.clone())
+        self.new.photo.clone().into()
     }
     /// The link's secret token: it opens, audits and revokes the service link. Shown once; not stored.
     async fn token(&self) -> &str {

@@ -39,14 +39,14 @@ impl Subscription {
 
     /// Every photo uploaded from now on (PROCESSING: `photoUpdated` says when it is READY).
     async fn photo_added(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Photo> + use<>> {
-        Ok(photos::added(&state(ctx)?.services).await.map(Photo))
+        Ok(photos::added(&state(ctx)?.services).await.map(Photo::from))
     }
 
     /// Photos whose processing ends from now on (READY or FAILED): one photo's, or every photo's when `id` is
     /// null.
     async fn photo_updated(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<impl Stream<Item = Photo> + use<>> {
         let id = id.map(|id| parse_id("id", &id)).transpose()?;
-        Ok(photos::updated(&state(ctx)?.services, id).await.map(Photo))
+        Ok(photos::updated(&state(ctx)?.services, id).await.map(Photo::from))
     }
 
     /// Photos deleted from now on, by id (on whichever instance they were deleted).

@@ -68,6 +68,6 @@ impl UploadMutation {
     #[graphql(guard = "MutationLimit")]
     async fn complete_upload(&self, ctx: &Context<'_>, upload_id: ID) -> Result<Photo> {
         let id = parse_id("uploadId", &upload_id)?;
-        Ok(Photo(uploads::complete(services(ctx)?, id).await?))
+        Ok(uploads::complete(services(ctx)?, id).await?.into())
     }
 }

@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod embedded;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Partition key attribute of every item.
@@ -156,6 +157,14 @@ pub trait Table: Send + Sync + 'static {
     async fn get(&self, key: &Key) -> TableResult<Option<Item>>;
     /// The items found for `keys`, in no particular order; missing ones are left out.
     async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>>;
+    /// `batch_get` for a caller that keeps what it decodes from items: `kept[i]` is the stored form of the
+    /// item it last decoded for `keys[i]`, if any. An item still stored exactly so comes back as
+    /// `Found::Kept(i)`, not decoded again; any other as `Found::Item`, with its stored form if the table has
+    /// one to compare (the embedded table's bytes; DynamoDB's items are decoded from JSON on every read).
+    async fn batch_get_kept(&self, keys: &[Key], kept: &[Option<Stored>]) -> TableResult<Vec<Found>> {
+        let _ = kept;
+        Ok(self.batch_get(keys).await?.into_iter().map(|item| Found::Item(item, None)).collect())
+    }
     async fn query(&self, query: &Query) -> TableResult<Vec<Item>>;
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()>;
     /// Store many items, replacing any with the same keys; not atomic as a whole (BatchWriteItem).
@@ -164,6 +173,31 @@ pub trait Table: Send + Sync + 'static {
     async fn add(&self, key: &Key, attr: &str, by: i64) -> TableResult<()>;
     /// Calls and items read so far, for tests and metrics.
     fn stats(&self) -> &TableStats;
+}
+
+/// An item's exact stored form, to hand back to [`Table::batch_get_kept`]: equal only while the item is
+/// unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored(Arc<[u8]>);
+
+impl Stored {
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What [`Table::batch_get_kept`] found for one of its keys.
+#[derive(Debug)]
+pub enum Found {
+    /// The item of key number `i`, stored exactly as the caller's kept form.
+    Kept(usize),
+    /// An item, with its stored form when the table has one.
+    Item(Item, Option<Stored>),
 }
 
 /// The kinds of table call, for counting.
