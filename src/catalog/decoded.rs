@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::keys;
 use super::photos::Photo;
-use crate::table::{Found, Key, Stored, Table, TableError, TableResult};
+use crate::table::{Found, Stored, Table, TableError, TableResult};
 
 /// Memory the kept photos may take (estimated, see `Weight`): some thousands of photos, a few gallery pages
 /// of every size and the photos people open.
@@ -40,18 +41,14 @@ impl DecodedPhotos {
         Self(quick_cache::sync::Cache::with_weighter(ESTIMATED_PHOTOS, CAPACITY_BYTES, Weight))
     }
 
-    /// The photos stored at `keys` (the items of `ids`), by id: the kept one for each item stored as it was
-    /// when it was decoded, a newly decoded one (kept from now on) for every other.
-    pub(super) async fn read(
-        &self,
-        table: &dyn Table,
-        ids: &[Uuid],
-        keys: &[Key],
-    ) -> TableResult<HashMap<Uuid, Arc<Photo>>> {
+    /// The photos with these ids that exist, by id: the kept one for each item stored as it was when it was
+    /// decoded, a newly decoded one (kept from now on) for every other.
+    pub(super) async fn read(&self, table: &dyn Table, ids: &[Uuid]) -> TableResult<HashMap<Uuid, Arc<Photo>>> {
+        let keys: Vec<_> = ids.iter().map(|id| keys::photo(*id)).collect();
         let kept: Vec<Option<(Stored, Arc<Photo>)>> = ids.iter().map(|id| self.0.get(id)).collect();
         let forms: Vec<Option<Stored>> = kept.iter().map(|k| k.as_ref().map(|(stored, _)| stored.clone())).collect();
         let mut photos = HashMap::with_capacity(ids.len());
-        for found in table.batch_get_kept(keys, &forms).await? {
+        for found in table.batch_get_kept(&keys, &forms).await? {
             let photo = match found {
                 Found::Kept(i) => match kept.get(i) {
                     Some(Some((_, photo))) => photo.clone(),
@@ -73,7 +70,7 @@ impl DecodedPhotos {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Catalog, keys, photos};
+    use super::super::{Catalog, photos};
     use super::*;
     use crate::table::Write;
     use crate::table::embedded::EmbeddedTable;

@@ -292,8 +292,7 @@ impl Catalog {
     /// The photos with these ids that exist, by id: one batch read, which decodes only the items that changed
     /// since this instance last decoded them (`decoded`).
     pub async fn photos(&self, ids: &[Uuid]) -> TableResult<HashMap<Uuid, Arc<Photo>>> {
-        let keys: Vec<_> = ids.iter().map(|id| keys::photo(*id)).collect();
-        self.decoded.read(self.table.as_ref(), ids, &keys).await
+        self.decoded.read(self.table.as_ref(), ids).await
     }
 }
 

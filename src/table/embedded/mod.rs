@@ -77,6 +77,20 @@ impl EmbeddedTable {
         Ok((txn, items))
     }
 
+    /// `read(i, bytes)` of each item stored at `keys[i]`, in one read transaction; missing ones left out.
+    fn read_each<T>(&self, keys: &[Key], mut read: impl FnMut(usize, &[u8]) -> TableResult<T>) -> TableResult<Vec<T>> {
+        let raws = keys.iter().map(item_key).collect::<TableResult<Vec<_>>>()?;
+        let (_txn, items) = self.begin_read()?;
+        let mut found = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
+            if let Some(value) = items.get(raw.as_bytes()).map_err(internal)? {
+                found.push(read(i, value.value())?);
+            }
+        }
+        self.stats.record(TableOp::BatchGet, found.len());
+        Ok(found)
+    }
+
     /// Hands a change to the writer thread and waits for its outcome.
     async fn submit(&self, change: Change) -> TableResult<()> {
         let stopped = || internal(anyhow::anyhow!("the embedded table's writer has stopped"));
@@ -133,32 +147,14 @@ impl Table for EmbeddedTable {
     }
 
     async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>> {
-        let raws = keys.iter().map(item_key).collect::<TableResult<Vec<_>>>()?;
-        let (_txn, items) = self.begin_read()?;
-        let mut found = Vec::with_capacity(raws.len());
-        for raw in &raws {
-            if let Some(v) = items.get(raw.as_bytes()).map_err(internal)? {
-                found.push(decode(v.value())?);
-            }
-        }
-        self.stats.record(TableOp::BatchGet, found.len());
-        Ok(found)
+        self.read_each(keys, |_, bytes| decode(bytes))
     }
 
     async fn batch_get_kept(&self, keys: &[Key], kept: &[Option<Stored>]) -> TableResult<Vec<Found>> {
-        let raws = keys.iter().map(item_key).collect::<TableResult<Vec<_>>>()?;
-        let (_txn, items) = self.begin_read()?;
-        let mut found = Vec::with_capacity(raws.len());
-        for (i, raw) in raws.iter().enumerate() {
-            let Some(value) = items.get(raw.as_bytes()).map_err(internal)? else { continue };
-            let bytes = value.value();
-            found.push(match kept.get(i) {
-                Some(Some(Stored(kept))) if **kept == *bytes => Found::Kept(i),
-                _ => Found::Item(decode(bytes)?, Some(Stored(bytes.into()))),
-            });
-        }
-        self.stats.record(TableOp::BatchGet, found.len());
-        Ok(found)
+        self.read_each(keys, |i, bytes| match kept.get(i) {
+            Some(Some(Stored(kept))) if **kept == *bytes => Ok(Found::Kept(i)),
+            _ => Ok(Found::Item(decode(bytes)?, Some(Stored(bytes.into())))),
+        })
     }
 
     async fn query(&self, query: &Query) -> TableResult<Vec<Item>> {
