@@ -9,43 +9,58 @@
 //! cache off too. Not kept: answers with an error in them; answers that read anything beyond the record (a
 //! comment page past the kept first comments, `Comment.photo`); documents asking for a caller's own fields
 //! (`viewerCanEdit`, `viewerCanDelete`); mutations and subscriptions. View links are signed for the start of
-//! their window (`photos::view_url_window`), which is part of the key, so a kept link is the one the request
-//! would sign: it lasts as long.
+//! their window (`photos::view_url_window`, taken when the request begins), which is part of the key: a
+//! kept link was signed in that window or later, so it lasts at least as long as the one the request would sign.
+//!
+//! An answer is kept as the JSON it is written as (`json`), once per record and selection, and every request
+//! that takes it gets it spliced into its own JSON as it is (a `Value::Binary`): a kept answer is neither
+//! copied as a tree of values nor written again. So these answers are for HTTP alone (`json` writes them), and
+//! not kept where async-graphql merges answers (`merged_fields`): it merges two answers of one response key
+//! by walking both as objects.
 
-use std::hash::{BuildHasher, RandomState};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::parser::types::Field;
-use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection as Item, SelectionSet};
+use async_graphql::{ContextSelectionSet, OutputType, Pos, Positioned, ServerResult, Value};
+use bytes::Bytes;
 use uuid::Uuid;
 
+use super::validated::Asked;
 use crate::catalog;
 use crate::domain::photos;
 
-/// What the kept answers may weigh (`weight`): a few MB, about a thousand gallery photos.
+/// What the kept answers may weigh (`Weight`: their JSON and records): a few MB, a few thousand gallery photos.
 const KEPT_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The photo answers kept, by what makes them.
 pub struct Fragments {
     kept: quick_cache::sync::Cache<Key, Arc<Fragment>, Weight>,
-    /// Hashes variables into keys, with keys of its own: nobody outside can make two sets collide.
-    hasher: RandomState,
 }
 
 /// The document a query runs, for its photo answers: set on a request only when they may be kept.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Selection {
-    /// `Parsed::id`: a document in the documents cache.
-    document: u64,
-    /// A hash of the request's operation name and variables.
-    variables: u64,
+    /// The kept document, and what the request asks of it.
+    asked: Asked,
+    /// The view-link window when the request began, in seconds.
+    window: i64,
+    /// The document's `merged_fields`.
+    merged: Arc<HashSet<Pos>>,
+}
+
+impl Selection {
+    /// The selection of a request asking `asked` of a kept document whose `merged_fields` are `merged`.
+    pub fn new(asked: Asked, merged: &Arc<HashSet<Pos>>) -> Self {
+        Self { asked, window: photos::view_url_window().timestamp(), merged: merged.clone() }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     photo: Uuid,
-    selection: (u64, u64),
+    asked: Asked,
     /// Where the field returning the photo is in the document: its selection.
     field: (usize, usize),
     /// The view-link window, in seconds.
@@ -54,7 +69,8 @@ struct Key {
 
 struct Fragment {
     photo: Arc<catalog::Photo>,
-    value: Value,
+    /// The answer, written as JSON.
+    json: Bytes,
     bytes: u64,
 }
 
@@ -81,18 +97,7 @@ pub fn reads_beyond_the_record() {
 impl Fragments {
     pub fn new() -> Self {
         let kept = quick_cache::sync::Cache::with_weighter(4096, KEPT_BYTES, Weight);
-        Self { kept, hasher: RandomState::new() }
-    }
-
-    /// The selection of a request running kept document `document`.
-    pub fn selection(&self, document: u64, request: &async_graphql::Request) -> Selection {
-        let variables = if request.variables.is_empty() && request.operation_name.is_none() {
-            0
-        } else {
-            let variables = serde_json::to_string(&request.variables).unwrap_or_default();
-            self.hasher.hash_one((&request.operation_name, variables))
-        };
-        Selection { document, variables }
+        Self { kept }
     }
 
     /// `photo` resolved as `resolve` does, or as it was before from an equal record.
@@ -103,40 +108,81 @@ impl Fragments {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let Some(selection) = ctx.data_opt::<Selection>() else {
+        let Some(selection) = ctx.data_opt::<Selection>().filter(|s| !s.merged.contains(&field.pos)) else {
             return fields.resolve(ctx, field).await;
         };
         let key = Key {
             photo: photo.id,
-            selection: (selection.document, selection.variables),
+            asked: selection.asked,
             field: (field.pos.line, field.pos.column),
-            window: photos::view_url_window().timestamp(),
+            window: selection.window,
         };
         if let Some(kept) = self.kept.get(&key).filter(|kept| Arc::ptr_eq(&kept.photo, photo) || kept.photo == *photo) {
-            return Ok(kept.value.clone());
+            return Ok(Value::Binary(kept.json.clone()));
         }
         let errors = || ctx.query_env.errors.lock().ok().map(|errors| errors.len());
         let before = errors();
         let beyond = Arc::new(AtomicBool::new(false));
         let value = BEYOND.scope(beyond.clone(), fields.resolve(ctx, field)).await?;
         // Another field's error in between only means this answer is not kept this time.
-        if !beyond.load(Ordering::Relaxed) && before.is_some() && errors() == before {
-            let bytes = weight(&value) + record_weight(photo);
-            self.kept.insert(key, Arc::new(Fragment { photo: photo.clone(), value: value.clone(), bytes }));
+        if beyond.load(Ordering::Relaxed) || before.is_none() || errors() != before {
+            return Ok(value);
         }
-        Ok(value)
+        let mut json = Vec::new();
+        if super::json::value(&mut json, &value).is_err() {
+            return Ok(value);
+        }
+        let json = Bytes::from(json);
+        let bytes = json.len() as u64 + record_weight(photo) + std::mem::size_of::<(Key, Fragment)>() as u64;
+        self.kept.insert(key, Arc::new(Fragment { photo: photo.clone(), json: json.clone(), bytes }));
+        Ok(Value::Binary(json))
     }
 }
 
-/// About the bytes `value` takes in memory.
-fn weight(value: &Value) -> u64 {
-    const NODE: u64 = 32;
-    NODE + match value {
-        Value::String(s) => s.len() as u64,
-        Value::List(items) => items.iter().map(weight).sum(),
-        Value::Object(fields) => fields.iter().map(|(name, value)| name.len() as u64 + weight(value)).sum(),
-        _ => 0,
+/// The fields async-graphql merges answers of: those sharing a response key with another field of their
+/// selection set (through fragments too), and every field under them. Directives and type conditions are not
+/// looked at: at worst, a few answers that could be kept are not. `limits::check_document` has bounded the
+/// document as expanded (and refused cycles) before this walks it.
+pub fn merged_fields(document: &ExecutableDocument) -> HashSet<Pos> {
+    fn walk<'a>(document: &'a ExecutableDocument, set: &'a SelectionSet, under: bool, merged: &mut HashSet<Pos>) {
+        let mut by_key = HashMap::<&str, Vec<&'a Positioned<Field>>>::new();
+        collect(document, set, &mut by_key, 0);
+        for fields in by_key.values() {
+            let here = under || fields.len() > 1;
+            for field in fields {
+                if here {
+                    merged.insert(field.pos);
+                }
+                walk(document, &field.node.selection_set.node, here, merged);
+            }
+        }
     }
+    fn collect<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        by_key: &mut HashMap<&'a str, Vec<&'a Positioned<Field>>>,
+        depth: u64,
+    ) {
+        if depth > super::limits::MAX_SPREADS {
+            return;
+        }
+        for item in &set.items {
+            match &item.node {
+                Item::Field(field) => by_key.entry(field.node.response_key().node.as_str()).or_default().push(field),
+                Item::InlineFragment(inline) => collect(document, &inline.node.selection_set.node, by_key, depth + 1),
+                Item::FragmentSpread(spread) => {
+                    if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                        collect(document, &fragment.node.selection_set.node, by_key, depth + 1);
+                    }
+                }
+            }
+        }
+    }
+    let mut merged = HashSet::new();
+    for (_, operation) in document.operations.iter() {
+        walk(document, &operation.node.selection_set.node, false, &mut merged);
+    }
+    merged
 }
 
 /// About the bytes a photo record takes in memory.
@@ -150,4 +196,57 @@ fn record_weight(photo: &catalog::Photo) -> u64 {
         + text(&photo.object_key)
         + comments
         + 256
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields `merged_fields` finds in `query`, by response key and place.
+    fn merged(query: &str) -> Vec<(String, Pos)> {
+        let document = async_graphql::parser::parse_query(query).expect("query parses");
+        let merged = merged_fields(&document);
+        let mut names = Vec::new();
+        fn visit(set: &SelectionSet, merged: &HashSet<Pos>, names: &mut Vec<(String, Pos)>) {
+            for item in &set.items {
+                match &item.node {
+                    Item::Field(field) => {
+                        if merged.contains(&field.pos) {
+                            names.push((field.node.response_key().node.to_string(), field.pos));
+                        }
+                        visit(&field.node.selection_set.node, merged, names);
+                    }
+                    Item::InlineFragment(inline) => visit(&inline.node.selection_set.node, merged, names),
+                    Item::FragmentSpread(_) => {}
+                }
+            }
+        }
+        for (_, operation) in document.operations.iter() {
+            visit(&operation.node.selection_set.node, &merged, &mut names);
+        }
+        for fragment in document.fragments.values() {
+            visit(&fragment.node.selection_set.node, &merged, &mut names);
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn fields_merged_by_response_key_are_found_with_what_is_under_them() {
+        assert!(merged("{ photos { edges { node { id name } } } }").is_empty());
+        let twice = merged("{ photos { edges { node { id ...A } } } }\nfragment A on Photo { id name }");
+        let names: Vec<&str> = twice.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["id", "id"], "merged within the photo's own answer: that answer may be kept");
+        let query = "{ photos { edges { node { id } } ...More } }\nfragment More on PhotoConnection { edges { node { name } } }";
+        let found = merged(query);
+        let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["edges", "edges", "id", "name", "node", "node"], "{found:?}");
+        let aliased = "{ a: photo(id: \"1\") { name } b: photo(id: \"1\") { name } }";
+        assert!(merged(aliased).is_empty(), "aliases are different response keys");
+        let same = "{ photo(id: \"1\") { name } photo(id: \"1\") { id } }";
+        assert_eq!(merged(same).len(), 4, "both photos and their fields");
+        let inline = "{ photo(id: \"1\") { name } ... on Query { photo(id: \"1\") { id } } }";
+        assert_eq!(merged(inline).len(), 4, "through an inline fragment");
+    }
 }

@@ -187,6 +187,25 @@ fn refusal(message: String) -> ServerError {
     ServerError::new(message, None)
 }
 
+/// Refuse an operation whose required variables (non-null, no default) were not sent: variable coercion is
+/// part of the request, not of execution (async-graphql would report it from the first field using one,
+/// as if execution had begun).
+pub fn required_variables(
+    operation: Option<&async_graphql::parser::types::OperationDefinition>,
+    variables: &async_graphql::Variables,
+) -> Result<(), async_graphql::ServerError> {
+    let definitions = operation.map(|operation| operation.variable_definitions.as_slice()).unwrap_or_default();
+    for definition in definitions {
+        let (name, ty) = (&definition.node.name.node, &definition.node.var_type.node);
+        let sent = variables.get(name).is_some_and(|value| *value != async_graphql::Value::Null);
+        if !ty.nullable && definition.node.default_value.is_none() && !sent {
+            let message = format!("variable ${name} ({ty}) is required: send it in `variables`");
+            return Err(async_graphql::ServerError::new(message, Some(definition.pos)));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

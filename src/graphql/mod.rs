@@ -5,6 +5,7 @@ mod cacheable;
 mod comments;
 mod fragments;
 mod images;
+mod json;
 mod limits;
 mod loaders;
 mod observe;
@@ -16,6 +17,7 @@ mod response_cache;
 mod shares;
 mod subscriptions;
 mod uploads;
+mod validated;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -55,11 +57,10 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 /// chain of boxed futures (a gallery page took 40% more CPU time).
 #[derive(Clone)]
 pub struct Api {
-    schema: PhotoSchema,
+    schemas: Arc<validated::Schemas>,
     state: Arc<AppState>,
     documents: Arc<quick_cache::sync::Cache<String, Arc<Parsed>>>,
     answers: Arc<ResponseCache>,
-    fragments: Arc<fragments::Fragments>,
     persisted: Arc<persisted::PersistedQueries>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
@@ -73,6 +74,8 @@ struct Parsed {
     cost: limits::Cost,
     /// Whether it asks for a field whose value depends on the caller (`cacheable::asks_for_caller_fields`).
     caller_fields: bool,
+    /// Where async-graphql merges answers (`fragments::merged_fields`).
+    merged: Arc<std::collections::HashSet<async_graphql::Pos>>,
 }
 
 /// What `admit` found out about a request it lets run.
@@ -80,6 +83,8 @@ struct Admitted {
     /// The kept document the request runs, unless it was parsed into the request itself: set on the request
     /// only when it executes (`prepared`), so an answer from the response cache copies no document.
     document: Option<Arc<Parsed>>,
+    /// What it asks of that document, when it is kept: for `validated` and `fragments`.
+    asked: Option<validated::Asked>,
     /// The root field, for metrics.
     operation: &'static str,
     /// Where its answer is kept, if it may be.
@@ -114,9 +119,9 @@ impl Api {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
         let documents = Arc::new(quick_cache::sync::Cache::new(CACHED_DOCUMENTS));
-        let (persisted, fragments) = (Arc::default(), Arc::new(fragments::Fragments::new()));
-        let schema = build_schema(state.clone(), fragments.clone());
-        Self { schema, state, documents, answers, fragments, persisted, heavy }
+        let fragments = Arc::new(fragments::Fragments::new());
+        let schemas = Arc::new(validated::Schemas::new(state.clone(), fragments));
+        Self { schemas, state, documents, answers, persisted: Arc::default(), heavy }
     }
 
     /// Parse a long document not seen before on the blocking pool, a few at a time (parsing costs about a
@@ -139,18 +144,24 @@ impl Api {
     }
 
     /// Execute an admitted request within the request deadline; a heavy one on the blocking pool (the wait for
-    /// a turn counts towards the deadline).
-    async fn run(&self, admitted: &Admitted, request: async_graphql::Request) -> async_graphql::Response {
+    /// a turn counts towards the deadline). `json` writes its answer when it is `spliced`.
+    async fn run(
+        &self,
+        admitted: &Admitted,
+        request: async_graphql::Request,
+        spliced: bool,
+    ) -> async_graphql::Response {
         let deadline = self.state.limits.request_timeout;
         let execution = async {
-            let request = admitted.prepared(request, &self.fragments);
+            let request = admitted.prepared(request, spliced);
+            let schema = self.schemas.to_run(admitted.asked);
             if !admitted.heavy {
-                return Ok(self.schema.execute(request).await);
+                return Ok(schema.execute(request).await);
             }
             // The turn goes with the work: a request cut off at the deadline keeps it until its execution ends,
             // so no more than one heavy document per core ever runs at once.
             let turn = self.heavy.clone().acquire_owned().await.map_err(|_| anyhow::anyhow!("semaphore closed"))?;
-            let (schema, runtime) = (self.schema.clone(), tokio::runtime::Handle::current());
+            let (schema, runtime) = (schema.clone(), tokio::runtime::Handle::current());
             tokio::task::spawn_blocking(move || {
                 let _turn = turn;
                 runtime.block_on(schema.execute(request))
@@ -159,7 +170,10 @@ impl Api {
             .map_err(|e| anyhow::anyhow!("a heavy document's execution failed: {e}"))
         };
         match tokio::time::timeout(deadline, execution).await {
-            Ok(Ok(response)) => with_codes(response),
+            Ok(Ok(response)) => {
+                self.schemas.ran(admitted.asked, &response);
+                with_codes(response)
+            }
             Ok(Err(cause)) => error_response(ApiError::Internal(cause)),
             Err(_) => {
                 tracing::warn!(operation = admitted.operation, ?deadline, "request timed out");
@@ -186,9 +200,10 @@ impl Api {
                 let document = request.parsed_query()?;
                 let cost = limits::check_document(document)?;
                 let caller_fields = cacheable::asks_for_caller_fields(document);
+                let merged = Arc::new(fragments::merged_fields(document));
                 static DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let id = DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields });
+                let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields, merged });
                 if query.len() <= CACHED_QUERY_BYTES {
                     self.documents.insert(query, parsed.clone());
                 }
@@ -197,11 +212,12 @@ impl Api {
         };
         let heavy = parsed.cost.fields > HEAVY_FIELDS || request.query.len() > HEAVY_BYTES;
         let selected = observe::selected(&parsed.document, request.operation_name.as_deref());
-        required_variables(selected, &request.variables)?;
+        limits::required_variables(selected, &request.variables)?;
         let (operation, kind) = (observe::root_field(selected), observe::operation_type(selected));
         let public = cacheable::is_cacheable(selected, parsed.caller_fields);
         let cached = self.answers.enabled() && public;
         Ok(Admitted {
+            asked: kept.then(|| self.schemas.asked(parsed.id, request)),
             cache_key: cached.then(|| cacheable::Key::new(request, &request.variables)).flatten(),
             document: kept.then_some(parsed),
             operation,
@@ -213,41 +229,18 @@ impl Api {
 }
 
 impl Admitted {
-    /// `request`, ready to execute: with its document, and for a query that may keep its photo answers
-    /// (`fragments`), its selection.
-    fn prepared(
-        &self,
-        mut request: async_graphql::Request,
-        fragments: &fragments::Fragments,
-    ) -> async_graphql::Request {
+    /// `request`, ready to execute: with its document, and for a query that may keep its photo answers (when
+    /// `json` writes the answer: `spliced`), its selection (`fragments`).
+    fn prepared(&self, mut request: async_graphql::Request, spliced: bool) -> async_graphql::Request {
         if let Some(parsed) = &self.document {
             request.set_parsed_query(parsed.document.clone());
-            if self.kind == OperationType::Query && !parsed.caller_fields {
-                let selection = fragments.selection(parsed.id, &request);
-                request = request.data(selection);
+            let keeps = spliced && self.kind == OperationType::Query && !parsed.caller_fields;
+            if let Some(asked) = self.asked.filter(|_| keeps) {
+                request = request.data(fragments::Selection::new(asked, &parsed.merged));
             }
         }
         request
     }
-}
-
-/// Refuse an operation whose required variables (non-null, no default) were not sent: variable coercion is
-/// part of the request, not of execution (async-graphql would report it from the first field using one,
-/// as if execution had begun).
-fn required_variables(
-    operation: Option<&async_graphql::parser::types::OperationDefinition>,
-    variables: &async_graphql::Variables,
-) -> Result<(), async_graphql::ServerError> {
-    let definitions = operation.map(|operation| operation.variable_definitions.as_slice()).unwrap_or_default();
-    for definition in definitions {
-        let (name, ty) = (&definition.node.name.node, &definition.node.var_type.node);
-        let sent = variables.get(name).is_some_and(|value| *value != async_graphql::Value::Null);
-        if !ty.nullable && definition.node.default_value.is_none() && !sent {
-            let message = format!("variable ${name} ({ty}) is required: send it in `variables`");
-            return Err(async_graphql::ServerError::new(message, Some(definition.pos)));
-        }
-    }
-    Ok(())
 }
 
 /// The response to a request refused before it ran.
@@ -255,12 +248,14 @@ fn refused(error: async_graphql::ServerError) -> async_graphql::Response {
     with_codes(async_graphql::Response::from_errors(vec![error]))
 }
 
+/// What async-graphql's WebSocket protocol runs: it writes the answers itself (serde), so no kept photo
+/// answers are spliced into them (`fragments`).
 impl async_graphql::Executor for Api {
     async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
         let started = std::time::Instant::now();
         let (operation, response) = match self.admit(&mut request) {
             Err(error) => ("invalid", refused(error)),
-            Ok(admitted) => (admitted.operation, self.run(&admitted, request).await),
+            Ok(admitted) => (admitted.operation, self.run(&admitted, request, false).await),
         };
         self.record(operation, started, &response);
         response
@@ -281,8 +276,8 @@ impl async_graphql::Executor for Api {
                 return futures_util::stream::once(std::future::ready(response)).boxed();
             }
         };
-        let request = admitted.prepared(request, &self.fragments);
-        let answers = self.schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
+        let request = admitted.prepared(request, false);
+        let answers = self.schemas.strict.execute_stream_with_session_data(request, session_data.unwrap_or_default());
         if admitted.kind == OperationType::Subscription {
             return answers.map(with_codes).boxed();
         }
@@ -302,17 +297,6 @@ impl async_graphql::Executor for Api {
         })
         .boxed()
     }
-}
-
-fn build_schema(state: Arc<AppState>, fragments: Arc<fragments::Fragments>) -> PhotoSchema {
-    let mut builder = schema_builder();
-    if !state.limits.introspection {
-        builder = builder.disable_introspection();
-    }
-    if !state.limits.field_suggestions {
-        builder = builder.disable_suggestions();
-    }
-    builder.data(state).data(fragments).finish()
 }
 
 /// The SDL clients depend on (checked in as `schema.graphql`).

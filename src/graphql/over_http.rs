@@ -143,7 +143,7 @@ impl Api {
                 return Answer { body, outcome: Outcome::Executed, max_age: self.public_max_age(public) };
             }
         }
-        let response = self.run(&admitted, request).await;
+        let response = self.run(&admitted, request, true).await;
         let keep = response.is_ok();
         let answer = self.finish(admitted.operation, started, response, public);
         if let Some((leader, holdings)) = leader {
@@ -177,7 +177,7 @@ impl Api {
         let (outcome, json) = if is_request_error(&response) {
             (Outcome::Refused(first_code(&response)), serde_json::to_vec(&Errors { errors: &response.errors }))
         } else {
-            (Outcome::Executed, serde_json::to_vec(&response))
+            (Outcome::Executed, super::json::response(&response))
         };
         let max_age = self.public_max_age(public && response.errors.is_empty());
         match json {

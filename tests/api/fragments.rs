@@ -7,7 +7,7 @@ use crate::both_modes;
 use crate::helpers::TestApp;
 
 both_modes!(flags = &["--query-cache-millis", "0", "--admin-key-sha256", crate::owners::ADMIN_HASH];
-    photo_answers_made_before_follow_every_change);
+    photo_answers_made_before_follow_every_change, kept_answers_are_whole_where_answers_merge_and_over_the_socket);
 
 /// With no response cache, a photo's answer made before for the same document is reused only while all it
 /// shows is the same: a comment page past the kept first comments, other variables, another field of the
@@ -50,4 +50,32 @@ async fn photo_answers_made_before_follow_every_change(app: TestApp) {
     admin.data(edit, json!({ "id": photo["id"] })).await;
     let renamed = app.data(two_ways, json!({ "id": photo["id"] })).await;
     assert_eq!(renamed["a"]["name"], "renamed", "an edited record, a new answer");
+}
+
+/// A photo answer kept is written into each answer as it was made. Where a document selects a photo twice
+/// under one response key (a Relay-style fragment of the connection next to the page's own fields), its
+/// answers are merged into one object, with every field of both, however often it is asked; and a query
+/// over the WebSocket gets the same objects as over HTTP.
+async fn kept_answers_are_whole_where_answers_merge_and_over_the_socket(app: TestApp) {
+    let photo = app.upload_photo("merged").await;
+    app.ready(&photo["id"]).await;
+    app.add_comment(&photo["id"], "first").await;
+    let merged = "query { photos(first: 5) { edges { node { id name } } ...More } }
+        fragment More on PhotoConnection { edges { node { commentCount comments(first: 1) { nodes { body } } } } }";
+    let node = json!({ "id": photo["id"], "name": "merged", "commentCount": 1,
+        "comments": { "nodes": [{ "body": "first" }] } });
+    let expected = json!({ "photos": { "edges": [{ "node": node }] } });
+    for n in 0..3 {
+        assert_eq!(app.data(merged, json!({})).await, expected, "asked {} times", n + 1);
+    }
+
+    let page = "query($first: Int) { photos(first: $first) { edges { cursor node { id name commentCount } } } }";
+    let over_http = app.data(page, json!({ "first": 5 })).await;
+    assert_eq!(app.data(page, json!({ "first": 5 })).await, over_http, "kept answers, spliced in");
+    assert_eq!(over_http["photos"]["edges"][0]["node"]["name"], "merged");
+    let mut socket = crate::ws::Subscription::start(&app.address, page, json!({ "first": 5 })).await;
+    match socket.receive(std::time::Duration::from_secs(5)).await {
+        crate::ws::Received::Data(data) => assert_eq!(data, over_http, "the same answer over the WebSocket"),
+        other => panic!("no answer over the WebSocket: {other:?}"),
+    }
 }
