@@ -136,7 +136,7 @@ impl Catalog {
                 start_after: None,
             })
             .collect();
-        let shards = queries.iter().map(|query| self.table.query(query));
+        let shards = queries.iter().map(|query| self.table.query_only(query, &[GSI1_SK, "id"]));
         let mut entries: Vec<(String, Uuid)> = Vec::new();
         for items in try_join_all(shards).await? {
             for item in items {

@@ -166,6 +166,16 @@ pub trait Table: Send + Sync + 'static {
         Ok(self.batch_get(keys).await?.into_iter().map(|item| Found::Item(item, None)).collect())
     }
     async fn query(&self, query: &Query) -> TableResult<Vec<Item>>;
+    /// `query`, each item with the attributes named in `only` alone: for listings of many small entries that
+    /// need a few attributes of each. The embedded table does not copy the others; DynamoDB's items come
+    /// whole (this default), as its entries are small and a projection saves no read capacity.
+    async fn query_only(&self, query: &Query, only: &[&str]) -> TableResult<Vec<Item>> {
+        let mut items = self.query(query).await?;
+        for item in &mut items {
+            item.retain(|name, _| only.contains(&name.as_str()));
+        }
+        Ok(items)
+    }
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()>;
     /// Store many items, replacing any with the same keys; not atomic as a whole (BatchWriteItem).
     async fn put_many(&self, items: Vec<Item>) -> TableResult<()>;

@@ -48,6 +48,55 @@ pub(super) fn decode(bytes: &[u8]) -> TableResult<Item> {
     }
 }
 
+/// `decode`, with the attributes named in `only` alone: the others are read past without being copied (a
+/// gallery page's index entries are five strings, of which the catalog reads two).
+pub(super) fn decode_only(bytes: &[u8], only: &[&str]) -> TableResult<Item> {
+    use serde::de::DeserializeSeed;
+    let Some((&POSTCARD, rest)) = bytes.split_first() else {
+        let mut item = decode(bytes)?;
+        item.retain(|name, _| only.contains(&name.as_str()));
+        return Ok(item);
+    };
+    Only(only).deserialize(&mut postcard::Deserializer::from_bytes(rest)).map_err(internal)
+}
+
+/// An attribute value as stored, borrowed from the bytes: `Value`'s layout.
+#[derive(serde::Deserialize)]
+enum Borrowed<'a> {
+    S(&'a str),
+    N(i64),
+}
+
+/// Reads an item, keeping the attributes it names.
+struct Only<'a>(&'a [&'a str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Only<'_> {
+    type Value = Item;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Item, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Only<'_> {
+    type Value = Item;
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an item")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+        let mut item = Item::new();
+        while let Some((name, value)) = map.next_entry::<&'de str, Borrowed<'de>>()? {
+            if self.0.contains(&name) {
+                let value = match value {
+                    Borrowed::S(text) => Value::S(text.to_string()),
+                    Borrowed::N(number) => Value::N(number),
+                };
+                item.insert(name.to_string(), value);
+            }
+        }
+        Ok(item)
+    }
+}
+
 pub(super) fn encode(item: &Item) -> TableResult<Vec<u8>> {
     postcard::to_extend(item, vec![POSTCARD]).map_err(internal)
 }

@@ -12,7 +12,7 @@ use super::*;
 mod encoding;
 mod writes;
 
-use encoding::{SEP, decode, internal, item_key, query_range};
+use encoding::{SEP, decode, decode_only, internal, item_key, query_range};
 use writes::{Change, Pending, write_loop};
 
 /// Items by `pk \0 sk` (UTF-8; byte keys, compared without checking that they are).
@@ -91,6 +91,28 @@ impl EmbeddedTable {
         Ok(found)
     }
 
+    /// The items of `query`'s range, each read by `read`.
+    fn read_range(&self, query: &Query, read: impl Fn(&[u8]) -> TableResult<Item>) -> TableResult<Vec<Item>> {
+        let range = query_range(query)?;
+        let (index, descending, limit) = (query.index, query.descending, query.limit.max(1));
+        let txn = self.db.begin_read().map_err(internal)?;
+        let bounds = (range.0.as_ref().map(String::as_bytes), range.1.as_ref().map(String::as_bytes));
+        // An index entry holds its item (`writes::apply`): both are read alike.
+        let table = txn.open_table(match index {
+            Index::Table => ITEMS,
+            Index::Gsi1 => GSI1_ENTRIES,
+        });
+        let table = table.map_err(internal)?.range::<&[u8]>(bounds).map_err(internal)?;
+        let entries: Box<dyn Iterator<Item = _>> = if descending { Box::new(table.rev()) } else { Box::new(table) };
+        let mut found = Vec::new();
+        for entry in entries.take(limit) {
+            let (_, value) = entry.map_err(internal)?;
+            found.push(read(value.value())?);
+        }
+        self.stats.record(TableOp::Query, found.len());
+        Ok(found)
+    }
+
     /// Hands a change to the writer thread and waits for its outcome.
     async fn submit(&self, change: Change) -> TableResult<()> {
         let stopped = || internal(anyhow::anyhow!("the embedded table's writer has stopped"));
@@ -158,24 +180,11 @@ impl Table for EmbeddedTable {
     }
 
     async fn query(&self, query: &Query) -> TableResult<Vec<Item>> {
-        let range = query_range(query)?;
-        let (index, descending, limit) = (query.index, query.descending, query.limit.max(1));
-        let txn = self.db.begin_read().map_err(internal)?;
-        let bounds = (range.0.as_ref().map(String::as_bytes), range.1.as_ref().map(String::as_bytes));
-        // An index entry holds its item (`writes::apply`): both are read alike.
-        let table = txn.open_table(match index {
-            Index::Table => ITEMS,
-            Index::Gsi1 => GSI1_ENTRIES,
-        });
-        let table = table.map_err(internal)?.range::<&[u8]>(bounds).map_err(internal)?;
-        let entries: Box<dyn Iterator<Item = _>> = if descending { Box::new(table.rev()) } else { Box::new(table) };
-        let mut found = Vec::new();
-        for entry in entries.take(limit) {
-            let (_, value) = entry.map_err(internal)?;
-            found.push(decode(value.value())?);
-        }
-        self.stats.record(TableOp::Query, found.len());
-        Ok(found)
+        self.read_range(query, decode)
+    }
+
+    async fn query_only(&self, query: &Query, only: &[&str]) -> TableResult<Vec<Item>> {
+        self.read_range(query, |bytes| decode_only(bytes, only))
     }
 
     async fn transact(&self, writes: Vec<Write>) -> TableResult<()> {
@@ -237,6 +246,23 @@ mod tests {
         // What versions before postcard wrote.
         assert_eq!(decode(&serde_json::to_vec(&stored).unwrap()).unwrap(), stored);
         assert!(decode(&[POSTCARD, 0xff]).is_err(), "damaged bytes are an error, not a panic");
+    }
+
+    #[test]
+    fn an_item_read_for_some_attributes_has_those_alone_and_as_stored() {
+        let mut stored = item("GALLERY#0", "2026-11-28T10:00:00.000000Z#1", Some("2026-11-28T10:00:00.000000Z#1"));
+        stored.insert("id".into(), Value::S("1f0e \"é\"".into()));
+        stored.insert("count".into(), Value::N(-7));
+        let only = ["id", "count", "absent"];
+        let expected: Item = stored
+            .iter()
+            .filter(|(name, _)| only.contains(&name.as_str()))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        assert_eq!(expected.len(), 2);
+        assert_eq!(decode_only(&encode(&stored).unwrap(), &only).unwrap(), expected);
+        assert_eq!(decode_only(&serde_json::to_vec(&stored).unwrap(), &only).unwrap(), expected, "stored as JSON");
+        assert!(decode_only(&[POSTCARD, 0x02, 0xff], &only).is_err(), "damaged bytes are an error, not a panic");
     }
 
     /// Writers that queue up are committed together, yet each one succeeds or fails alone.
