@@ -100,7 +100,8 @@ impl Fragments {
         Self { kept }
     }
 
-    /// `photo` resolved as `resolve` does, or as it was before from an equal record.
+    /// `photo` resolved as `resolve` does, or as it was before from an equal record: then, and when it is
+    /// kept now, as its JSON (a `Value::Binary`, which `json` writes as it is).
     pub async fn resolve<T: OutputType>(
         &self,
         photo: &Arc<catalog::Photo>,

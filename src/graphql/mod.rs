@@ -83,7 +83,7 @@ struct Admitted {
     /// The kept document the request runs, unless it was parsed into the request itself: set on the request
     /// only when it executes (`prepared`), so an answer from the response cache copies no document.
     document: Option<Arc<Parsed>>,
-    /// What it asks of that document, when it is kept: for `validated` and `fragments`.
+    /// What a query asks of that document, when it is kept: for `validated` and `fragments`.
     asked: Option<validated::Asked>,
     /// The root field, for metrics.
     operation: &'static str,
@@ -217,7 +217,8 @@ impl Api {
         let public = cacheable::is_cacheable(selected, parsed.caller_fields);
         let cached = self.answers.enabled() && public;
         Ok(Admitted {
-            asked: kept.then(|| self.schemas.asked(parsed.id, request)),
+            // Mutations are left out: each one's variables are new (a body, a client id).
+            asked: (kept && kind == OperationType::Query).then(|| self.schemas.asked(parsed.id, request)),
             cache_key: cached.then(|| cacheable::Key::new(request, &request.variables)).flatten(),
             document: kept.then_some(parsed),
             operation,

@@ -5,8 +5,8 @@
 //! (the schema does not change while the process runs), so the second time it could only pass again: what a
 //! client sees is the same, and a gallery page no longer pays for about 60 rules walking its ~200 fields.
 //!
-//! Requests whose document is not kept (`Parsed`), subscriptions and anything over the WebSocket always
-//! run on `strict`.
+//! Mutations (their variables are new each time), requests whose document is not kept (`Parsed`),
+//! subscriptions and anything over the WebSocket always run on `strict`.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
