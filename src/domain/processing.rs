@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::Services;
 use super::renditions::{self, Rendered};
@@ -61,8 +61,6 @@ pub struct Queue {
     wake: Notify,
     /// Queue shards of jobs queued here since the last look: a look when woken reads those only.
     hinted: std::sync::Mutex<Vec<usize>>,
-    /// A look at the queue stopped for want of a free permit: look again when one is free.
-    deferred: std::sync::atomic::AtomicBool,
     pub counts: Counts,
 }
 
@@ -70,13 +68,13 @@ impl Queue {
     /// A job was queued on queue shard `shard` (a photo was recorded): look there now rather than at the next
     /// scan.
     pub fn queued(&self, shard: usize) {
-        self.hinted.lock().unwrap_or_else(|p| p.into_inner()).push(shard);
+        self.hint(&[shard]);
         self.wake.notify_one();
     }
 
-    /// A permit is free again after a look found more than it could take: look at every shard.
-    fn look_again(&self) {
-        self.wake.notify_one();
+    /// Shards the next look reads (with those hinted meanwhile).
+    fn hint(&self, shards: &[usize]) {
+        self.hinted.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(shards);
     }
 
     /// The shards a look reads: every one for the periodic scan (or when nothing was hinted), otherwise those
@@ -109,10 +107,19 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
                     Err(error) => tracing::warn!(error = %error, "cannot count the processing queue"),
                 }
             }
-            if let Err(error) = claim_due(&services, &permits, settings, periodic).await {
+            // A look needs a free permit: wait for a render to end rather than look and give up (a give-up
+            // that a render ending at the same moment could not see would leave the job to the next scan).
+            let Ok(first) = permits.clone().acquire_owned().await else { return };
+            let more = claim_due(&services, &permits, first, settings, periodic).await.unwrap_or_else(|error| {
                 tracing::warn!(error = %error, "processing queue unavailable; trying again at the next scan");
-            }
+                false
+            });
             services.processing.counts.scans.fetch_add(1, Ordering::Relaxed);
+            if more {
+                // More were due than permits were free: look again (at the same shards) once a permit is.
+                periodic = false;
+                continue;
+            }
             periodic = tokio::select! {
                 () = services.processing.wake.notified() => false,
                 () = tokio::time::sleep(settings.scan) => true,
@@ -121,44 +128,42 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
     })
 }
 
-/// Claim due jobs for the free permits, each processed on a task of its own. When more are due than permits
-/// are free, the next permit freed looks again.
+/// Claim due jobs for the free permits (`first` and any other free now), each processed on a task of its own
+/// that holds its permit to the end: whether more were due than could be taken (the shards looked at are then
+/// hinted again for the next look).
 async fn claim_due(
     services: &Arc<Services>,
     permits: &Arc<Semaphore>,
+    first: OwnedSemaphorePermit,
     settings: Settings,
     periodic: bool,
-) -> anyhow::Result<()> {
-    let free = permits.available_permits();
-    if free == 0 {
-        services.processing.deferred.store(true, Ordering::Relaxed);
-        return Ok(());
+) -> anyhow::Result<bool> {
+    let mut free = vec![first];
+    while let Ok(permit) = permits.clone().try_acquire_owned() {
+        free.push(permit);
     }
     let now = Utc::now();
     let shards = services.processing.shards_to_look_at(&services.catalog, periodic);
-    let jobs = services.catalog.due_jobs(now, free + 1, &shards).await?;
-    if jobs.len() > free {
-        services.processing.deferred.store(true, Ordering::Relaxed);
-    }
-    for job in jobs.into_iter().take(free) {
-        let Ok(permit) = permits.clone().try_acquire_owned() else { break };
-        let until = now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::minutes(2));
+    let jobs = services.catalog.due_jobs(now, free.len() + 1, &shards).await?;
+    let until = now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::minutes(2));
+    for job in jobs {
+        if free.is_empty() {
+            services.processing.hint(&shards);
+            return Ok(true);
+        }
         let Some(lease) = services.catalog.claim(&job, now, until).await? else { continue };
+        let permit = free.pop();
         let services = services.clone();
         tokio::spawn(async move {
             services.processing.counts.running.fetch_add(1, Ordering::Relaxed);
             if let Err(error) = process(&services, &lease).await {
                 tracing::warn!(photo = %lease.photo_id, error = %error, "processing a photo failed; it will be retried");
             }
-            drop(permit);
             services.processing.counts.running.fetch_sub(1, Ordering::Relaxed);
-            // A permit is free again: look for the work that waited for one.
-            if services.processing.deferred.swap(false, Ordering::Relaxed) {
-                services.processing.look_again();
-            }
+            drop(permit);
         });
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Process one claimed photo to its end, or hand it back for a retry.
