@@ -25,6 +25,11 @@ impl Key {
         self.query.len() + self.variables.len()
     }
 
+    /// The variables as JSON.
+    pub fn variables(&self) -> &str {
+        &self.variables
+    }
+
     /// The key of `request` (with these `variables`), whose operation [`is_cacheable`]; none for a request
     /// too large to keep.
     pub fn new(request: &async_graphql::Request, variables: &async_graphql::Variables) -> Option<Self> {

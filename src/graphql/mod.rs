@@ -216,10 +216,12 @@ impl Api {
         let (operation, kind) = (observe::root_field(selected), observe::operation_type(selected));
         let public = cacheable::is_cacheable(selected, parsed.caller_fields);
         let cached = self.answers.enabled() && public;
+        let cache_key = cached.then(|| cacheable::Key::new(request, &request.variables)).flatten();
+        let variables = cache_key.as_ref().map(cacheable::Key::variables);
         Ok(Admitted {
             // Mutations are left out: each one's variables are new (a body, a client id).
-            asked: (kept && kind == OperationType::Query).then(|| self.schemas.asked(parsed.id, request)),
-            cache_key: cached.then(|| cacheable::Key::new(request, &request.variables)).flatten(),
+            asked: (kept && kind == OperationType::Query).then(|| self.schemas.asked(parsed.id, request, variables)),
+            cache_key,
             document: kept.then_some(parsed),
             operation,
             heavy,

@@ -53,12 +53,19 @@ impl Schemas {
         Self { strict, fast, passed: quick_cache::sync::Cache::new(PASSED), hasher: RandomState::new() }
     }
 
-    /// What `request` asks of kept document `document`.
-    pub fn asked(&self, document: u64, request: &async_graphql::Request) -> Asked {
+    /// What `request` asks of kept document `document` (`variables`: its variables as JSON, if written already).
+    pub fn asked(&self, document: u64, request: &async_graphql::Request, variables: Option<&str>) -> Asked {
         let variables = if request.variables.is_empty() && request.operation_name.is_none() {
             0
         } else {
-            let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+            let written;
+            let variables = match variables {
+                Some(variables) => variables,
+                None => {
+                    written = serde_json::to_string(&request.variables).unwrap_or_default();
+                    &written
+                }
+            };
             self.hasher.hash_one((&request.operation_name, variables))
         };
         Asked { document, variables }
@@ -87,6 +94,11 @@ impl Schemas {
 mod tests {
     use super::*;
 
+    fn cacheable_key_variables(request: &async_graphql::Request) -> String {
+        let key = crate::graphql::cacheable::Key::new(request, &request.variables).unwrap();
+        key.variables().to_string()
+    }
+
     #[test]
     fn a_request_runs_unchecked_only_once_it_has_passed_with_the_same_variables() {
         let schemas =
@@ -96,9 +108,11 @@ mod tests {
             let variables = async_graphql::Variables::from_json(serde_json::json!({ "first": first }));
             async_graphql::Request::new(query).variables(variables)
         };
-        let (two, word) = (schemas.asked(1, &request(2.into())), schemas.asked(1, &request("two".into())));
+        let (two, word) = (schemas.asked(1, &request(2.into()), None), schemas.asked(1, &request("two".into()), None));
         assert_ne!(two, word);
-        assert_ne!(two, schemas.asked(2, &request(2.into())), "another document");
+        let written = cacheable_key_variables(&request(2.into()));
+        assert_eq!(two, schemas.asked(1, &request(2.into()), Some(&written)), "the cache key's text hashes the same");
+        assert_ne!(two, schemas.asked(2, &request(2.into()), None), "another document");
         assert!(std::ptr::eq(schemas.to_run(Some(two)), &schemas.strict), "not yet validated");
 
         let refused = async_graphql::Response::from_errors(vec![async_graphql::ServerError::new("invalid", None)]);
