@@ -2,8 +2,8 @@
 //!
 //! Work comes from the table's queue (`catalog::processing`), never from memory: a job written with a photo is
 //! done by whichever instance claims it, after a crash or a deploy too. This instance looks for due jobs at
-//! once when it queued one, and every `scan` otherwise (for other instances' jobs whose lease ran out, and
-//! retries). Renders run on the blocking pool, at most `jobs` at once: the CPU is shared with serving, and
+//! once on the shard of one it queued, and at every shard every `scan`, however many it queues meanwhile (for
+//! other instances' jobs whose lease ran out, and retries). Renders run on the blocking pool, at most `jobs` at once: the CPU is shared with serving, and
 //! with the default of one job a 2-core instance always keeps a core for requests. A transient failure
 //! (storage unavailable) is retried after 5 s, then 30 s; the third failure, or any problem with the file
 //! itself, ends FAILED with the reason.
@@ -99,9 +99,14 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
             return;
         }
         let permits = Arc::new(Semaphore::new(settings.jobs));
-        let mut periodic = true;
+        // When the next look reads every shard: a deadline, so that jobs queued here (each waking the worker for
+        // its own shard) cannot put off the look that finds other instances' jobs and retries. The first look
+        // at start is one.
+        let mut next_scan = tokio::time::Instant::now();
         loop {
+            let periodic = tokio::time::Instant::now() >= next_scan;
             if periodic {
+                next_scan = tokio::time::Instant::now() + settings.scan;
                 match services.catalog.queued_jobs(1_000).await {
                     Ok(queued) => services.processing.counts.queued.store(queued as u64, Ordering::Relaxed),
                     Err(error) => tracing::warn!(error = %error, "cannot count the processing queue"),
@@ -115,15 +120,13 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
                 false
             });
             services.processing.counts.scans.fetch_add(1, Ordering::Relaxed);
-            if more {
-                // More were due than permits were free: look again (at the same shards) once a permit is.
-                periodic = false;
-                continue;
+            if !more {
+                // Otherwise more were due than permits were free: look again (at the same shards) once one is.
+                tokio::select! {
+                    () = services.processing.wake.notified() => {}
+                    () = tokio::time::sleep_until(next_scan) => {}
+                }
             }
-            periodic = tokio::select! {
-                () = services.processing.wake.notified() => false,
-                () = tokio::time::sleep(settings.scan) => true,
-            };
         }
     })
 }

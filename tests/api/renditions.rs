@@ -38,6 +38,48 @@ mod sharded_queue {
     crate::both_modes!(flags = &["--queue-shards", "4"]; photos_on_a_sharded_queue_are_all_processed);
 }
 
+/// The look at every shard (each second here) comes however often uploads wake the worker for theirs.
+mod periodic_scan {
+    use super::a_job_queued_elsewhere_is_found_while_uploads_keep_coming;
+    crate::both_modes!(flags = &["--queue-shards", "4", "--processing-scan-seconds", "1"];
+        a_job_queued_elsewhere_is_found_while_uploads_keep_coming);
+}
+
+/// A photo recorded as another instance records it (its job in the table, no wake-up here) is processed
+/// within a few scans while this instance takes an upload every 200 ms, each on another shard than its job.
+async fn a_job_queued_elsewhere_is_found_while_uploads_keep_coming(app: TestApp) {
+    let services = &app.state.services;
+    let seed = app.upload_bytes("seed", "image/jpeg", crate::helpers::JPEG).await;
+    let seed = uuid::Uuid::parse_str(app.ready(&seed["id"]).await["id"].as_str().unwrap()).unwrap();
+    let mut photo = services.catalog.photo(seed).await.unwrap().unwrap();
+    photo.id = uuid::Uuid::new_v4();
+    photo.name = "queued elsewhere".into();
+    photo.object_key = photoshare::blob::object_key(photo.id, photo.format);
+    photo.processing = photoshare::catalog::Processing::processing();
+    (photo.width, photo.height) = (None, None);
+    services.blobs.put(&photo.object_key, crate::helpers::JPEG.to_vec(), "image/jpeg").await.unwrap();
+    services.catalog.record_photo(&photo).await.unwrap();
+    let (id, shard) = (json!(photo.id.to_string()), services.catalog.queue_shard_of(photo.id));
+
+    let status = "query($id: ID!) { photo(id: $id) { status } }";
+    let started = std::time::Instant::now();
+    while app.data(status, json!({ "id": id })).await["photo"]["status"] == "PROCESSING" {
+        assert!(started.elapsed() < Duration::from_secs(8), "still PROCESSING after 8 s of uploads elsewhere");
+        let ticket = loop {
+            let ticket = app.create_upload("photo.jpg", "image/jpeg", Some("elsewhere")).await;
+            let upload = uuid::Uuid::parse_str(ticket["uploadId"].as_str().unwrap()).unwrap();
+            if services.catalog.queue_shard_of(upload) != shard {
+                break ticket;
+            }
+        };
+        assert!(app.post_file(&ticket, crate::helpers::JPEG, "image/jpeg", &[]).await.status().is_success());
+        let completed = app.complete_upload(ticket["uploadId"].as_str().unwrap()).await;
+        assert!(completed.get("errors").is_none(), "{completed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.data(status, json!({ "id": id })).await["photo"]["status"], "READY");
+}
+
 async fn photos_on_a_sharded_queue_are_all_processed(app: TestApp) {
     let mut photos = Vec::new();
     for n in 0..8 {
