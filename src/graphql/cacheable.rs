@@ -3,10 +3,12 @@
 
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet};
 
+use super::contract::{self, Made};
+
 /// Root fields whose answers are a function of the stored photos and comments. Not `shareLink`: its `opens`
 /// counts visits, which are not GraphQL writes. These answers are also `public` to HTTP caches
 /// (`over_http`): a field that depends on the caller must make its answer uncacheable here first.
-const CACHEABLE_ROOTS: &[&str] = &["photos", "photo"];
+pub(super) const CACHEABLE_ROOTS: &[&str] = &["photos", "photo"];
 /// Nor answers to larger requests (query text and variables): keys stay small too.
 const MAX_KEY_BYTES: usize = 8 * 1024;
 
@@ -45,13 +47,10 @@ impl Key {
     }
 }
 
-/// Fields whose value depends on who asks: a document with any of them gets answers for its caller alone.
-const CALLER_FIELDS: &[&str] = &["viewerCanEdit", "viewerCanDelete"];
-
 /// Whether the operation that runs is a query asking only for [`CACHEABLE_ROOTS`] (directly, not through
 /// fragments: clients rarely spread fragments at the root, and checking them is not worth it), and its
-/// document nowhere asks for a [`CALLER_FIELDS`] field (`caller_fields`: `asks_for_caller_fields`, counted
-/// once per document).
+/// document nowhere asks for a field made by who asks (`contract::Made::Caller`; `caller_fields`:
+/// `asks_for_caller_fields`, counted once per document).
 pub fn is_cacheable(operation: Option<&OperationDefinition>, caller_fields: bool) -> bool {
     let Some(operation) = operation else { return false };
     !caller_fields
@@ -62,13 +61,13 @@ pub fn is_cacheable(operation: Option<&OperationDefinition>, caller_fields: bool
         })
 }
 
-/// Whether any operation or fragment of `document` selects a field that depends on the caller (the
+/// Whether any operation or fragment of `document` selects a field made by who asks (the
 /// document's depth is bounded by `limits` before this runs).
 pub fn asks_for_caller_fields(document: &ExecutableDocument) -> bool {
     fn any(set: &SelectionSet) -> bool {
         set.items.iter().any(|item| match &item.node {
             Selection::Field(field) => {
-                CALLER_FIELDS.contains(&field.node.name.node.as_str()) || any(&field.node.selection_set.node)
+                contract::is(&field.node.name.node, Made::Caller) || any(&field.node.selection_set.node)
             }
             Selection::InlineFragment(inline) => any(&inline.node.selection_set.node),
             Selection::FragmentSpread(_) => false,

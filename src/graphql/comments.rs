@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
-use super::{caller, fragments, hold, parse_id, photo_loader, services};
+use super::{caller, hold, parse_id, photo_loader, services};
 use crate::catalog;
 use crate::domain::error::ApiError;
 use crate::domain::{comments, deletion, owners};
@@ -48,7 +48,6 @@ impl Comment {
     /// The photo commented on.
     async fn photo(&self, ctx: &Context<'_>) -> Result<Option<Photo>> {
         hold(ctx, [self.0.photo_id]);
-        fragments::reads_beyond_the_record();
         let photo = photo_loader(ctx)?.load_one(self.0.photo_id).await.map_err(ApiError::from)?;
         Ok(photo.map(Photo))
     }

@@ -6,17 +6,18 @@
 //!
 //! Nothing here can go stale: the record read for this request is compared with the one the kept answer was
 //! made from (all of it: a new comment, an edit or processing changes it), so this holds with the response
-//! cache off too. Not kept: answers with an error in them; answers that read anything beyond the record (a
-//! comment page past the kept first comments, `Comment.photo`); documents asking for a caller's own fields
-//! (`viewerCanEdit`, `viewerCanDelete`); mutations and subscriptions. View links are signed for the start of
+//! cache off too. Not kept: answers with an error in them; answers that read anything beyond the record (by
+//! the field contract, `contract::FIELDS`: a selection with a field made beyond the record, such as
+//! `Comment.photo`, is known from the document; a comment page past the kept first comments is flagged by its
+//! resolver); documents asking for a caller's own fields; mutations and subscriptions. View links are signed for the start of
 //! their window (`photos::view_url_window`, taken when the request begins), which is part of the key: a
 //! kept link was signed in that window or later, so it lasts at least as long as the one the request would sign.
 //!
 //! An answer is kept as the JSON it is written as (`json`), once per record and selection, and every request
 //! that takes it gets it spliced into its own JSON as it is (a `Value::Binary`): a kept answer is neither
 //! copied as a tree of values nor written again. So these answers are for HTTP alone (`json` writes them), and
-//! not kept where async-graphql merges answers (`merged_fields`): it merges two answers of one response key
-//! by walking both as objects.
+//! not kept where async-graphql merges answers: it merges two answers of one response key by walking both as
+//! objects. Which fields are not kept is worked out once per document (`unkept_fields`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use async_graphql::{ContextSelectionSet, OutputType, Pos, Positioned, ServerResu
 use bytes::Bytes;
 use uuid::Uuid;
 
+use super::contract::{self, Made};
 use super::validated::Asked;
 use crate::catalog;
 use crate::domain::photos;
@@ -46,14 +48,14 @@ pub struct Selection {
     asked: Asked,
     /// The view-link window when the request began, in seconds.
     window: i64,
-    /// The document's `merged_fields`.
-    merged: Arc<HashSet<Pos>>,
+    /// The document's `unkept_fields`.
+    unkept: Arc<HashSet<Pos>>,
 }
 
 impl Selection {
-    /// The selection of a request asking `asked` of a kept document whose `merged_fields` are `merged`.
-    pub fn new(asked: Asked, merged: &Arc<HashSet<Pos>>) -> Self {
-        Self { asked, window: photos::view_url_window().timestamp(), merged: merged.clone() }
+    /// The selection of a request asking `asked` of a kept document whose `unkept_fields` are `unkept`.
+    pub fn new(asked: Asked, unkept: &Arc<HashSet<Pos>>) -> Self {
+        Self { asked, window: photos::view_url_window().timestamp(), unkept: unkept.clone() }
     }
 }
 
@@ -88,8 +90,8 @@ tokio::task_local! {
     static BEYOND: Arc<AtomicBool>;
 }
 
-/// Called by a field of a photo that reads more than its record (the table, another photo): its answer is
-/// not kept.
+/// Called by a field of a photo that reads more than its record only for some arguments
+/// (`contract::Made::RecordOrBeyond`), when it does: the photo's answer is not kept.
 pub fn reads_beyond_the_record() {
     let _ = BEYOND.try_with(|beyond| beyond.store(true, Ordering::Relaxed));
 }
@@ -109,7 +111,7 @@ impl Fragments {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let Some(selection) = ctx.data_opt::<Selection>().filter(|s| !s.merged.contains(&field.pos)) else {
+        let Some(selection) = ctx.data_opt::<Selection>().filter(|s| !s.unkept.contains(&field.pos)) else {
             return fields.resolve(ctx, field).await;
         };
         let key = Key {
@@ -140,11 +142,46 @@ impl Fragments {
     }
 }
 
+/// The fields whose answers are not kept: those async-graphql merges (`merged_fields`), and those with a field
+/// made beyond the record anywhere under them (`contract::Made::Beyond`).
+pub fn unkept_fields(document: &ExecutableDocument) -> HashSet<Pos> {
+    /// Whether `set` selects a field made beyond the record, at any depth; each field with one under it is
+    /// put in `unkept`.
+    fn beyond(document: &ExecutableDocument, set: &SelectionSet, spreads: u64, unkept: &mut HashSet<Pos>) -> bool {
+        if spreads > super::limits::MAX_SPREADS {
+            return true;
+        }
+        let mut found = false;
+        for item in &set.items {
+            found |= match &item.node {
+                Item::Field(field) => {
+                    let under = beyond(document, &field.node.selection_set.node, spreads, unkept);
+                    if under {
+                        unkept.insert(field.pos);
+                    }
+                    under || contract::is(&field.node.name.node, Made::Beyond)
+                }
+                Item::InlineFragment(inline) => beyond(document, &inline.node.selection_set.node, spreads + 1, unkept),
+                Item::FragmentSpread(spread) => document
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .is_some_and(|fragment| beyond(document, &fragment.node.selection_set.node, spreads + 1, unkept)),
+            };
+        }
+        found
+    }
+    let mut unkept = merged_fields(document);
+    for (_, operation) in document.operations.iter() {
+        beyond(document, &operation.node.selection_set.node, 0, &mut unkept);
+    }
+    unkept
+}
+
 /// The fields async-graphql merges answers of: those sharing a response key with another field of their
 /// selection set (through fragments too), and every field under them. Directives and type conditions are not
 /// looked at: at worst, a few answers that could be kept are not. `limits::check_document` has bounded the
 /// document as expanded (and refused cycles) before this walks it.
-pub fn merged_fields(document: &ExecutableDocument) -> HashSet<Pos> {
+fn merged_fields(document: &ExecutableDocument) -> HashSet<Pos> {
     fn walk<'a>(document: &'a ExecutableDocument, set: &'a SelectionSet, under: bool, merged: &mut HashSet<Pos>) {
         let mut by_key = HashMap::<&str, Vec<&'a Positioned<Field>>>::new();
         collect(document, set, &mut by_key, 0);
@@ -231,6 +268,25 @@ mod tests {
         names.sort();
         names.dedup();
         names
+    }
+
+    #[test]
+    fn photos_with_a_field_beyond_their_record_under_them_are_not_kept() {
+        let query = "{ photos { nodes { id comments { nodes { photo { name } } } } } photo(id: \"1\") { name } }";
+        let document = async_graphql::parser::parse_query(query).expect("query parses");
+        let unkept = unkept_fields(&document);
+        let at = |needle: &str| {
+            let column = query.find(needle).expect("in the query") + 1;
+            Pos { line: 1, column }
+        };
+        for outer in ["photos {", "nodes { id", "comments {", "nodes { photo"] {
+            assert!(unkept.contains(&at(outer)), "{outer} holds Comment.photo");
+        }
+        assert!(!unkept.contains(&at("photo { name } } }")), "the inner photo is made of its own record");
+        assert!(!unkept.contains(&at("photo(id")), "a photo without such a field is kept");
+        let spread = "{ photo(id: \"1\") { ...F } } fragment F on Photo { comments { nodes { photo { id } } } }";
+        let document = async_graphql::parser::parse_query(spread).expect("query parses");
+        assert!(unkept_fields(&document).contains(&Pos { line: 1, column: 3 }), "through a fragment too");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod cacheable;
 mod comments;
+mod contract;
 mod fragments;
 mod images;
 mod json;
@@ -74,8 +75,8 @@ struct Parsed {
     cost: limits::Cost,
     /// Whether it asks for a field whose value depends on the caller (`cacheable::asks_for_caller_fields`).
     caller_fields: bool,
-    /// Where async-graphql merges answers (`fragments::merged_fields`).
-    merged: Arc<std::collections::HashSet<async_graphql::Pos>>,
+    /// The fields whose answers `fragments` may not keep (`fragments::unkept_fields`).
+    unkept: Arc<std::collections::HashSet<async_graphql::Pos>>,
 }
 
 /// What `admit` found out about a request it lets run.
@@ -200,10 +201,10 @@ impl Api {
                 let document = request.parsed_query()?;
                 let cost = limits::check_document(document)?;
                 let caller_fields = cacheable::asks_for_caller_fields(document);
-                let merged = Arc::new(fragments::merged_fields(document));
+                let unkept = Arc::new(fragments::unkept_fields(document));
                 static DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let id = DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields, merged });
+                let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields, unkept });
                 if query.len() <= CACHED_QUERY_BYTES {
                     self.documents.insert(query, parsed.clone());
                 }
@@ -239,7 +240,7 @@ impl Admitted {
             request.set_parsed_query(parsed.document.clone());
             let keeps = spliced && self.kind == OperationType::Query && !parsed.caller_fields;
             if let Some(asked) = self.asked.filter(|_| keeps) {
-                request = request.data(fragments::Selection::new(asked, &parsed.merged));
+                request = request.data(fragments::Selection::new(asked, &parsed.unkept));
             }
         }
         request
