@@ -10,7 +10,7 @@
 //! the field contract, `contract::FIELDS`: a selection with a field made beyond the record, such as
 //! `Comment.photo`, is known from the document; a comment page past the kept first comments is flagged by its
 //! resolver); documents asking for a caller's own fields; mutations and subscriptions. View links are signed for the start of
-//! their window (`photos::view_url_window`, taken when the request begins), which is part of the key: a
+//! their window (`domain::photos::view_url_window`, taken when the request begins), which is part of the key: a
 //! kept link was signed in that window or later, so it lasts at least as long as the one the request would sign.
 //!
 //! An answer is kept as the JSON it is written as (`json`), once per record and selection, and every request

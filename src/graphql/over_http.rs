@@ -1,5 +1,5 @@
 //! GraphQL over HTTP, the protocol's half (the transport's, content types and status codes, is
-//! `http::graphql`): a request as the client sent it becomes one answer. Persisted queries are resolved
+//! `http::graphql_http`): a request as the client sent it becomes one answer. Persisted queries are resolved
 //! here, GET may run queries only (a mutation a browser could send cross-site from an `<img>` changes
 //! nothing), an answer says whether it was executed or refused before execution (then it has no `data`, as
 //! the GraphQL spec says), and which answers shared caches may keep, and for how long.

@@ -4,7 +4,7 @@
 //! the hash is checked and the document passed the limits). Queries then travel as a 64-character hash, in a
 //! GET a CDN can cache. The store is per instance and bounded (a client whose hash was evicted, or that lands
 //! on another instance, registers it again); async-graphql's `ApolloPersistedQueries` extension is not used
-//! because extensions cost a third of a request's CPU time here (README, Performance).
+//! because extensions cost a third of a request's CPU time here (docs/benchmarks.md, "Load").
 
 use sha2::{Digest, Sha256};
 

@@ -1,6 +1,6 @@
 //! The shape of `src/`: every module uses only modules of layers below its own (`crate::x` paths, read from
 //! the source), every file starts with its `//!` and none is over 400 lines. The layers, top first, are the
-//! ones the README's "How it is built" draws.
+//! ones docs/architecture.md draws.
 
 use std::path::{Path, PathBuf};
 
@@ -27,11 +27,9 @@ const LAYERS: &[(&str, u8)] = &[
 const MAX_LINES: usize = 400;
 
 fn layer(module: &str) -> u8 {
-    LAYERS
-        .iter()
-        .find(|(name, _)| *name == module)
-        .map(|(_, layer)| *layer)
-        .unwrap_or_else(|| panic!("module {module} has no layer: add it to LAYERS (and to the README's map)"))
+    LAYERS.iter().find(|(name, _)| *name == module).map(|(_, layer)| *layer).unwrap_or_else(|| {
+        panic!("module {module} has no layer: add it to LAYERS (and to the map in docs/architecture.md)")
+    })
 }
 
 fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
