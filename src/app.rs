@@ -47,7 +47,16 @@ pub struct Backends {
 
 impl Backends {
     /// Connect to (embedded: open) the table and bucket. `public_url` is where clients reach this service.
+    /// With traces exported, every table call is a span (`table::traced`).
     pub async fn connect(config: &Config, public_url: &str) -> anyhow::Result<Self> {
+        let mut backends = Self::connect_store(config, public_url).await?;
+        if config.otlp_endpoint.is_some() {
+            backends.table = Arc::new(crate::table::traced::Traced(backends.table));
+        }
+        Ok(backends)
+    }
+
+    async fn connect_store(config: &Config, public_url: &str) -> anyhow::Result<Self> {
         match config.store {
             StoreKind::Embedded => {
                 std::fs::create_dir_all(&config.data_dir)

@@ -188,6 +188,10 @@ pub struct Config {
     /// Log format.
     #[arg(long, global = true, env = "PHOTOSHARE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (e.g. `http://127.0.0.1:4318`): one trace span per
+    /// GraphQL operation with its table calls, sent there in batches. Off without it.
+    #[arg(long, global = true, env = "PHOTOSHARE_OTLP_ENDPOINT", value_parser = otlp_endpoint)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Config {
@@ -198,6 +202,15 @@ impl Config {
     ) -> Result<Self, clap::Error> {
         let all = std::iter::once(std::ffi::OsString::from("photoshare")).chain(args.into_iter().map(Into::into));
         Ok(Cli::try_parse_from(all)?.config)
+    }
+}
+
+/// An OTLP/HTTP base URL: `http://` or `https://`, with a host.
+fn otlp_endpoint(text: &str) -> Result<String, String> {
+    let rest = text.strip_prefix("http://").or_else(|| text.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(text.to_string()),
+        _ => Err("an OTLP endpoint is an http:// or https:// URL, such as http://127.0.0.1:4318".into()),
     }
 }
 

@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    photoshare::telemetry::init(cli.config.log_format);
+    let telemetry = photoshare::telemetry::init(cli.config.log_format, cli.config.otlp_endpoint.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => print!("{}", photoshare::graphql::sdl()),
         Command::Setup => {
@@ -24,5 +24,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve => Application::build(cli.config).await?.run_until_signalled().await?,
     }
+    telemetry.shutdown();
     Ok(())
 }

@@ -30,6 +30,7 @@ use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use crate::domain::caller::Caller;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+use crate::telemetry;
 pub use loaders::PhotoLoader;
 
 use response_cache::ResponseCache;
@@ -186,6 +187,7 @@ impl Api {
     /// Record the request's root field, outcome and time in the metrics.
     fn record(&self, operation: &'static str, started: std::time::Instant, response: &async_graphql::Response) {
         let outcome = observe::outcome(response);
+        telemetry::record_outcome(outcome);
         self.state.metrics.record_request(operation, outcome, started.elapsed().as_secs_f64());
     }
 
@@ -215,6 +217,12 @@ impl Api {
         let selected = observe::selected(&parsed.document, request.operation_name.as_deref());
         limits::required_variables(selected, &request.variables)?;
         let (operation, kind) = (observe::root_field(selected), observe::operation_type(selected));
+        let kind_name = match kind {
+            OperationType::Query => "query",
+            OperationType::Mutation => "mutation",
+            OperationType::Subscription => "subscription",
+        };
+        telemetry::record_operation(kind_name, operation, request.operation_name.as_deref());
         let public = cacheable::is_cacheable(selected, parsed.caller_fields);
         let cached = self.answers.enabled() && public;
         let cache_key = cached.then(|| cacheable::Key::new(request, &request.variables)).flatten();
@@ -256,13 +264,18 @@ fn refused(error: async_graphql::ServerError) -> async_graphql::Response {
 /// answers are spliced into them (`fragments`).
 impl async_graphql::Executor for Api {
     async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
+        use tracing::Instrument;
         let started = std::time::Instant::now();
-        let (operation, response) = match self.admit(&mut request) {
-            Err(error) => ("invalid", refused(error)),
-            Ok(admitted) => (admitted.operation, self.run(&admitted, request, false).await),
-        };
-        self.record(operation, started, &response);
-        response
+        async {
+            let (operation, response) = match self.admit(&mut request) {
+                Err(error) => ("invalid", refused(error)),
+                Ok(admitted) => (admitted.operation, self.run(&admitted, request, false).await),
+            };
+            self.record(operation, started, &response);
+            response
+        }
+        .instrument(telemetry::operation_span(None))
+        .await
     }
 
     fn execute_stream(

@@ -139,6 +139,7 @@ impl Api {
             };
             if let Some(body) = kept {
                 self.state.metrics.record_cached_answer();
+                crate::telemetry::record_outcome("ok");
                 self.state.metrics.record_request(admitted.operation, "ok", started.elapsed().as_secs_f64());
                 return Answer { body, outcome: Outcome::Executed, max_age: self.public_max_age(public) };
             }

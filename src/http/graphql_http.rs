@@ -19,6 +19,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use super::listener::Peer;
 use super::{Shared, connection};
@@ -26,6 +27,7 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::graphql;
 use crate::graphql::over_http::{Answer, Incoming, Method, Outcome};
+use crate::telemetry;
 
 /// Largest GraphQL request body: the API needs no large bodies (photos go straight to storage).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -127,6 +129,7 @@ pub async fn handler(
     };
     let client_ip = shared.client_ip(peer, request.headers());
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+    let span = telemetry::operation_span(Some(request.headers()));
     // HEAD is GET without the body (axum answers it from the GET route), as a CDN may send it.
     let method =
         if matches!(*request.method(), HttpMethod::GET | HttpMethod::HEAD) { Method::Get } else { Method::Post };
@@ -138,7 +141,7 @@ pub async fn handler(
         Ok(incoming) => {
             let caller = Caller::new(client_ip, authorization.as_ref().map(HeaderValue::as_bytes));
             let data = graphql::request_data(&shared.state, caller);
-            let answer = shared.api.answer(incoming, method, data).await;
+            let answer = shared.api.answer(incoming, method, data).instrument(span).await;
             let status = match answer.outcome {
                 Outcome::Executed => StatusCode::OK,
                 Outcome::NeedsPost => StatusCode::METHOD_NOT_ALLOWED,

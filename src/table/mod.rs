@@ -4,6 +4,7 @@
 
 pub mod dynamo;
 pub mod embedded;
+pub mod traced;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -77,7 +77,7 @@ fn stand_in(variable: &str) -> String {
 
 fn quiet_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        photoshare::telemetry::init(photoshare::config::LogFormat::Text);
+        let _ = photoshare::telemetry::init(photoshare::config::LogFormat::Text, None);
     }
 }
 

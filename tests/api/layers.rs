@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("main", 0),
     ("app", 0),
-    ("telemetry", 1),
+    ("telemetry", 4),
     ("http", 1),
     ("graphql", 2),
     ("state", 3),

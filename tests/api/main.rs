@@ -28,5 +28,6 @@ mod renditions;
 mod schema;
 mod search;
 mod shares;
+mod telemetry;
 mod uploads;
 mod ws_limits;
