@@ -1,42 +1,62 @@
-//! Prometheus metrics in the text exposition format, kept by hand (a few counters and histograms do not need
-//! a metrics framework): GraphQL requests by root field and outcome, their latency, table calls by
-//! operation, open subscriptions, and photo processing (queue depth, jobs by outcome, render time).
+//! Prometheus metrics through the Prometheus project's own client (`prometheus-client`, OpenMetrics text):
+//! GraphQL requests by root field and outcome and their latency, kept here; and what other parts count
+//! themselves (table calls, open subscriptions, photo processing, the events engine), read at scrape time.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::Ordering::Relaxed;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::table::{TableOp, TableStats};
 
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+/// The content type of what `render` writes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Request {
+    operation: &'static str,
+    outcome: &'static str,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        for (bucket, count) in BUCKETS.iter().zip(self.counts.iter_mut()) {
-            if seconds <= *bucket {
-                *count += 1;
-            }
-        }
-        self.sum += seconds;
-        self.count += 1;
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Operation {
+    operation: &'static str,
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
 pub struct Metrics {
-    /// (root field, outcome) → count.
-    requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// GraphQL requests by (root field, outcome).
+    requests: Family<Request, Counter>,
+    /// GraphQL request latency by root field.
+    latency: Family<Operation, Histogram, fn() -> Histogram>,
     /// Requests answered from the response cache (counted in `requests` too).
-    cached_answers: std::sync::atomic::AtomicU64,
+    cached_answers: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            cached_answers: Counter::default(),
+        }
+    }
 }
 
 /// Live numbers read at scrape time.
@@ -48,134 +68,129 @@ pub struct Gauges<'a> {
     pub relay: Option<&'a crate::relay::RelayStats>,
 }
 
+/// A histogram counted elsewhere in cumulative buckets, as it is at scrape time.
+#[derive(Debug)]
+struct CountedHistogram {
+    sum: f64,
+    count: u64,
+    /// (upper bound, observations in this bucket alone).
+    buckets: Vec<(f64, u64)>,
+}
+
+impl EncodeMetric for CountedHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 impl Metrics {
     /// One GraphQL request: its root field (a fixed set, see `graphql::observe`), its outcome (`ok` or an
     /// error code) and how long it took.
     pub fn record_request(&self, operation: &'static str, outcome: &'static str, seconds: f64) {
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((operation, outcome)).or_default() += 1;
-        }
-        if let Ok(mut latency) = self.latency.lock() {
-            latency.entry(operation).or_default().observe(seconds);
-        }
+        self.requests.get_or_create(&Request { operation, outcome }).inc();
+        self.latency.get_or_create(&Operation { operation }).observe(seconds);
     }
 
     /// A request answered from the response cache (its request is recorded with `record_request` as well).
     pub fn record_cached_answer(&self) {
-        self.cached_answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.cached_answers.inc();
     }
 
+    /// Every metric, in the OpenMetrics text format ([`CONTENT_TYPE`]).
     pub fn render(&self, gauges: &Gauges) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP photoshare_graphql_requests_total GraphQL requests by root field and outcome.\n");
-        out.push_str("# TYPE photoshare_graphql_requests_total counter\n");
-        if let Ok(requests) = self.requests.lock() {
-            for ((operation, outcome), count) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "photoshare_graphql_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {count}"
-                );
-            }
-        }
-        out.push_str("# HELP photoshare_graphql_request_seconds GraphQL request latency by root field.\n");
-        out.push_str("# TYPE photoshare_graphql_request_seconds histogram\n");
-        if let Ok(latency) = self.latency.lock() {
-            for (operation, histogram) in latency.iter() {
-                for (bucket, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
-                    let _ = writeln!(
-                        out,
-                        "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"{bucket}\"}} {count}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "photoshare_graphql_request_seconds_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}",
-                    histogram.count
-                );
-                let _ = writeln!(
-                    out,
-                    "photoshare_graphql_request_seconds_sum{{operation=\"{operation}\"}} {}",
-                    histogram.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "photoshare_graphql_request_seconds_count{{operation=\"{operation}\"}} {}",
-                    histogram.count
-                );
-            }
-        }
-        out.push_str("# HELP photoshare_graphql_cached_answers_total Queries answered from the response cache.\n");
-        out.push_str("# TYPE photoshare_graphql_cached_answers_total counter\n");
-        let cached = self.cached_answers.load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(out, "photoshare_graphql_cached_answers_total {cached}");
-        out.push_str("# HELP photoshare_table_calls_total Table (DynamoDB or embedded) calls by operation.\n");
-        out.push_str("# TYPE photoshare_table_calls_total counter\n");
+        let mut registry = Registry::with_prefix("photoshare");
+        registry.register("graphql_requests", "GraphQL requests by root field and outcome", self.requests.clone());
+        registry.register("graphql_request_seconds", "GraphQL request latency by root field", self.latency.clone());
+        registry.register(
+            "graphql_cached_answers",
+            "Queries answered from the response cache",
+            self.cached_answers.clone(),
+        );
+        let table_calls = Family::<Operation, Counter>::default();
         for op in TableOp::ALL {
-            let _ = writeln!(
-                out,
-                "photoshare_table_calls_total{{operation=\"{}\"}} {}",
-                op.name(),
-                gauges.table.calls_of(op)
-            );
+            table_calls.get_or_create(&Operation { operation: op.name() }).inc_by(gauges.table.calls_of(op));
         }
-        out.push_str("# HELP photoshare_table_items_read_total Items the table read.\n");
-        out.push_str("# TYPE photoshare_table_items_read_total counter\n");
-        let _ = writeln!(out, "photoshare_table_items_read_total {}", gauges.table.items_read());
-        out.push_str("# HELP photoshare_subscriptions Open GraphQL subscriptions on this instance.\n");
-        out.push_str("# TYPE photoshare_subscriptions gauge\n");
-        let _ = writeln!(out, "photoshare_subscriptions {}", gauges.subscriptions);
-        render_processing(&mut out, gauges);
+        registry.register("table_calls", "Table (DynamoDB or embedded) calls by operation", table_calls);
+        registry.register("table_items_read", "Items the table read", ConstCounter::new(gauges.table.items_read()));
+        registry.register(
+            "subscriptions",
+            "Open GraphQL subscriptions on this instance",
+            ConstGauge::new(gauges.subscriptions as i64),
+        );
+        register_processing(&mut registry, gauges.processing);
         if let Some(relay) = gauges.relay {
-            render_relay(&mut out, relay);
+            register_relay(&mut registry, relay);
         }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
     }
 }
 
-fn render_processing(out: &mut String, gauges: &Gauges) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let counts = gauges.processing;
-    out.push_str(
-        "# HELP photoshare_processing_queue Photos waiting for renditions, all instances (at the last scan).\n",
+/// Photo processing: the queue, what runs, outcomes and render times.
+fn register_processing(registry: &mut Registry, counts: &crate::domain::processing::Counts) {
+    registry.register(
+        "processing_queue",
+        "Photos waiting for renditions, all instances (at the last scan)",
+        ConstGauge::new(counts.queued.load(Relaxed) as i64),
     );
-    out.push_str("# TYPE photoshare_processing_queue gauge\n");
-    let _ = writeln!(out, "photoshare_processing_queue {}", counts.queued.load(Relaxed));
-    out.push_str("# HELP photoshare_processing_running Photos being processed on this instance.\n");
-    out.push_str("# TYPE photoshare_processing_running gauge\n");
-    let _ = writeln!(out, "photoshare_processing_running {}", counts.running.load(Relaxed));
-    out.push_str("# HELP photoshare_processing_jobs_total Processing jobs on this instance by outcome.\n");
-    out.push_str("# TYPE photoshare_processing_jobs_total counter\n");
+    registry.register(
+        "processing_running",
+        "Photos being processed on this instance",
+        ConstGauge::new(counts.running.load(Relaxed) as i64),
+    );
+    let jobs = Family::<Outcome, Counter>::default();
     for (outcome, count) in [("ready", &counts.ready), ("failed", &counts.failed), ("retried", &counts.retried)] {
-        let _ = writeln!(out, "photoshare_processing_jobs_total{{outcome=\"{outcome}\"}} {}", count.load(Relaxed));
+        jobs.get_or_create(&Outcome { outcome }).inc_by(count.load(Relaxed));
     }
-    out.push_str("# HELP photoshare_processing_render_seconds Time to render one photo's renditions.\n");
-    out.push_str("# TYPE photoshare_processing_render_seconds histogram\n");
-    let buckets = crate::domain::processing::RENDER_BUCKETS.iter().zip(&counts.render_buckets);
-    for (bound, count) in buckets {
-        let _ = writeln!(out, "photoshare_processing_render_seconds_bucket{{le=\"{bound}\"}} {}", count.load(Relaxed));
+    registry.register("processing_jobs", "Processing jobs on this instance by outcome", jobs);
+    // The worker counts cumulatively (a render counts in every bucket it fits); OpenMetrics wants each
+    // bucket's own count.
+    let mut below = 0;
+    let mut buckets = Vec::with_capacity(counts.render_buckets.len() + 1);
+    let bounds = crate::domain::processing::RENDER_BUCKETS.iter().copied().chain([f64::INFINITY]);
+    let cumulative =
+        counts.render_buckets.iter().map(|count| count.load(Relaxed)).chain([counts.renders.load(Relaxed)]);
+    for (bound, cumulative) in bounds.zip(cumulative) {
+        buckets.push((bound, cumulative.saturating_sub(below)));
+        below = cumulative;
     }
-    let renders = counts.renders.load(Relaxed);
-    let _ = writeln!(out, "photoshare_processing_render_seconds_bucket{{le=\"+Inf\"}} {renders}");
-    let seconds = counts.render_ms.load(Relaxed) as f64 / 1000.0;
-    let _ = writeln!(out, "photoshare_processing_render_seconds_sum {seconds}");
-    let _ = writeln!(out, "photoshare_processing_render_seconds_count {renders}");
+    let render = CountedHistogram {
+        sum: counts.render_ms.load(Relaxed) as f64 / 1000.0,
+        count: counts.renders.load(Relaxed),
+        buckets,
+    };
+    registry.register("processing_render_seconds", "Time to render one photo's renditions", render);
 }
 
-fn render_relay(out: &mut String, relay: &crate::relay::RelayStats) {
-    use std::sync::atomic::Ordering::Relaxed;
-    out.push_str("# HELP photoshare_events_engine_connected Whether this instance listens to the events engine.\n");
-    out.push_str("# TYPE photoshare_events_engine_connected gauge\n");
-    let _ = writeln!(out, "photoshare_events_engine_connected {}", u8::from(relay.connected.load(Relaxed)));
+/// The events engine's connection.
+fn register_relay(registry: &mut Registry, relay: &crate::relay::RelayStats) {
+    registry.register(
+        "events_engine_connected",
+        "Whether this instance listens to the events engine",
+        ConstGauge::new(i64::from(relay.connected.load(Relaxed))),
+    );
     let counters = [
-        ("connections", "Connections made to listen to the events engine (reconnects included).", &relay.connections),
-        ("published", "Events the engine accepted from this instance.", &relay.published),
-        ("dropped", "Events not published (engine unreachable or queue full): subscribers catch up.", &relay.dropped),
-        ("received", "Events received from the engine.", &relay.received),
+        (
+            "events_connections",
+            "Connections made to listen to the events engine (reconnects included)",
+            &relay.connections,
+        ),
+        ("events_published", "Events the engine accepted from this instance", &relay.published),
+        (
+            "events_dropped",
+            "Events not published (engine unreachable or queue full): subscribers catch up",
+            &relay.dropped,
+        ),
+        ("events_received", "Events received from the engine", &relay.received),
     ];
     for (name, help, count) in counters {
-        let _ = writeln!(out, "# HELP photoshare_events_{name}_total {help}");
-        let _ = writeln!(out, "# TYPE photoshare_events_{name}_total counter");
-        let _ = writeln!(out, "photoshare_events_{name}_total {}", count.load(Relaxed));
+        registry.register(name, help, ConstCounter::new(count.load(Relaxed)));
     }
 }
 
@@ -202,8 +217,8 @@ mod tests {
         assert!(
             text.contains("photoshare_graphql_requests_total{operation=\"addComment\",outcome=\"BAD_USER_INPUT\"} 1\n")
         );
-        assert!(text.contains("photoshare_graphql_request_seconds_bucket{operation=\"photos\",le=\"0.005\"} 1\n"));
-        assert!(text.contains("photoshare_graphql_request_seconds_bucket{operation=\"photos\",le=\"0.25\"} 2\n"));
+        assert!(text.contains("photoshare_graphql_request_seconds_bucket{le=\"0.005\",operation=\"photos\"} 1\n"));
+        assert!(text.contains("photoshare_graphql_request_seconds_bucket{le=\"0.25\",operation=\"photos\"} 2\n"));
         assert!(text.contains("photoshare_graphql_request_seconds_count{operation=\"photos\"} 2\n"));
         assert!(text.contains("photoshare_table_calls_total{operation=\"Query\"} 1\n"));
         assert!(text.contains("photoshare_table_items_read_total 21\n"));
@@ -212,5 +227,31 @@ mod tests {
         assert!(text.contains("photoshare_processing_jobs_total{outcome=\"ready\"} 2\n"));
         assert!(text.contains("photoshare_events_engine_connected 0\n"));
         assert!(text.contains("photoshare_events_published_total 5\n"));
+        assert!(text.contains("photoshare_graphql_request_seconds_bucket{le=\"+Inf\",operation=\"photos\"} 2\n"));
+        assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+    }
+
+    #[test]
+    fn render_times_counted_cumulatively_are_written_per_bucket() {
+        let processing = crate::domain::processing::Counts::default();
+        // Two renders: 0.07 s (in every bucket from 0.1 up) and 0.3 s (from 0.5 up).
+        for (bucket, bound) in crate::domain::processing::RENDER_BUCKETS.iter().enumerate() {
+            let fits = [0.07, 0.3].iter().filter(|seconds| *seconds <= bound).count() as u64;
+            processing.render_buckets[bucket].store(fits, std::sync::atomic::Ordering::Relaxed);
+        }
+        processing.renders.store(2, std::sync::atomic::Ordering::Relaxed);
+        processing.render_ms.store(370, std::sync::atomic::Ordering::Relaxed);
+        let table = TableStats::default();
+        let text = Metrics::default().render(&Gauges {
+            table: &table,
+            subscriptions: 0,
+            processing: &processing,
+            relay: None,
+        });
+        assert!(text.contains("photoshare_processing_render_seconds_bucket{le=\"0.05\"} 0\n"), "{text}");
+        assert!(text.contains("photoshare_processing_render_seconds_bucket{le=\"0.1\"} 1\n"), "{text}");
+        assert!(text.contains("photoshare_processing_render_seconds_bucket{le=\"0.5\"} 2\n"), "{text}");
+        assert!(text.contains("photoshare_processing_render_seconds_bucket{le=\"+Inf\"} 2\n"), "{text}");
+        assert!(text.contains("photoshare_processing_render_seconds_count 2\n"), "{text}");
     }
 }

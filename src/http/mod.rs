@@ -138,7 +138,7 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
         processing: &shared.state.services.processing.counts,
         relay: shared.state.services.events.relay().map(|relay| relay.stats()),
     };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.state.metrics.render(&gauges))
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], shared.state.metrics.render(&gauges))
 }
 
 /// GraphiQL's page loads its scripts and styles from this server only, and talks to this server only
