@@ -256,7 +256,7 @@ fn refused(error: async_graphql::ServerError) -> async_graphql::Response {
 impl async_graphql::Executor for Api {
     async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
         let started = std::time::Instant::now();
-        let (operation, response) = match self.admit(&mut request) {
+        let (operation, response) = match refuse_malformed_key(&request.data).and_then(|()| self.admit(&mut request)) {
             Err(error) => ("invalid", refused(error)),
             Ok(admitted) => (admitted.operation, self.run(&admitted, request, false).await),
         };
@@ -271,7 +271,9 @@ impl async_graphql::Executor for Api {
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
         use futures_util::StreamExt;
         let started = std::time::Instant::now();
-        let admitted = match self.admit(&mut request) {
+        // Over the WebSocket the caller is the connection's (its key from `connection_init`, or the upgrade's).
+        let caller_data = session_data.as_deref().unwrap_or(&request.data);
+        let admitted = match refuse_malformed_key(caller_data).and_then(|()| self.admit(&mut request)) {
             Ok(admitted) => admitted,
             Err(error) => {
                 let response = refused(error);
@@ -357,6 +359,16 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
             crate::domain::text::quote(id.as_str())
         ))
     })
+}
+
+/// `UNAUTHENTICATED` when the caller in `data` sent an `Authorization` that is not an owner key: every
+/// operation is refused, not only those that need a key, so a client with a broken key finds out at once.
+fn refuse_malformed_key(data: &async_graphql::Data) -> Result<(), async_graphql::ServerError> {
+    let caller = data.get(&std::any::TypeId::of::<Caller>()).and_then(|caller| caller.downcast_ref::<Caller>());
+    match caller.map(Caller::owner) {
+        Some(Err(error)) => Err(async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default())),
+        _ => Ok(()),
+    }
 }
 
 /// A response of one error, for a request that was refused before it ran.
