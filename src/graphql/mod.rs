@@ -3,6 +3,7 @@
 
 mod cacheable;
 mod comments;
+mod documents;
 mod fragments;
 mod images;
 mod json;
@@ -59,14 +60,14 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub struct Api {
     schemas: Arc<validated::Schemas>,
     state: Arc<AppState>,
-    documents: Arc<quick_cache::sync::Cache<String, Arc<Parsed>>>,
+    documents: Arc<documents::Documents>,
     answers: Arc<ResponseCache>,
     persisted: Arc<persisted::PersistedQueries>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
 }
 
-/// A document parsed and checked once, kept by query text (`CACHED_DOCUMENTS`).
+/// A document parsed and checked once, kept by query text (`documents`).
 struct Parsed {
     /// Unique in this process: what `fragments` keys by.
     id: u64,
@@ -106,19 +107,12 @@ struct Admitted {
 const HEAVY_FIELDS: u64 = 100;
 const HEAVY_BYTES: usize = 4 * 1024;
 
-/// Documents parsed (and their costs counted) before are kept by query text: clients send the same few queries
-/// over and over, and parsing one cost a fifteenth of a gallery request's CPU time. Only documents within the
-/// limits are kept: `CACHED_DOCUMENTS` distinct queries of at most `CACHED_QUERY_BYTES` each (GraphiQL's
-/// introspection is 1.5 KB), a few MB. S3-FIFO eviction keeps the hot ones while one-off queries pass through.
-const CACHED_DOCUMENTS: usize = 256;
-const CACHED_QUERY_BYTES: usize = 8 * 1024;
-
 impl Api {
     pub fn new(state: Arc<AppState>) -> Self {
         let answers = Arc::new(ResponseCache::new(state.limits.query_cache));
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
-        let documents = Arc::new(quick_cache::sync::Cache::new(CACHED_DOCUMENTS));
+        let documents = Arc::new(documents::Documents::new());
         let fragments = Arc::new(fragments::Fragments::new());
         let schemas = Arc::new(validated::Schemas::new(state.clone(), fragments));
         Self { schemas, state, documents, answers, persisted: Arc::default(), heavy }
@@ -127,7 +121,7 @@ impl Api {
     /// Parse a long document not seen before on the blocking pool, a few at a time (parsing costs about a
     /// third of a microsecond per byte): `admit` then finds it parsed.
     async fn parse_off_runtime(&self, request: &mut async_graphql::Request) -> Result<(), async_graphql::ServerError> {
-        if self.documents.contains_key(request.query.as_str()) {
+        if self.documents.contains(request.query.as_str()) {
             return Ok(());
         }
         limits::check_text(&request.query)?;
@@ -204,9 +198,7 @@ impl Api {
                 static DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let id = DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields, merged });
-                if query.len() <= CACHED_QUERY_BYTES {
-                    self.documents.insert(query, parsed.clone());
-                }
+                self.documents.keep(query, parsed.clone());
                 (parsed, false)
             }
         };
