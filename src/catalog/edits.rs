@@ -1,7 +1,9 @@
 //! Editing a photo's name and description. The photo, its name-index entries (every entry carries the name's
-//! words, so all of them are rewritten) and the token counts change in one transaction, on the condition
-//! that the photo is still the revision read, so concurrent edits cannot leave an entry or a count of a name
-//! the photo no longer has. The edit is announced on the event feed in the same transaction.
+//! words, so all of them are rewritten when the words change; none when they do not, as in a description
+//! edit) and the token counts change in one transaction, on the condition that the photo is still the
+//! revision read, so concurrent edits cannot leave an entry or a count of a name the photo no longer has.
+//! The edit is announced on the event feed in the same transaction. A name has at most
+//! `words::MAX_NAME_TOKENS` tokens, so a rename from any name to any other fits the transaction.
 
 use std::collections::BTreeSet;
 
@@ -23,7 +25,8 @@ const REVISION: &str = "revision";
 pub enum EditError {
     /// The photo is gone.
     NotFound,
-    /// The new name changes more index entries than one transaction holds.
+    /// The new name changes more index entries than one transaction holds: only for a photo indexed before
+    /// names had at most `words::MAX_NAME_TOKENS` tokens.
     TooManyChanges,
     Table(TableError),
 }
@@ -66,9 +69,12 @@ impl Catalog {
 }
 
 fn edit_writes(catalog: &Catalog, photo: &Photo, edited: &Photo, revision: i64) -> Result<Vec<Write>, EditError> {
-    let old: BTreeSet<String> = words::tokens(&words::words(&photo.name));
-    let new_words = words::words(&edited.name);
-    let new: BTreeSet<String> = words::tokens(&new_words);
+    let (old_words, new_words) = (words::words(&photo.name), words::words(&edited.name));
+    // The same words, the same entries: a description edit (or a name differing only in case, accents or
+    // punctuation) rewrites none of them.
+    let renamed = old_words != new_words;
+    let old: BTreeSet<String> = if renamed { words::tokens(&old_words) } else { BTreeSet::new() };
+    let new: BTreeSet<String> = if renamed { words::tokens(&new_words) } else { BTreeSet::new() };
     let joined = new_words.join(" ");
     let mut writes = vec![Write::Update {
         key: keys::photo(photo.id),

@@ -50,17 +50,29 @@ pub fn words(text: &str) -> Vec<String> {
     words
 }
 
+/// Tokens one name is indexed under, at most: a rename puts the new name's entries, deletes the old one's and
+/// moves a count for each token it adds or removes, besides the photo item and the feed's entry, in one
+/// transaction of at most 100 items. Two names of 24 tokens with none in common make 2 + 4 × 24 = 98, so
+/// every edit from any name to any other fits. (A name of 200 characters could have about 100.)
+pub const MAX_NAME_TOKENS: usize = 24;
+
 /// The index tokens of a name's words: each whole word (up to `MAX_TOKEN_CHARS`) and each prefix of
-/// `MIN_PREFIX_CHARS` or more.
+/// `MIN_PREFIX_CHARS` or more, at most `MAX_NAME_TOKENS` of them. Past that, whole words come first, in the
+/// name's order, then prefixes from the shortest: a long name is found by each of its first 24 words, and
+/// by as many prefixes as fit.
 pub fn tokens(name_words: &[String]) -> BTreeSet<String> {
     let mut tokens = BTreeSet::new();
-    for word in name_words {
-        let chars: Vec<char> = word.chars().collect();
-        let longest = chars.len().min(MAX_TOKEN_CHARS);
-        tokens.insert(chars[..longest].iter().collect());
-        for length in MIN_PREFIX_CHARS..longest {
-            tokens.insert(chars[..length].iter().collect());
+    let words: Vec<Vec<char>> = name_words.iter().map(|word| word.chars().collect()).collect();
+    let whole = words.iter().map(|chars| chars[..chars.len().min(MAX_TOKEN_CHARS)].iter().collect::<String>());
+    let prefixes = (MIN_PREFIX_CHARS..MAX_TOKEN_CHARS).flat_map(|length| {
+        let words = &words;
+        words.iter().filter(move |chars| chars.len() > length).map(move |chars| chars[..length].iter().collect())
+    });
+    for token in whole.chain(prefixes) {
+        if tokens.len() == MAX_NAME_TOKENS {
+            break;
         }
+        tokens.insert(token);
     }
     tokens
 }
@@ -151,6 +163,25 @@ mod tests {
     }
 
     #[test]
+    fn long_names_index_their_words_first_then_short_prefixes() {
+        let name = "Sunset over the harbour with fishing boats returning home, gulls circling above the old lighthouse";
+        let name_words = words(name);
+        let indexed = tokens(&name_words);
+        assert_eq!(indexed.len(), MAX_NAME_TOKENS);
+        for word in name_words.iter().take(MAX_NAME_TOKENS) {
+            assert!(indexed.contains(&lookup_token(word)), "{word} is found whole");
+        }
+        for prefix in ["su", "ov", "ha", "wi"] {
+            assert!(indexed.contains(prefix), "{prefix}: the shortest prefixes next");
+        }
+        assert!(!indexed.contains("sun"), "no room left for longer ones");
+        let widest = words(&"ab".repeat(100));
+        assert!(tokens(&widest).len() <= MAX_NAME_TOKENS);
+        let many = words(&(0..100).map(|n| format!("w{n}")).collect::<Vec<_>>().join(" "));
+        assert_eq!(tokens(&many).len(), MAX_NAME_TOKENS, "100 words of 2 characters");
+    }
+
+    #[test]
     fn queries_are_bounded() {
         assert_eq!(parse_query("   "), Ok(None));
         assert_eq!(
@@ -171,6 +202,14 @@ mod tests {
             fn every_word_and_long_prefix_of_a_name_finds_it(name in "\\PC{0,60}") {
                 let name_words = words(&name);
                 let indexed = tokens(&name_words);
+                prop_assert!(indexed.len() <= MAX_NAME_TOKENS);
+                if indexed.len() == MAX_NAME_TOKENS {
+                    // Not all of them fit: its first words are found whole.
+                    for word in name_words.iter().take(MAX_NAME_TOKENS) {
+                        prop_assert!(indexed.contains(&lookup_token(word)), "{word:?} not indexed");
+                    }
+                    return Ok(());
+                }
                 for word in &name_words {
                     prop_assert!(!word.is_empty() && word.chars().all(char::is_alphanumeric));
                     prop_assert!(indexed.contains(&lookup_token(word)), "{word:?} not indexed");

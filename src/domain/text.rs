@@ -1,6 +1,8 @@
 //! Cleaning user-provided text before it is stored: no control characters, no bidirectional overrides,
 //! trimmed, bounded; and quoting what a client sent back to it in error messages, briefly.
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 pub const NAME_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 2_000;
 /// Characters of a client's input an error message repeats.
@@ -13,28 +15,37 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Characters that show nothing: spaces, zero-width and format characters, fillers, variation selectors.
+/// Characters that show nothing, by their Unicode General_Category: controls (Cc), format characters (Cf:
+/// zero-width, bidi, beam and annotation controls, hieroglyph joiners…), surrogates (Cs), private use (Co),
+/// unassigned code points (Cn) and separators (Zs, Zl, Zp). A few letters and marks also draw nothing but
+/// have another category (Default_Ignorable_Code_Point, which the crate has no table for): the Hangul
+/// fillers, the combining grapheme joiner, Khmer's inherent vowels, Mongolian and other variation selectors;
+/// they are listed here, with the blank Braille pattern.
 fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{00ad}'
-                | '\u{034f}'
-                | '\u{061c}'
-                | '\u{115f}'
-                | '\u{1160}'
-                | '\u{17b4}'
-                | '\u{17b5}'
-                | '\u{180b}'..='\u{180f}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{fe00}'..='\u{fe0f}'
-                | '\u{feff}'
-                | '\u{ffa0}'
-                | '\u{e0000}'..='\u{e0fff}'
-        )
+    use GeneralCategory::*;
+    matches!(
+        c.general_category(),
+        Control | Format | Surrogate | PrivateUse | Unassigned | SpaceSeparator | LineSeparator | ParagraphSeparator
+    ) || matches!(
+        c,
+        '\u{034f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{ffa0}'
+            | '\u{e0100}'..='\u{e01ef}'
+    )
+}
+
+/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR (the only Zl and Zp characters): they break a line
+/// as a newline does, though they are not control characters.
+fn is_line_break(c: char) -> bool {
+    matches!(c.general_category(), GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator)
 }
 
 /// True when `text` has nothing a reader would see (empty included).
@@ -42,22 +53,23 @@ pub fn is_blank(text: &str) -> bool {
     text.chars().all(is_invisible)
 }
 
-/// One line of text: control characters (newlines included) become spaces, runs of spaces stay, bidi
-/// controls go, ends trimmed.
+/// One line of text: control characters and line or paragraph separators (newlines included) become
+/// spaces, runs of spaces stay, bidi controls go, ends trimmed.
 pub fn single_line(text: &str) -> String {
     text.chars()
         .filter(|c| !is_bidi_control(*c))
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if c.is_control() || is_line_break(c) { ' ' } else { c })
         .collect::<String>()
         .trim()
         .to_string()
 }
 
-/// Text that may span lines: newlines and tabs stay (CRLF becomes LF), other control characters and bidi
-/// controls go.
+/// Text that may span lines: newlines and tabs stay (CRLF, line and paragraph separators become LF), other
+/// control characters and bidi controls go.
 pub fn multi_line(text: &str) -> String {
     text.replace("\r\n", "\n")
         .chars()
+        .map(|c| if is_line_break(c) { '\n' } else { c })
         .filter(|c| (!c.is_control() || *c == '\n' || *c == '\t') && !is_bidi_control(*c))
         .collect::<String>()
         .trim()
@@ -92,6 +104,32 @@ mod tests {
         assert!(is_blank(""));
         assert!(!is_blank("\u{200b}a"));
         assert!(!is_blank("👍🏽"), "emoji with a skin tone modifier is visible");
+    }
+
+    #[test]
+    fn format_characters_alone_are_blank() {
+        for invisible in [
+            "\u{1d173}\u{1d174}\u{1d17a}",
+            "\u{1bca0}\u{1bca3}",
+            "\u{fff9}\u{fffa}\u{fffb}",
+            "\u{13430}\u{13438}\u{1343f}",
+            "\u{2028}\u{2029}\u{3000}\u{a0}",
+            "\u{e000}\u{f8ff}",
+            "\u{e0001}\u{e0020}\u{e007f}",
+            "\u{e01ef}\u{fe0f}",
+        ] {
+            assert!(is_blank(invisible), "{invisible:?} shows nothing");
+        }
+        assert!(!is_blank("\u{1d173}\u{1d15e}\u{1d174}"), "a half note between beam controls shows");
+        assert!(!is_blank("\u{13430}\u{13000}"), "a hieroglyph shows");
+        assert!(!is_blank("\u{0301}"), "a combining accent alone still draws a mark");
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_break_no_name() {
+        assert_eq!(single_line("sun\u{2028}set\u{2029}"), "sun set");
+        assert!(!single_line("a\u{2028}b\u{2029}c").contains(['\u{2028}', '\u{2029}']));
+        assert_eq!(multi_line("first\u{2028}second\u{2029}third"), "first\nsecond\nthird");
     }
 
     #[test]

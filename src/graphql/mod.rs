@@ -4,6 +4,7 @@
 mod cacheable;
 mod comments;
 mod contract;
+mod documents;
 mod fragments;
 mod images;
 mod json;
@@ -61,14 +62,14 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub struct Api {
     schemas: Arc<validated::Schemas>,
     state: Arc<AppState>,
-    documents: Arc<quick_cache::sync::Cache<String, Arc<Parsed>>>,
+    documents: Arc<documents::Documents>,
     answers: Arc<ResponseCache>,
     persisted: Arc<persisted::PersistedQueries>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
 }
 
-/// A document parsed and checked once, kept by query text (`CACHED_DOCUMENTS`).
+/// A document parsed and checked once, kept by query text (`documents`).
 struct Parsed {
     /// Unique in this process: what `fragments` keys by.
     id: u64,
@@ -108,19 +109,12 @@ struct Admitted {
 const HEAVY_FIELDS: u64 = 100;
 const HEAVY_BYTES: usize = 4 * 1024;
 
-/// Documents parsed (and their costs counted) before are kept by query text: clients send the same few queries
-/// over and over, and parsing one cost a fifteenth of a gallery request's CPU time. Only documents within the
-/// limits are kept: `CACHED_DOCUMENTS` distinct queries of at most `CACHED_QUERY_BYTES` each (GraphiQL's
-/// introspection is 1.5 KB), a few MB. S3-FIFO eviction keeps the hot ones while one-off queries pass through.
-const CACHED_DOCUMENTS: usize = 256;
-const CACHED_QUERY_BYTES: usize = 8 * 1024;
-
 impl Api {
     pub fn new(state: Arc<AppState>) -> Self {
         let answers = Arc::new(ResponseCache::new(state.limits.query_cache));
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
-        let documents = Arc::new(quick_cache::sync::Cache::new(CACHED_DOCUMENTS));
+        let documents = Arc::new(documents::Documents::new());
         let fragments = Arc::new(fragments::Fragments::new());
         let schemas = Arc::new(validated::Schemas::new(state.clone(), fragments));
         Self { schemas, state, documents, answers, persisted: Arc::default(), heavy }
@@ -129,7 +123,7 @@ impl Api {
     /// Parse a long document not seen before on the blocking pool, a few at a time (parsing costs about a
     /// third of a microsecond per byte): `admit` then finds it parsed.
     async fn parse_off_runtime(&self, request: &mut async_graphql::Request) -> Result<(), async_graphql::ServerError> {
-        if self.documents.contains_key(request.query.as_str()) {
+        if self.documents.contains(request.query.as_str()) {
             return Ok(());
         }
         limits::check_text(&request.query)?;
@@ -207,9 +201,7 @@ impl Api {
                 static DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let id = DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields, unkept });
-                if query.len() <= CACHED_QUERY_BYTES {
-                    self.documents.insert(query, parsed.clone());
-                }
+                self.documents.keep(query, parsed.clone());
                 (parsed, false)
             }
         };
@@ -267,7 +259,8 @@ impl async_graphql::Executor for Api {
         use tracing::Instrument;
         let started = std::time::Instant::now();
         async {
-            let (operation, response) = match self.admit(&mut request) {
+            let admitted = refuse_malformed_key(&request.data).and_then(|()| self.admit(&mut request));
+            let (operation, response) = match admitted {
                 Err(error) => ("invalid", refused(error)),
                 Ok(admitted) => (admitted.operation, self.run(&admitted, request, false).await),
             };
@@ -285,7 +278,9 @@ impl async_graphql::Executor for Api {
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
         use futures_util::StreamExt;
         let started = std::time::Instant::now();
-        let admitted = match self.admit(&mut request) {
+        // Over the WebSocket the caller is the connection's (its key from `connection_init`, or the upgrade's).
+        let caller_data = session_data.as_deref().unwrap_or(&request.data);
+        let admitted = match refuse_malformed_key(caller_data).and_then(|()| self.admit(&mut request)) {
             Ok(admitted) => admitted,
             Err(error) => {
                 let response = refused(error);
@@ -371,6 +366,16 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
             crate::domain::text::quote(id.as_str())
         ))
     })
+}
+
+/// `UNAUTHENTICATED` when the caller in `data` sent an `Authorization` that is not an owner key: every
+/// operation is refused, not only those that need a key, so a client with a broken key finds out at once.
+fn refuse_malformed_key(data: &async_graphql::Data) -> Result<(), async_graphql::ServerError> {
+    let caller = data.get(&std::any::TypeId::of::<Caller>()).and_then(|caller| caller.downcast_ref::<Caller>());
+    match caller.map(Caller::owner) {
+        Some(Err(error)) => Err(async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default())),
+        _ => Ok(()),
+    }
 }
 
 /// A response of one error, for a request that was refused before it ran.

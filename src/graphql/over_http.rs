@@ -76,6 +76,9 @@ impl Api {
     /// the photos its answer holds are unchanged, is answered from the response cache without running it.
     pub async fn answer(&self, incoming: Incoming, method: Method, data: async_graphql::Data) -> Answer {
         let started = Instant::now();
+        if let Err(error) = super::refuse_malformed_key(&data) {
+            return self.finish("invalid", started, refused(error), false);
+        }
         let persisted = match persisted::requested(&incoming.extensions) {
             Ok(persisted) => persisted,
             Err(error) => return self.refuse(error, started),

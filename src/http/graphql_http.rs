@@ -4,6 +4,9 @@
 //!   no `Accept` at all, `application/graphql-response+json` when it ranks that first; neither acceptable: 406;
 //! - under `application/json` every GraphQL answer is 200; under `application/graphql-response+json` one
 //!   without `data` (refused before execution) gets the 4xx or 5xx its error code says;
+//! - a malformed `Authorization` refuses any operation with `UNAUTHENTICATED` (401 under
+//!   `application/graphql-response+json`) and `WWW-Authenticate: Bearer error="invalid_token"` (an operation
+//!   that needs a key sent without one: `WWW-Authenticate: Bearer`);
 //! - `POST` bodies must be `application/json` (or `application/graphql-response+json`): anything else, which a
 //!   browser can send cross-site without a preflight (text/plain, forms, multipart), is 415 and never runs;
 //! - `GET` takes `query`, `operationName`, and `variables` and `extensions` as JSON, and runs queries only (405
@@ -140,15 +143,23 @@ pub async fn handler(
     match incoming {
         Ok(incoming) => {
             let caller = Caller::new(client_ip, authorization.as_ref().map(HeaderValue::as_bytes));
+            let malformed_key = caller.owner().is_err();
             let data = graphql::request_data(&shared.state, caller);
             let answer = shared.api.answer(incoming, method, data).instrument(span).await;
+            let unauthenticated = answer.outcome == Outcome::Refused(ErrorCode::Unauthenticated);
             let status = match answer.outcome {
                 Outcome::Executed => StatusCode::OK,
                 Outcome::NeedsPost => StatusCode::METHOD_NOT_ALLOWED,
                 Outcome::Refused(_) if media == MediaType::Json => StatusCode::OK,
                 Outcome::Refused(code) => refusal_status(code),
             };
-            respond(media, status, answer)
+            let mut response = respond(media, status, answer);
+            if unauthenticated {
+                // RFC 6750 §3: the scheme, and when the key sent is malformed, that it is not one.
+                let challenge = if malformed_key { "Bearer error=\"invalid_token\"" } else { "Bearer" };
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            }
+            response
         }
         Err((status, error)) => respond(media, status, shared.api.refuse(error, started)),
     }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::both_modes;
 use crate::helpers::TestApp;
 
-both_modes!(every_bad_argument_is_refused_by_name_and_writes_nothing, text_loses_bidi_controls);
+both_modes!(every_bad_argument_is_refused_by_name_and_writes_nothing, text_loses_bidi_controls, names_stay_on_one_line);
 
 const CREATE_UPLOAD: &str = "mutation($input: CreateUploadInput!) { createUpload(input: $input) { uploadId } }";
 const COMPLETE_UPLOAD: &str = "mutation($id: ID!) { completeUpload(uploadId: $id) { id } }";
@@ -52,6 +52,20 @@ async fn every_bad_argument_is_refused_by_name_and_writes_nothing(app: TestApp) 
             "invisible description",
             CREATE_UPLOAD,
             upload(json!({ "description": "\u{feff}\u{2060}" })),
+            bad,
+            "description",
+        ),
+        (
+            "name of format characters only",
+            CREATE_UPLOAD,
+            upload(json!({ "name": "\u{1d173}\u{1d17a}\u{1bca0}\u{fff9}\u{fffb}\u{13430}\u{1343f}" })),
+            bad,
+            "name",
+        ),
+        (
+            "description of format characters only",
+            CREATE_UPLOAD,
+            upload(json!({ "description": "\u{1bca3}\u{13438}\n\u{fffa}" })),
             bad,
             "description",
         ),
@@ -134,4 +148,14 @@ async fn text_loses_bidi_controls(app: TestApp) {
     assert_eq!(comment["body"], "look here");
     let search = app.data("{ photos(filter: {name: \"evil\"}) { nodes { name } } }", json!({})).await;
     assert_eq!(search["photos"]["nodes"][0]["name"], "hi evil x", "indexed as shown");
+}
+
+/// A name is one line: U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR break it as a newline would,
+/// so they become spaces like newlines do.
+async fn names_stay_on_one_line(app: TestApp) {
+    let ticket = app.create_upload("pier.jpg", "image/jpeg", Some("sun\u{2028}set\u{2029}pier")).await;
+    let posted = app.post_file(&ticket, crate::helpers::JPEG, "image/jpeg", &[]).await;
+    assert!(posted.status().is_success());
+    let photo = app.complete_upload(ticket["uploadId"].as_str().unwrap()).await;
+    assert_eq!(photo["data"]["completeUpload"]["name"], "sun set pier", "{photo}");
 }

@@ -17,6 +17,7 @@ both_modes!(
     no_simple_cross_site_request_changes_anything,
     get_reads_of_photos_are_cacheable_and_nothing_else_is,
     persisted_queries_work_over_get_and_post,
+    a_malformed_key_refuses_every_operation,
 );
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -288,4 +289,47 @@ async fn persisted_queries_work_over_get_and_post(app: TestApp) {
     post_json(&app, None, json!({ "query": mutation, "extensions": mutation_hash })).await;
     let over_get = get(&app, None, &[("extensions", mutation_hash.to_string())]).await;
     assert_eq!((over_get.status, over_get.header("allow").as_str()), (405, "POST"));
+}
+
+/// An `Authorization` that is not an owner key refuses every operation, queries included (before, only the
+/// operations that need a key noticed it): a client with a broken key finds out at once.
+async fn a_malformed_key_refuses_every_operation(app: TestApp) {
+    let photo = app.upload_photo("keyed").await;
+    let query = json!({ "query": "query($id: ID!) { photo(id: $id) { name } }", "variables": { "id": photo["id"] } });
+    let send = |authorization: Option<&'static str>, accept: Option<&'static str>| {
+        let mut request = app.client.post(format!("{}/graphql", app.address)).json(&query);
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        async move { Answer::from(request.send().await.unwrap()).await }
+    };
+    for malformed in ["Bearer short", "Basic dXNlcjpwYXNz", "Bearer"] {
+        let answer = send(Some(malformed), Some(GRAPHQL_RESPONSE)).await;
+        assert_eq!(answer.status, 401, "{malformed}: {}", answer.body);
+        assert_eq!(answer.header("www-authenticate"), "Bearer error=\"invalid_token\"", "{malformed}");
+        assert_eq!(answer.code(), "UNAUTHENTICATED", "{malformed}");
+        let message = answer.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("Bearer <key>"), "says what to send: {message}");
+        assert!(answer.body.get("data").is_none(), "{malformed}: refused before it ran");
+
+        let answer = send(Some(malformed), None).await;
+        assert_eq!((answer.status, answer.code()), (200, "UNAUTHENTICATED"), "{malformed} under application/json");
+    }
+    let key = "Bearer a-well-formed-owner-key-0123456789";
+    for authorization in [None, Some(key)] {
+        let answer = send(authorization, Some(GRAPHQL_RESPONSE)).await;
+        assert_eq!(answer.status, 200, "{authorization:?}: {}", answer.body);
+        assert_eq!(answer.body["data"]["photo"]["name"], "keyed", "{authorization:?}");
+        assert_eq!(answer.header("www-authenticate"), "");
+    }
+
+    // Over the WebSocket, a malformed key in connection_init refuses each operation the same way.
+    let init = json!({ "authorization": "Bearer short" });
+    let mut socket =
+        crate::ws::Subscription::start_with(&app.address, init, "subscription { photoAdded { id } }", json!({})).await;
+    let refused = socket.raw(std::time::Duration::from_secs(5)).await.expect("an answer");
+    assert!(refused.to_string().contains("UNAUTHENTICATED"), "{refused}");
 }

@@ -15,6 +15,7 @@ both_modes!(
     bad_filters_are_refused,
     a_filtered_walk_stays_exact_while_photos_arrive,
     search_cost_follows_the_results_not_the_table,
+    a_photo_with_the_longest_name_stays_editable,
 );
 
 /// Name tokens over 4 partitions (`--name-shards 4`): the same semantics and exact walks, and each shard's
@@ -236,4 +237,53 @@ async fn search_cost_follows_the_results_not_the_table(app: TestApp) {
         assert_eq!(data["photos"]["nodes"].as_array().unwrap().len(), returned, "{filter}");
         assert!(calls <= max_calls && items <= max_items, "{filter}: {calls} calls, {items} items read");
     }
+}
+
+/// The ids of the photos a name search finds (first 10).
+async fn ids_found_by(app: &TestApp, words: &str) -> Vec<Value> {
+    let query = "query($name: String!) { photos(first: 10, filter: { name: $name }) { nodes { id } } }";
+    let page = app.data(query, json!({ "name": words })).await;
+    page["photos"]["nodes"].as_array().unwrap().iter().map(|node| node["id"].clone()).collect()
+}
+
+/// A name of 200 characters of distinct ten-letter words (`first`: the letter each starts with; 162 tokens
+/// written out).
+fn longest_name(first: u8) -> String {
+    let word = |n: usize| -> String {
+        let mut word = vec![first];
+        word.extend((1..10).map(|i| b'a' + ((n * 7 + i * 3) % 26) as u8));
+        String::from_utf8(word).unwrap()
+    };
+    let name = (0..18).map(word).collect::<Vec<_>>().join(" ");
+    assert!(name.chars().count() <= 200, "{name}");
+    name
+}
+
+/// A name can have about 100 index tokens (its words and their prefixes), while one edit rewrites the name's
+/// entries and counts in a transaction of at most 100 items: every edit of such a photo, even of its
+/// description alone, was refused ("change fewer words at a time"). Now a name is indexed under at most 24
+/// tokens, its words first, and a description edit rewrites no entry.
+async fn a_photo_with_the_longest_name_stays_editable(app: TestApp) {
+    let owner = app.with_key(Some("owner-of-the-longest-names-0123456789"));
+    let (first, second) = (longest_name(b'q'), longest_name(b'z'));
+    let photo = owner.upload_photo(&first).await;
+    assert_eq!(photo["name"], first.as_str(), "the whole name is kept");
+    let id = photo["id"].clone();
+    let first_word = first.split(' ').next().unwrap();
+    assert_eq!(ids_found_by(&app, first_word).await, [id.clone()], "found by its first word");
+    assert_eq!(ids_found_by(&app, "qd").await, [id.clone()], "and by a short prefix");
+
+    let update = "mutation($input: UpdatePhotoInput!) { updatePhoto(input: $input) { name description } }";
+    let described = owner.graphql(update, json!({ "input": { "id": id, "description": "Low tide" } })).await;
+    assert_eq!(described["data"]["updatePhoto"]["description"], "Low tide", "a description edit: {described}");
+    assert_eq!(described["data"]["updatePhoto"]["name"], first.as_str());
+
+    let renamed = owner.graphql(update, json!({ "input": { "id": id, "name": second } })).await;
+    assert_eq!(renamed["data"]["updatePhoto"]["name"], second.as_str(), "a rename to another such name: {renamed}");
+    assert!(ids_found_by(&app, first_word).await.is_empty(), "the old name finds nothing");
+    assert_eq!(ids_found_by(&app, second.split(' ').nth(3).unwrap()).await, [id.clone()], "the new one finds it");
+
+    let back = owner.graphql(update, json!({ "input": { "id": id, "name": first, "description": "" } })).await;
+    assert_eq!(back["data"]["updatePhoto"]["name"], first.as_str(), "and back: {back}");
+    assert_eq!(ids_found_by(&app, first_word).await, [id]);
 }
