@@ -1,0 +1,65 @@
+//! The processing queue as users meet it: a photo whose render was cut by a crash (kill -9) is READY soon after
+//! the restart, with the default lease.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{Mode, TempDir, TestApp};
+use crate::images;
+use crate::process::Instance;
+
+/// The apps only hold the store (and the tests' helpers): real `photoshare` processes do the work.
+mod crash {
+    use super::a_photo_cut_by_a_crash_mid_render_is_ready_within_30_s_of_the_restart;
+    crate::both_modes!(flags = &["--processing-jobs", "0"];
+        a_photo_cut_by_a_crash_mid_render_is_ready_within_30_s_of_the_restart);
+}
+
+/// A photo that takes a while to render: 24 MP.
+pub fn slow_photo() -> Vec<u8> {
+    images::phone_jpeg(6000, 4000, 1)
+}
+
+const STATUS: &str = "query($id: ID!) { photo(id: $id) { status } }";
+
+/// An instance with default settings (embedded: on `dir`; AWS: on the app's table and bucket) takes a slow
+/// photo and is killed while rendering it; restarted on the same store, it makes the photo READY in time.
+async fn a_photo_cut_by_a_crash_mid_render_is_ready_within_30_s_of_the_restart(app: TestApp) {
+    let dir = TempDir(std::env::temp_dir().join(format!("photoshare-cut-{}", uuid::Uuid::new_v4().simple())));
+    let mut instance = match app.mode {
+        Mode::Embedded => {
+            let args = ["--data-dir", &dir.0.display().to_string(), "--mutations-per-minute", "0"];
+            Instance::with_args(args.map(String::from).to_vec(), false).await
+        }
+        Mode::Aws => Instance::start(&app, &[]).await,
+    };
+    let through = app.at(&instance.address());
+    let photo = through.upload_bytes("cut", "image/jpeg", &slow_photo()).await;
+    let began = Instant::now();
+    while through.metric("photoshare_processing_running").await == 0 {
+        assert!(began.elapsed() < Duration::from_secs(10), "the render began");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(through.data(STATUS, json!({ "id": photo["id"] })).await["photo"]["status"], "PROCESSING");
+    instance.kill().await;
+
+    let restarted = Instant::now();
+    instance.restart().await;
+    let status = loop {
+        let status = through.data(STATUS, json!({ "id": photo["id"] })).await["photo"]["status"].clone();
+        if status != "PROCESSING" || restarted.elapsed() > Duration::from_secs(40) {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let took = restarted.elapsed();
+    eprintln!("{:?}: READY {:.1} s after the restart", app.mode, took.as_secs_f64());
+    assert_eq!(status, "READY");
+    assert!(took < Duration::from_secs(30), "READY {took:?} after the restart");
+    assert_eq!(
+        through.metric(r#"photoshare_processing_jobs_total{outcome="ready"}"#).await,
+        1,
+        "the restarted instance did the work"
+    );
+}
