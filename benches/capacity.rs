@@ -353,7 +353,9 @@ async fn measure(catalog: &Catalog, ledger: &Ledger) -> anyhow::Result<Costs> {
     let upload = per_operation(&ledger.take(), photos.len());
 
     let holder = photoshare::catalog::Holder::new(false);
-    let jobs = catalog.due_jobs(Utc::now(), SAMPLE_UPLOADS, &catalog.queue_shards(), &holder).await?.jobs;
+    // One owner's photos: a look takes one of them (the queue is fair between owners); each costs the same.
+    let rounds = std::collections::HashMap::new();
+    let jobs = catalog.due_jobs(Utc::now(), SAMPLE_UPLOADS, &catalog.queue_shards(), &rounds, &holder).await?.jobs;
     ledger.take(); // the look at the queue is per instance and scan, not per photo
     let mut processed = 0;
     for job in &jobs {

@@ -264,7 +264,7 @@ impl Catalog {
             Write::Put(photo.gallery_entry(self.gallery_shards)),
             Write::Delete(keys::upload(photo.id)),
             // Its processing, durable from the moment the photo exists.
-            Write::Put(queue::new_job(photo.id, self.queue_shards)),
+            Write::Put(queue::new_job(photo, self.queue_shards)),
         ];
         writes.extend(self.feed_entry(&Event::Photo(photo.clone()), photo.uploaded_at));
         match self.table.transact(writes).await {
@@ -321,8 +321,8 @@ pub(super) mod tests {
             owner: None,
             name_shard: 0,
             processing: Processing {
-                status: Some(super::processing::PhotoStatus::Ready),
-                renditions: vec![super::processing::StoredRendition {
+                status: Some(crate::catalog::processing::PhotoStatus::Ready),
+                renditions: vec![crate::catalog::processing::StoredRendition {
                     rendition: crate::image_format::Rendition::Full,
                     width: 64,
                     height: 48,

@@ -7,15 +7,24 @@
 //! void at once. Two instances can race for a job only after a lease ran out; the loser's commit fails its
 //! condition and changes nothing.
 //!
+//! Fair between clients: a job's sort key starts with who queued it (the owner key's hash, or the uploader's
+//! address without one), so each client's jobs are together, oldest first, and a look at the queue goes round
+//! from a position (after the client served last): it takes the first due job of each client it meets, reads
+//! past the rest of that client's jobs, and wraps around at the end. One client's thousand queued photos
+//! cost others one turn each, and a look reads about as many items as it takes (a window per client met).
+//!
 //! The queue is one partition (`JOBS`) by default, which takes about six write units per photo: a thousand a
-//! second is its limit, so `--queue-shards N` spreads jobs over `JOBS`, `JOBS#1`, … by photo id. A look at the
-//! queue reads the shards it is given (the shard of a job just queued here; all, in random order, for the
-//! periodic scan) until it has enough; a job is claimed, released and removed where it was found.
+//! second is its limit, so `--queue-shards N` spreads jobs over `JOBS`, `JOBS#1`, … by photo id, each with its
+//! own round. A look at the queue reads the shards it is given (the shard of a job just queued here; all, in
+//! random order, for the periodic scan) until it has enough; a job is claimed, released and removed where it
+//! was found.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Catalog, keys};
+use super::{Catalog, Photo, keys};
 use crate::table::{Check, Item, ItemExt, Query, TableError, TableResult, Value, Write};
 
 /// A job as read from the queue.
@@ -30,6 +39,9 @@ pub struct Job {
     holder: Option<String>,
     /// Due because its lease is another process's, void here (not because it ran out).
     void: bool,
+    /// Who queued it, and the queue shard it was found on.
+    queuer: String,
+    pub shard: usize,
     /// Its item, in the queue partition it was found in.
     key: crate::table::Key,
 }
@@ -65,6 +77,8 @@ pub struct Due {
     pub jobs: Vec<Job>,
     /// When the first lease seen held by another runs out (unless renewed): a look then may take it over.
     pub held_until: Option<DateTime<Utc>>,
+    /// Where the round of each shard whose look was cut short (many held jobs) should go on from.
+    pub resume: Vec<(usize, String)>,
 }
 
 pub(super) const LEASE: &str = "lease";
@@ -72,9 +86,22 @@ const LEASE_UNTIL: &str = "leaseUntil";
 const HOLDER: &str = "holder";
 const ATTEMPTS: &str = "attempts";
 
+/// Who queued `photo`'s job: its owner, or without an owner key the address it came from.
+fn queuer(photo: &Photo) -> String {
+    match &photo.owner {
+        Some(owner) => format!("o:{owner}"),
+        None => format!("a:{}", photo.uploader_ip.replace('#', "")),
+    }
+}
+
+/// `photo`'s job item's key.
+pub(super) fn job_key(photo: &Photo, shards: usize) -> crate::table::Key {
+    keys::job(photo.id, &queuer(photo), photo.uploaded_at, shards)
+}
+
 /// The job item written with a new photo.
-pub(super) fn new_job(photo_id: Uuid, shards: usize) -> Item {
-    let key = keys::job(photo_id, shards);
+pub(super) fn new_job(photo: &Photo, shards: usize) -> Item {
+    let key = job_key(photo, shards);
     Item::from([
         (crate::table::PK.into(), Value::S(key.pk)),
         (crate::table::SK.into(), Value::S(key.sk)),
@@ -88,9 +115,10 @@ fn queue(shard: usize, limit: usize, from: Option<String>, to: Option<String>) -
 }
 
 impl Job {
-    fn from_item(item: &Item, now: &str, holder: &Holder) -> Option<Self> {
+    fn from_item(item: &Item, now: &str, holder: &Holder, shard: usize) -> Option<Self> {
         let key = crate::table::key_of(item).ok()?;
-        let photo_id = Uuid::try_parse(&key.sk).ok()?;
+        let (queuer, photo_id) = keys::job_parts(&key.sk)?;
+        let queuer = queuer.to_string();
         let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
         let holder_id = item.opt_string(HOLDER).map(str::to_string);
         let held = lease_until.as_deref().is_some_and(|until| until >= now);
@@ -102,8 +130,15 @@ impl Job {
             lease: item.opt_number(LEASE).unwrap_or(0),
             holder: holder_id,
             void,
+            queuer,
+            shard,
             key,
         })
+    }
+
+    /// The queue position after every job of its queuer: where a round that served it goes on.
+    pub fn after_queuer(&self) -> String {
+        keys::after_queuer(&self.queuer)
     }
 
     /// Whether it may be claimed: its lease ran out, there is none, or it is void.
@@ -124,42 +159,87 @@ impl Catalog {
         keys::shard_of(photo_id, self.queue_shards)
     }
 
-    /// Jobs `holder` may claim at `now`: at most `limit`, looking at `shards` in turn until that many are
-    /// found. In each, from the `4 * limit` items that follow a random point (wrapping around at its end), in
-    /// one query or two. Photo ids are random, so instances look at different parts of a long queue and do
-    /// not all find the same jobs leased by others.
+    /// Jobs `holder` may claim at `now`, at most one per queuer: at most `limit`, looking at `shards` in turn
+    /// until that many are found, each from its position in `rounds` (from its start if none), in turn.
     pub async fn due_jobs(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         shards: &[usize],
+        rounds: &HashMap<usize, String>,
         holder: &Holder,
     ) -> TableResult<Due> {
         let now = keys::time(now);
         let mut found = Due::default();
         let mut held_until: Option<String> = None;
         for &shard in shards {
-            let wanted = (limit - found.jobs.len()) * 4;
-            let start = Uuid::new_v4().to_string();
-            let mut items = self.table.query(&queue(shard, wanted, Some(start.clone()), None)).await?;
-            if items.len() < wanted {
-                // From the front up to the random point (inclusive: no job has that id).
-                items.extend(self.table.query(&queue(shard, wanted - items.len(), None, Some(start))).await?);
-            }
-            for job in items.iter().filter_map(|item| Job::from_item(item, &now, holder)) {
-                if job.due(&now) {
-                    found.jobs.push(job);
-                } else if let Some(until) = job.lease_until {
-                    held_until = Some(held_until.map_or(until.clone(), |earliest| earliest.min(until)));
-                }
-            }
             if found.jobs.len() >= limit {
                 break;
             }
+            let start = rounds.get(&shard).cloned();
+            if let Some(cut) = self.round(shard, start, limit, &now, holder, &mut found, &mut held_until).await? {
+                found.resume.push((shard, cut));
+            }
         }
-        found.jobs.truncate(limit);
         found.held_until = held_until.and_then(|until| DateTime::parse_from_rfc3339(&until).ok()).map(|t| t.to_utc());
         Ok(found)
+    }
+
+    /// One round of shard `shard` from position `start`, wrapping around at the end back to it: the first due
+    /// job of each queuer met is added to `found` until it holds `limit`. Reads windows of `4 * limit` items
+    /// (at least 8), skipping past a queuer's other jobs once one is taken; at most `limit + 4` of them, and
+    /// then the position it was cut at.
+    #[allow(clippy::too_many_arguments)]
+    async fn round(
+        &self,
+        shard: usize,
+        start: Option<String>,
+        limit: usize,
+        now: &str,
+        holder: &Holder,
+        found: &mut Due,
+        held_until: &mut Option<String>,
+    ) -> TableResult<Option<String>> {
+        let window = (4 * limit).max(8);
+        let mut taken = HashSet::new();
+        // From the front, one pass is a whole round; from a position, the pass to the end and one from the
+        // front up to it.
+        let (mut from, mut wrapped) = (start.clone(), start.is_none());
+        for _ in 0..limit + 4 {
+            let to = if wrapped { start.clone() } else { None };
+            if from.as_ref().zip(to.as_ref()).is_some_and(|(from, to)| from > to) {
+                // Skipped past the start: the round is over.
+                return Ok(None);
+            }
+            let items = self.table.query(&queue(shard, window, from.clone(), to)).await?;
+            for job in items.iter().filter_map(|item| Job::from_item(item, now, holder, shard)) {
+                if taken.contains(&job.queuer) {
+                    continue;
+                }
+                if job.due(now) {
+                    taken.insert(job.queuer.clone());
+                    found.jobs.push(job);
+                    if found.jobs.len() >= limit {
+                        return Ok(None);
+                    }
+                } else if job.holder.as_deref() != Some(holder.id.as_str())
+                    && let Some(until) = job.lease_until
+                {
+                    *held_until = Some(held_until.take().map_or(until.clone(), |earliest| earliest.min(until)));
+                }
+            }
+            let last = items.last().and_then(|item| item.opt_string(crate::table::SK));
+            match last {
+                Some(sk) if items.len() == window => {
+                    let queuer = keys::job_parts(sk).map_or(sk, |(queuer, _)| queuer);
+                    // Past a queuer served in this round; otherwise on through its jobs (all held so far).
+                    from = Some(if taken.contains(queuer) { keys::after_queuer(queuer) } else { keys::after_job(sk) });
+                }
+                _ if wrapped => return Ok(None),
+                _ => (from, wrapped) = (None, true),
+            }
+        }
+        Ok(from)
     }
 
     /// Photos waiting to be processed (or being processed), counted up to `limit` per shard, one query each.
@@ -256,69 +336,5 @@ fn rand_u32() -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::table::Table;
-    use crate::table::embedded::EmbeddedTable;
-
-    fn catalog() -> (Catalog, Arc<EmbeddedTable>, std::path::PathBuf) {
-        let path = std::env::temp_dir().join(format!("photoshare-queue-{}.redb", Uuid::new_v4()));
-        let table = Arc::new(EmbeddedTable::open(&path).unwrap());
-        (Catalog::new(table.clone()), table, path)
-    }
-
-    #[tokio::test]
-    async fn a_due_job_behind_many_leased_ones_is_found() {
-        let (catalog, table, path) = catalog();
-        let mut ids: Vec<Uuid> = (0..30).map(|_| Uuid::new_v4()).collect();
-        ids.sort();
-        // Every job but the last in key order is held by another instance for an hour.
-        let held = keys::time(Utc::now() + chrono::Duration::hours(1));
-        let jobs = ids.iter().enumerate().map(|(n, id)| {
-            let mut job = new_job(*id, 1);
-            if n < ids.len() - 1 {
-                job.insert(LEASE_UNTIL.into(), Value::S(held.clone()));
-            }
-            job
-        });
-        table.put_many(jobs.collect()).await.unwrap();
-        // Each look reads 8 items from a random point: about one look in four reaches the free job.
-        let mut found = 0;
-        let holder = Holder::new(false);
-        for _ in 0..60 {
-            let due = catalog.due_jobs(Utc::now(), 2, &[0], &holder).await.unwrap();
-            assert!(due.jobs.iter().all(|job| job.photo_id == ids[29]), "only the free job is due");
-            found += due.jobs.len();
-        }
-        std::fs::remove_file(&path).ok();
-        assert!(found > 0, "the free job behind 29 leased ones was never found");
-    }
-
-    #[tokio::test]
-    async fn a_lease_of_another_process_is_void_only_where_this_one_owns_the_store() {
-        let (catalog, table, path) = catalog();
-        let id = Uuid::new_v4();
-        let mut photo = crate::catalog::photos::tests::photo(0, Some(Vec::new()));
-        photo.id = id;
-        catalog.record_photo(&photo).await.unwrap();
-        let (ended, shared, sole) = (Holder::new(true), Holder::new(false), Holder::new(true));
-        let now = Utc::now();
-        let job = catalog.due_jobs(now, 1, &[0], &ended).await.unwrap().jobs.remove(0);
-        let until = now + chrono::Duration::seconds(30);
-        let first = catalog.claim(&job, now, until, &ended).await.unwrap().expect("claimed");
-
-        let seen = catalog.due_jobs(now, 1, &[0], &shared).await.unwrap();
-        assert!(seen.jobs.is_empty(), "held for another instance sharing the store");
-        assert_eq!(seen.held_until.map(|t| keys::time(t)), Some(keys::time(until)), "until its lease runs out");
-
-        let void = catalog.due_jobs(now, 1, &[0], &sole).await.unwrap().jobs.remove(0);
-        let second = catalog.claim(&void, now, until, &sole).await.unwrap().expect("a void lease is taken over");
-        assert!(catalog.claim(&void, now, until, &sole).await.unwrap().is_none(), "once");
-        assert!(!catalog.renew(&first, until).await.unwrap(), "the first lease is lost");
-        assert!(catalog.renew(&second, until).await.unwrap(), "the second is renewed");
-        drop(table);
-        std::fs::remove_file(&path).ok();
-    }
-}
+#[path = "queue_tests.rs"]
+mod tests;

@@ -8,7 +8,9 @@
 //! leaves the render uncommitted. Renders run on the blocking pool, at most `jobs` at once: the CPU is shared with serving, and
 //! with the default of one job a 2-core instance always keeps a core for requests. A transient failure
 //! (storage unavailable) is retried after 5 s, then 30 s; the third failure, or any problem with the file
-//! itself, ends FAILED with the reason.
+//! itself, ends FAILED with the reason. Each look takes jobs round-robin across the clients that queued them
+//! (`catalog::queue`), and after taking one the worker looks again as soon as a render ends, so a client that
+//! queued a hundred slow photos delays another client's photo by one render, not a hundred.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +69,8 @@ pub struct Queue {
     wake: Notify,
     /// Queue shards of jobs queued here since the last look: a look when woken reads those only.
     hinted: std::sync::Mutex<Vec<usize>>,
+    /// Where each queue shard's round goes on: after the queuer served last (`catalog::queue`).
+    rounds: std::sync::Mutex<std::collections::HashMap<usize, String>>,
     pub counts: Counts,
 }
 
@@ -76,6 +80,11 @@ impl Queue {
     pub fn queued(&self, shard: usize) {
         self.hint(&[shard]);
         self.wake.notify_one();
+    }
+
+    /// The round of shard `shard` goes on from `position`.
+    fn go_on(&self, shard: usize, position: String) {
+        self.rounds.lock().unwrap_or_else(|p| p.into_inner()).insert(shard, position);
     }
 
     /// Shards the next look reads (with those hinted meanwhile).
@@ -134,7 +143,8 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
                 next_scan = next_scan.min(tokio::time::Instant::now() + wait);
             }
             if !looked.more {
-                // Otherwise more were due than permits were free: look again (at the same shards) once one is.
+                // Otherwise a job was taken, or more were due than permits were free: look again (at the same
+                // shards) once a permit is free.
                 tokio::select! {
                     () = services.processing.wake.notified() => {}
                     () = tokio::time::sleep_until(next_scan) => {}
@@ -147,7 +157,8 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
 /// What a look at the queue found.
 #[derive(Debug, Default)]
 struct Looked {
-    /// More were due than could be taken (the shards looked at are then hinted again for the next look).
+    /// A job was taken, or more were due than could be taken: the next look (at the shards looked at, hinted
+    /// again) comes as soon as a permit is free, for the next queuer's turn.
     more: bool,
     /// When the first lease held by another process runs out.
     held_until: Option<chrono::DateTime<Utc>>,
@@ -169,7 +180,11 @@ async fn claim_due(
     }
     let now = Utc::now();
     let shards = services.processing.shards_to_look_at(&services.catalog, periodic);
-    let due = services.catalog.due_jobs(now, free.len() + 1, &shards, holder).await?;
+    let rounds = services.processing.rounds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let due = services.catalog.due_jobs(now, free.len() + 1, &shards, &rounds, holder).await?;
+    for (shard, position) in due.resume {
+        services.processing.go_on(shard, position);
+    }
     let mut looked = Looked { more: false, held_until: due.held_until };
     let until = now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(20));
     for job in due.jobs {
@@ -179,6 +194,9 @@ async fn claim_due(
             break;
         }
         let Some(lease) = services.catalog.claim(&job, now, until, holder).await? else { continue };
+        services.processing.go_on(job.shard, job.after_queuer());
+        services.processing.hint(&[job.shard]);
+        looked.more = true;
         let permit = free.pop();
         let services = services.clone();
         tokio::spawn(async move {

@@ -1,11 +1,13 @@
-//! The processing queue as users meet it: a photo whose render was cut by a crash (kill -9) is READY soon after
-//! the restart, with the default lease.
+//! The processing queue and background work as users meet them: one client's flood of slow photos does not
+//! hold up another client's photo; a photo whose render was cut by a crash (kill -9) is READY soon after the
+//! restart, with the default lease.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{Mode, TempDir, TestApp};
+use crate::both_modes;
+use crate::helpers::{JPEG, Mode, TempDir, TestApp};
 use crate::images;
 use crate::process::Instance;
 
@@ -15,6 +17,8 @@ mod crash {
     crate::both_modes!(flags = &["--processing-jobs", "0"];
         a_photo_cut_by_a_crash_mid_render_is_ready_within_30_s_of_the_restart);
 }
+
+both_modes!(one_clients_flood_of_slow_photos_does_not_hold_up_another_clients_photo);
 
 /// A photo that takes a while to render: 24 MP.
 pub fn slow_photo() -> Vec<u8> {
@@ -62,4 +66,42 @@ async fn a_photo_cut_by_a_crash_mid_render_is_ready_within_30_s_of_the_restart(a
         1,
         "the restarted instance did the work"
     );
+}
+
+/// Slow photos one client queues before another client uploads an ordinary one.
+const FLOOD: usize = 40;
+
+/// One client queues 40 slow photos (about a second of rendering each here, one at a time); another client's
+/// ordinary photo, uploaded after them, is READY within 10 s, long before the flood is through.
+async fn one_clients_flood_of_slow_photos_does_not_hold_up_another_clients_photo(app: TestApp) {
+    let flooder = app.with_key(Some("flooding-client-key-000000000000000000"));
+    let other = app.with_key(Some("another-client-key-1111111111111111111"));
+    let slow = slow_photo();
+    let mut flood = Vec::new();
+    for n in 0..FLOOD {
+        flood.push(flooder.upload_bytes(&format!("flood {n}"), "image/jpeg", &slow).await["id"].clone());
+    }
+
+    let uploaded = Instant::now();
+    let photo = other.upload_bytes("ordinary", "image/jpeg", JPEG).await;
+    let status = loop {
+        let status = other.data(STATUS, json!({ "id": photo["id"] })).await["photo"]["status"].clone();
+        if status != "PROCESSING" || uploaded.elapsed() > Duration::from_secs(60) {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let took = uploaded.elapsed();
+    let mut flood_done = 0;
+    for id in &flood {
+        flood_done += usize::from(flooder.data(STATUS, json!({ "id": id })).await["photo"]["status"] != "PROCESSING");
+    }
+    eprintln!(
+        "{:?}: the other client's photo READY in {:.1} s; {flood_done} of {FLOOD} flooded done by then",
+        app.mode,
+        took.as_secs_f64()
+    );
+    assert_eq!(status, "READY");
+    assert!(took < Duration::from_secs(10), "the other client's photo took {took:?}");
+    assert!(flood_done < FLOOD, "the flood was still being processed");
 }
