@@ -134,7 +134,8 @@ pub struct Config {
     /// for instances that only serve). One keeps a 2-core instance's other core for requests.
     #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_JOBS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=64))]
     pub processing_jobs: u64,
-    /// Seconds between looks at the processing queue for work no instance holds (after a crash, a retry).
+    /// Seconds between looks at the processing queue for work no instance holds (after a crash, a retry), and
+    /// at deleted photos' leftovers; while a look finds nothing the wait doubles, up to a minute.
     #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_SCAN_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub processing_scan_seconds: u64,
     /// Seconds a claimed photo is this instance's, renewed every third of it while its render runs: a photo

@@ -2,7 +2,8 @@
 //!
 //! Work comes from the table's queue (`catalog::queue`), never from memory: a job written with a photo is
 //! done by whichever instance claims it, after a crash or a deploy too. This instance looks for due jobs at
-//! once on the shard of one it queued, and at every shard every `scan`, however many it queues meanwhile (for
+//! once on the shard of one it queued, and at every shard every `scan` (backing off up to a minute while the
+//! queue is empty), however many it queues meanwhile (for
 //! other instances' jobs whose lease ran out, and retries), and again when a lease it saw held by another
 //! process runs out. A lease is renewed every third of its length while its render runs (`Renewal`); one lost
 //! leaves the render uncommitted. Renders run on the blocking pool, at most `jobs` at once: the CPU is shared with serving, and
@@ -40,6 +41,16 @@ pub struct Settings {
     /// Whether this process alone uses the store (embedded mode): leases of any other process were left by one
     /// that ended, and are void at once.
     pub sole: bool,
+}
+
+/// Longest wait between an idle instance's background looks (at the processing queue, at deleted photos):
+/// while they find nothing, the wait doubles from the configured scan up to this (or the scan, if longer).
+pub const IDLE_LOOKS_AT_MOST: Duration = Duration::from_secs(60);
+
+/// The next wait between background looks: doubled (up to the cap) after one that found nothing, back to
+/// `scan` after one that found work.
+pub fn back_off(every: Duration, scan: Duration, found_work: bool) -> Duration {
+    if found_work { scan } else { (every * 2).min(scan.max(IDLE_LOOKS_AT_MOST)) }
 }
 
 /// Upper bounds of the render-time histogram, in seconds.
@@ -117,14 +128,18 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
         let holder = Arc::new(Holder::new(settings.sole));
         // When the next look reads every shard: a deadline, so that jobs queued here (each waking the worker for
         // its own shard) cannot put off the look that finds other instances' jobs and retries. The first look
-        // at start is one.
-        let mut next_scan = tokio::time::Instant::now();
+        // at start is one. While the queue is empty they back off (`back_off`); a job queued here wakes the
+        // worker at once and brings them back to every `scan`.
+        let (mut next_scan, mut every) = (tokio::time::Instant::now(), settings.scan);
         loop {
             let periodic = tokio::time::Instant::now() >= next_scan;
+            let mut queue_empty = false;
             if periodic {
-                next_scan = tokio::time::Instant::now() + settings.scan;
                 match services.catalog.queued_jobs(1_000).await {
-                    Ok(queued) => services.processing.counts.queued.store(queued as u64, Ordering::Relaxed),
+                    Ok(queued) => {
+                        services.processing.counts.queued.store(queued as u64, Ordering::Relaxed);
+                        queue_empty = queued == 0;
+                    }
                     Err(error) => tracing::warn!(error = %error, "cannot count the processing queue"),
                 }
             }
@@ -137,6 +152,10 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
                 Looked::default()
             });
             services.processing.counts.scans.fetch_add(1, Ordering::Relaxed);
+            if periodic {
+                every = back_off(every, settings.scan, !queue_empty || looked.claimed);
+                next_scan = tokio::time::Instant::now() + every;
+            }
             if let Some(until) = looked.held_until {
                 // Another process holds a job: look again once its lease runs out, in case that process ended.
                 let wait = (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(100);
@@ -146,7 +165,10 @@ pub fn spawn(services: Arc<Services>, settings: Settings) -> tokio::task::JoinHa
                 // Otherwise a job was taken, or more were due than permits were free: look again (at the same
                 // shards) once a permit is free.
                 tokio::select! {
-                    () = services.processing.wake.notified() => {}
+                    () = services.processing.wake.notified() => {
+                        every = settings.scan;
+                        next_scan = next_scan.min(tokio::time::Instant::now() + every);
+                    }
                     () = tokio::time::sleep_until(next_scan) => {}
                 }
             }
@@ -160,6 +182,7 @@ struct Looked {
     /// A job was taken, or more were due than could be taken: the next look (at the shards looked at, hinted
     /// again) comes as soon as a permit is free, for the next queuer's turn.
     more: bool,
+    claimed: bool,
     /// When the first lease held by another process runs out.
     held_until: Option<chrono::DateTime<Utc>>,
 }
@@ -185,7 +208,7 @@ async fn claim_due(
     for (shard, position) in due.resume {
         services.processing.go_on(shard, position);
     }
-    let mut looked = Looked { more: false, held_until: due.held_until };
+    let mut looked = Looked { more: false, claimed: false, held_until: due.held_until };
     let until = now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(20));
     for job in due.jobs {
         if free.is_empty() {
@@ -196,7 +219,7 @@ async fn claim_due(
         let Some(lease) = services.catalog.claim(&job, now, until, holder).await? else { continue };
         services.processing.go_on(job.shard, job.after_queuer());
         services.processing.hint(&[job.shard]);
-        looked.more = true;
+        (looked.more, looked.claimed) = (true, true);
         let permit = free.pop();
         let services = services.clone();
         tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! The processing queue and background work as users meet them: one client's flood of slow photos does not
 //! hold up another client's photo; a photo whose render was cut by a crash (kill -9) is READY soon after the
-//! restart, with the default lease.
+//! restart, with the default lease; an idle instance's background queries back off, while a new photo is
+//! still taken at once.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,14 @@ mod crash {
 }
 
 both_modes!(one_clients_flood_of_slow_photos_does_not_hold_up_another_clients_photo);
+
+/// Background looks every second here (`--processing-scan-seconds 1`, which the sweeper of deleted photos
+/// follows too), backing off while they find nothing.
+mod idle {
+    use super::an_idle_instance_backs_off_its_background_queries_yet_takes_a_new_photo_at_once;
+    crate::both_modes!(flags = &["--processing-scan-seconds", "1"];
+        an_idle_instance_backs_off_its_background_queries_yet_takes_a_new_photo_at_once);
+}
 
 /// A photo that takes a while to render: 24 MP.
 pub fn slow_photo() -> Vec<u8> {
@@ -104,4 +113,19 @@ async fn one_clients_flood_of_slow_photos_does_not_hold_up_another_clients_photo
     assert_eq!(status, "READY");
     assert!(took < Duration::from_secs(10), "the other client's photo took {took:?}");
     assert!(flood_done < FLOOD, "the flood was still being processed");
+}
+
+/// Idle for 12 s, the worker's looks at the queue and the sweeper's at deleted photos (every second if they
+/// found something: about 48 table calls) make at most 15 table calls; a photo uploaded then is READY at once.
+async fn an_idle_instance_backs_off_its_background_queries_yet_takes_a_new_photo_at_once(app: TestApp) {
+    let calls = app.table_calls();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let idle = app.table_calls() - calls;
+    eprintln!("{:?}: {idle} table calls in 12 s idle", app.mode);
+    assert!(idle <= 15, "{idle} background table calls in 12 s of idling");
+
+    let woken = Instant::now();
+    let photo = app.upload_bytes("woken", "image/jpeg", JPEG).await;
+    assert_eq!(app.ready(&photo["id"]).await["status"], "READY");
+    assert!(woken.elapsed() < Duration::from_secs(3), "READY {:?} after the upload began", woken.elapsed());
 }
