@@ -352,12 +352,15 @@ async fn measure(catalog: &Catalog, ledger: &Ledger) -> anyhow::Result<Costs> {
     }
     let upload = per_operation(&ledger.take(), photos.len());
 
-    let jobs = catalog.due_jobs(Utc::now(), SAMPLE_UPLOADS, &catalog.queue_shards()).await?;
+    let holder = photoshare::catalog::Holder::new(false);
+    // One owner's photos: a look takes one of them (the queue is fair between owners); each costs the same.
+    let rounds = std::collections::HashMap::new();
+    let jobs = catalog.due_jobs(Utc::now(), SAMPLE_UPLOADS, &catalog.queue_shards(), &rounds, &holder).await?.jobs;
     ledger.take(); // the look at the queue is per instance and scan, not per photo
     let mut processed = 0;
     for job in &jobs {
         let until = Utc::now() + Duration::minutes(2);
-        let Some(lease) = catalog.claim(job, Utc::now(), until).await? else { continue };
+        let Some(lease) = catalog.claim(job, Utc::now(), until, &holder).await? else { continue };
         let Some(photo) = photos.iter().find(|p| p.id == job.photo_id) else { continue };
         let outcome = Processing::ready_as(2048, 1536, 420_000);
         catalog.finish_processing(&lease, photo, outcome, Some((4032, 3024))).await?;

@@ -204,6 +204,7 @@ impl Application {
             jobs: usize::try_from(config.processing_jobs).unwrap_or(1),
             scan: Duration::from_secs(config.processing_scan_seconds),
             lease: Duration::from_secs(config.processing_lease_seconds),
+            sole: config.store == StoreKind::Embedded,
         };
         let state = Arc::new(AppState {
             services,

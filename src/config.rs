@@ -134,11 +134,14 @@ pub struct Config {
     /// for instances that only serve). One keeps a 2-core instance's other core for requests.
     #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_JOBS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=64))]
     pub processing_jobs: u64,
-    /// Seconds between looks at the processing queue for work no instance holds (after a crash, a retry).
+    /// Seconds between looks at the processing queue for work no instance holds (after a crash, a retry), and
+    /// at deleted photos' leftovers; while a look finds nothing the wait doubles, up to a minute.
     #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_SCAN_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub processing_scan_seconds: u64,
-    /// Seconds a claimed photo is this instance's; if it has not finished by then, another instance may.
-    #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_LEASE_SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    /// Seconds a claimed photo is this instance's, renewed every third of it while its render runs: a photo
+    /// whose instance died (a crash, kill -9) is taken over by another within this long. In embedded mode a
+    /// restarted instance takes over its predecessor's photos at once.
+    #[arg(long, global = true, env = "PHOTOSHARE_PROCESSING_LEASE_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub processing_lease_seconds: u64,
     /// WebSockets one client address (an IPv6 client's /64) may hold open on one instance; more get 429.
     /// Clients behind one NAT share an address: each socket carries up to 100 subscriptions.

@@ -79,7 +79,8 @@ impl Catalog {
             Write::DeleteExisting(keys::photo(photo.id)),
             Write::Delete(keys::gallery_entry(photo.id)),
             Write::PutIfAbsent(Trashed::to_item(photo)),
-            Write::Delete(keys::job(photo.id, self.queue_shards)),
+            Write::Delete(super::queue::job_key(photo, self.queue_shards)),
+            Write::Delete(keys::unqueued_job(photo.id, self.queue_shards)),
         ];
         writes.extend(self.feed_entry(&Event::PhotoRemoved(photo.id), Utc::now()));
         match self.table.transact(writes).await {

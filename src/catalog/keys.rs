@@ -13,7 +13,7 @@
 //! | photo's share  | `PHOTO#<id>`     | `S#<sha256>` (TTL: found and removed with the photo) |  |  |
 //! | name token     | `W#<token>`, `W#<token>#<shard>` | `<uploadedAt>#<id>` (the name's words) |  |  |
 //! | token count    | `W#<token>`, `W#<token>#<shard>` | `#COUNT` (the shard's photos with the token) | | |
-//! | processing job | `JOBS`, `JOBS#<shard>` | `<photo id>` (attempts, lease)   |  |            |
+//! | processing job | `JOBS`, `JOBS#<shard>` | `<queuer>#<uploadedAt>#<photo id>` (attempts, lease) | |  |
 //! | deleted photo  | `TRASH`          | `<photo id>` (what is left to remove)  |  |            |
 //!
 //! Comments live in their photo's partition, so a timeline page is one query on one partition, and the comment,
@@ -188,9 +188,33 @@ pub fn job_partition(shard: usize) -> String {
     sharded(JOBS, shard)
 }
 
-/// `photo_id`'s job, on its shard of the queue's `shards` partitions.
-pub fn job(photo_id: Uuid, shards: usize) -> Key {
+/// `photo_id`'s job, on its shard of the queue's `shards` partitions, sorted by who queued it (`queuer`: no
+/// `#`) and then by when, so each queuer's jobs are together, oldest first.
+pub fn job(photo_id: Uuid, queuer: &str, queued_at: DateTime<Utc>, shards: usize) -> Key {
+    Key::new(job_partition(shard_of(photo_id, shards)), format!("{queuer}#{}#{photo_id}", time(queued_at)))
+}
+
+/// `photo_id`'s job as versions before fair queueing keyed it (its own queuer, in effect).
+pub fn unqueued_job(photo_id: Uuid, shards: usize) -> Key {
     Key::new(job_partition(shard_of(photo_id, shards)), photo_id.to_string())
+}
+
+/// Who queued the job with sort key `sk`, and its photo.
+pub fn job_parts(sk: &str) -> Option<(&str, Uuid)> {
+    let queuer = sk.split('#').next()?;
+    let photo_id = Uuid::try_parse(sk.rsplit('#').next()?).ok()?;
+    Some((queuer, photo_id))
+}
+
+/// A queue position (an inclusive lower bound of sort keys) after every job of `queuer`.
+pub fn after_queuer(queuer: &str) -> String {
+    // `~` sorts after every character of a time and a photo id, and after `#`.
+    format!("{queuer}#~")
+}
+
+/// A queue position right after the job with sort key `sk`.
+pub fn after_job(sk: &str) -> String {
+    format!("{sk}~")
 }
 
 /// A time as a sort key: fixed width, UTC, microseconds, so byte order is time order.

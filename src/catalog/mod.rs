@@ -10,6 +10,7 @@ mod events;
 pub mod keys;
 mod photos;
 mod processing;
+mod queue;
 mod search;
 mod shares;
 pub mod words;
@@ -25,7 +26,8 @@ pub use deletion::{Swept, Trashed};
 pub use edits::EditError;
 pub use events::Event;
 pub use photos::{FIRST_COMMENTS, Photo, Upload};
-pub use processing::{BEFORE_RENDITIONS, Job, Lease, PhotoStatus, Processing, StoredRendition};
+pub use processing::{BEFORE_RENDITIONS, PhotoStatus, Processing, StoredRendition};
+pub use queue::{Due, Holder, Job, Lease};
 pub use search::PhotoFilter;
 pub use shares::Share;
 

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::keys::{self, PhotoCursor};
-use super::processing::{self, Processing};
+use super::processing::Processing;
+use super::queue;
 use super::{Catalog, Comment, Event, Page, parse_id, parse_time, s};
 use crate::image_format::ImageFormat;
 use crate::table::{GSI1_PK, GSI1_SK, Item, ItemExt, PK, SK, TTL, TableError, TableResult, Value, Write};
@@ -263,7 +264,7 @@ impl Catalog {
             Write::Put(photo.gallery_entry(self.gallery_shards)),
             Write::Delete(keys::upload(photo.id)),
             // Its processing, durable from the moment the photo exists.
-            Write::Put(processing::new_job(photo.id, self.queue_shards)),
+            Write::Put(queue::new_job(photo, self.queue_shards)),
         ];
         writes.extend(self.feed_entry(&Event::Photo(photo.clone()), photo.uploaded_at));
         match self.table.transact(writes).await {
@@ -320,8 +321,8 @@ pub(super) mod tests {
             owner: None,
             name_shard: 0,
             processing: Processing {
-                status: Some(super::processing::PhotoStatus::Ready),
-                renditions: vec![super::processing::StoredRendition {
+                status: Some(crate::catalog::processing::PhotoStatus::Ready),
+                renditions: vec![crate::catalog::processing::StoredRendition {
                     rendition: crate::image_format::Rendition::Full,
                     width: 64,
                     height: 48,

@@ -64,13 +64,15 @@ pub(super) async fn remove_objects(services: &Services, id: Uuid, original: &str
 }
 
 /// The sweeper: at start, when a photo is deleted here, and every `scan` (for deletions whose instance
-/// stopped midway), it removes what deleted photos left; every quarter of `Limits::abandoned_upload` (at
+/// stopped midway; backing off up to a minute while it finds nothing), it removes what deleted photos left; every quarter of `Limits::abandoned_upload` (at
 /// most hourly) it removes abandoned uploads' files (`uploads::sweep_abandoned`).
 pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle<()> {
     let abandoned_every =
         (services.limits.abandoned_upload / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     tokio::spawn(async move {
         let mut next_abandoned = tokio::time::Instant::now();
+        // Looks back off while they find nothing (`processing::back_off`); a deletion here wakes it at once.
+        let mut every = scan;
         loop {
             if tokio::time::Instant::now() >= next_abandoned {
                 match uploads::sweep_abandoned(&services, services.limits.abandoned_upload).await {
@@ -80,8 +82,10 @@ pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle
                 }
                 next_abandoned = tokio::time::Instant::now() + abandoned_every;
             }
+            let mut found_work = true;
             match services.catalog.trashed(SWEEP_BATCH).await {
                 Ok(trashed) => {
+                    found_work = !trashed.is_empty();
                     for photo in trashed {
                         if let Err(error) = sweep(&services, photo).await {
                             tracing::warn!(error = %error, "deleted photo not swept yet; trying again later");
@@ -91,9 +95,10 @@ pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle
                 Err(error) => tracing::warn!(error = %error, "cannot list deleted photos; trying again later"),
             }
             services.deletion.looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            every = super::processing::back_off(every, scan, found_work);
             tokio::select! {
-                () = services.deletion.wake.notified() => {}
-                () = tokio::time::sleep(scan) => {}
+                () = services.deletion.wake.notified() => every = scan,
+                () = tokio::time::sleep(every) => {}
                 () = tokio::time::sleep_until(next_abandoned) => {}
             }
         }

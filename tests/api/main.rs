@@ -24,6 +24,7 @@ mod limits;
 mod over_http;
 mod owners;
 mod proxy;
+mod queue;
 mod renditions;
 mod schema;
 mod search;

@@ -314,19 +314,22 @@ async fn a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing(app
     let uploaded = app.upload_bytes("raced", "image/jpeg", &images::phone_jpeg(320, 240, 1)).await;
     let id = uuid::Uuid::parse_str(uploaded["id"].as_str().unwrap()).unwrap();
     let catalog = &app.state.services.catalog;
+    let (one, other) = (photoshare::catalog::Holder::new(false), photoshare::catalog::Holder::new(false));
     let now = chrono::Utc::now();
-    let jobs = catalog.due_jobs(now, 10, &[0]).await.unwrap();
+    let jobs = catalog.due_jobs(now, 10, &[0], &Default::default(), &one).await.unwrap().jobs;
     let job = jobs.iter().find(|job| job.photo_id == id).expect("the photo's job is due").clone();
 
-    let first = catalog.claim(&job, now, now + chrono::Duration::seconds(60)).await.unwrap().expect("claimed");
-    assert!(catalog.claim(&job, now, now + chrono::Duration::seconds(60)).await.unwrap().is_none(), "held");
-    assert!(catalog.due_jobs(now, 10, &[0]).await.unwrap().iter().all(|job| job.photo_id != id), "not due while held");
+    let first = catalog.claim(&job, now, now + chrono::Duration::seconds(60), &one).await.unwrap().expect("claimed");
+    assert!(catalog.claim(&job, now, now + chrono::Duration::seconds(60), &other).await.unwrap().is_none(), "held");
+    let seen = catalog.due_jobs(now, 10, &[0], &Default::default(), &other).await.unwrap().jobs;
+    assert!(seen.iter().all(|job| job.photo_id != id), "not due while held");
 
     // A minute later the first holder is presumed dead: another instance takes the job over.
     let later = now + chrono::Duration::seconds(61);
-    let due = catalog.due_jobs(later, 10, &[0]).await.unwrap();
+    let due = catalog.due_jobs(later, 10, &[0], &Default::default(), &other).await.unwrap().jobs;
     let job = due.iter().find(|job| job.photo_id == id).expect("due again once the lease expired");
-    let second = catalog.claim(job, later, later + chrono::Duration::seconds(60)).await.unwrap().expect("taken over");
+    let until = later + chrono::Duration::seconds(60);
+    let second = catalog.claim(job, later, until, &other).await.unwrap().expect("taken over");
     assert_eq!(second.attempts, 2);
 
     let photo = catalog.photo(id).await.unwrap().unwrap();
@@ -343,7 +346,12 @@ async fn a_lease_taken_over_after_it_expired_leaves_the_first_holder_nothing(app
     assert_eq!(updated.processing.status(), PhotoStatus::Ready);
     assert_eq!(catalog.photo(id).await.unwrap().unwrap().processing.status(), PhotoStatus::Ready);
     assert!(
-        catalog.due_jobs(later + chrono::Duration::hours(1), 10, &[0]).await.unwrap().is_empty(),
+        catalog
+            .due_jobs(later + chrono::Duration::hours(1), 10, &[0], &Default::default(), &other)
+            .await
+            .unwrap()
+            .jobs
+            .is_empty(),
         "the job is gone"
     );
 }
