@@ -12,6 +12,7 @@ pub mod events;
 pub mod exif_fields;
 pub mod freshness;
 pub mod image;
+pub mod jpeg_entropy;
 pub mod jpeg_scans;
 pub mod owners;
 pub mod photos;

@@ -1,5 +1,6 @@
-//! Photos made by the tests: phone-like JPEGs (EXIF orientation, GPS position, camera, serial number, capture
-//! time, an XMP packet), PNGs (with alpha, 16-bit) and WebPs, with a red top-left corner so the orientation of
+//! Photos made by the tests: phone-like JPEGs (EXIF as phones lay it out: IFD0 with orientation and camera,
+//! the Exif IFD with the capture time, a GPS IFD, IFD1 with a thumbnail; or as piexif, which many Python
+//! tools use, writes it), with a serial number and an XMP packet, PNGs (with alpha, 16-bit) and WebPs, with a red top-left corner so the orientation of
 //! what comes back can be checked, and a look at served bytes for any metadata left.
 
 use std::io::Cursor;
@@ -25,7 +26,9 @@ fn pixels(width: u32, height: u32) -> Vec<u8> {
     rgb
 }
 
-/// The EXIF block of a phone photo taken on 2026-11-28 at 18:30 in India (+05:30), at a GPS position.
+/// The EXIF block of a phone photo taken on 2026-11-28 at 18:30 in India (+05:30), at a GPS position: IFD0
+/// (orientation, make, model), the Exif IFD (capture time and offset, serial), the GPS IFD and IFD1 (a
+/// thumbnail), as kamadak-exif's writer places each tag.
 fn phone_exif(orientation: u16) -> Vec<u8> {
     let ascii = |text: &str| Value::Ascii(vec![text.as_bytes().to_vec()]);
     // Degrees, minutes and hundredths of a second of arc, as GPS tags hold them.
@@ -47,22 +50,54 @@ fn phone_exif(orientation: u16) -> Vec<u8> {
         Field { tag: Tag::GPSLatitude, ifd_num: In::PRIMARY, value: degrees(12, 58, 1234) },
         Field { tag: Tag::GPSLongitudeRef, ifd_num: In::PRIMARY, value: ascii("E") },
         Field { tag: Tag::GPSLongitude, ifd_num: In::PRIMARY, value: degrees(77, 35, 4321) },
+        Field { tag: Tag::Compression, ifd_num: In::THUMBNAIL, value: Value::Short(vec![6]) },
     ];
+    let mut thumbnail = Vec::new();
+    jpeg_encoder::Encoder::new(&mut thumbnail, 70)
+        .encode(&pixels(160, 120), 160, 120, jpeg_encoder::ColorType::Rgb)
+        .expect("thumbnail encoded");
     let mut writer = exif::experimental::Writer::new();
     for field in &fields {
         writer.push_field(field);
     }
+    writer.set_jpeg(&thumbnail, In::THUMBNAIL);
     let mut tiff = Cursor::new(Vec::new());
     writer.write(&mut tiff, false).expect("EXIF written");
     tiff.into_inner()
 }
 
+/// `tiff` as piexif lays it out: the Exif sub-IFD ends with a pointer to a next IFD (here IFD1's offset), which
+/// the TIFF spec leaves to IFD0 alone.
+fn piexif_layout(mut tiff: Vec<u8>) -> Vec<u8> {
+    let u16_at = |t: &[u8], at: usize| usize::from(u16::from_be_bytes([t[at], t[at + 1]]));
+    let u32_at = |t: &[u8], at: usize| u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]) as usize;
+    assert_eq!(&tiff[..2], b"MM", "big-endian, as written above");
+    let ifd0 = u32_at(&tiff, 4);
+    let ifd0_end = ifd0 + 2 + 12 * u16_at(&tiff, ifd0);
+    let exif_pointer = (ifd0 + 2..ifd0_end).step_by(12).find(|&entry| u16_at(&tiff, entry) == 0x8769);
+    let exif_ifd = u32_at(&tiff, exif_pointer.expect("an Exif IFD") + 8);
+    let next = exif_ifd + 2 + 12 * u16_at(&tiff, exif_ifd);
+    let ifd1 = tiff[ifd0_end..ifd0_end + 4].to_vec();
+    assert_ne!(ifd1, [0; 4], "an IFD1");
+    tiff[next..next + 4].copy_from_slice(&ifd1);
+    tiff
+}
+
 /// A phone-like JPEG: `width` x `height` as stored, EXIF `orientation`, GPS, camera, serial, capture time, XMP,
 /// an ICC profile, and a second image after the end.
 pub fn phone_jpeg(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+    jpeg_with_exif(width, height, &phone_exif(orientation))
+}
+
+/// The same phone photo (orientation 1) after a Python tool rewrote its EXIF with piexif.
+pub fn piexif_jpeg(width: u32, height: u32) -> Vec<u8> {
+    jpeg_with_exif(width, height, &piexif_layout(phone_exif(1)))
+}
+
+fn jpeg_with_exif(width: u32, height: u32, exif: &[u8]) -> Vec<u8> {
     let mut jpeg = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 90);
-    encoder.add_exif_metadata(&phone_exif(orientation)).expect("EXIF fits");
+    encoder.add_exif_metadata(exif).expect("EXIF fits");
     let xmp = format!(
         "http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF><rdf:Description \
          exif:GPSLatitude=\"12,58.2N\" photoshare:mark=\"{XMP_MARK}\"/></rdf:RDF></x:xmpmeta>"

@@ -17,6 +17,7 @@ use crate::ws::Subscription;
 
 both_modes!(
     a_phone_photo_becomes_ready_upright_and_without_metadata,
+    exif_rewritten_by_python_tools_keeps_its_time_and_camera,
     png_with_alpha_and_webp_are_taken,
     a_bomb_is_refused_before_anything_is_decoded,
     a_file_that_does_not_decode_ends_failed_with_its_reason,
@@ -183,6 +184,16 @@ async fn a_phone_photo_becomes_ready_upright_and_without_metadata(app: TestApp) 
     assert_eq!(app.metric(r#"photoshare_processing_jobs_total{outcome="ready"}"#).await, 1);
     assert_eq!(app.metric("photoshare_processing_render_seconds_count").await, 1);
     assert_eq!(app.metric("photoshare_processing_running").await, 0);
+}
+
+async fn exif_rewritten_by_python_tools_keeps_its_time_and_camera(app: TestApp) {
+    let photo = app.upload_bytes("piexif", "image/jpeg", &images::piexif_jpeg(600, 400)).await;
+    assert_eq!(app.ready(&photo["id"]).await["status"], "READY");
+    let photo = app.data(IMAGES, json!({ "id": photo["id"] })).await["photo"].clone();
+    assert_eq!(photo["takenAt"], "2026-11-28T13:00:00+00:00", "18:30 at +05:30, in UTC");
+    assert_eq!(photo["camera"], "Google Pixel 8");
+    let (_, bytes) = fetch(&app, photo["url"].as_str().unwrap()).await;
+    assert!(inspect(&bytes).metadata_left.is_empty() && inspect(&bytes).exif_beyond_orientation.is_empty());
 }
 
 async fn png_with_alpha_and_webp_are_taken(app: TestApp) {
