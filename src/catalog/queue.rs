@@ -79,6 +79,9 @@ pub struct Due {
     pub held_until: Option<DateTime<Utc>>,
     /// Where the round of each shard whose look was cut short (many held jobs) should go on from.
     pub resume: Vec<(usize, String)>,
+    /// Whether jobs may be due beyond those found: a client's later jobs passed over (one a round), or a look
+    /// cut short. Without it, the queue held nothing else due when it was read.
+    pub more_due: bool,
 }
 
 pub(super) const LEASE: &str = "lease";
@@ -179,6 +182,7 @@ impl Catalog {
             let start = rounds.get(&shard).cloned();
             if let Some(cut) = self.round(shard, start, limit, &now, holder, &mut found, &mut held_until).await? {
                 found.resume.push((shard, cut));
+                found.more_due = true;
             }
         }
         found.held_until = held_until.and_then(|until| DateTime::parse_from_rfc3339(&until).ok()).map(|t| t.to_utc());
@@ -214,12 +218,14 @@ impl Catalog {
             let items = self.table.query(&queue(shard, window, from.clone(), to)).await?;
             for job in items.iter().filter_map(|item| Job::from_item(item, now, holder, shard)) {
                 if taken.contains(&job.queuer) {
+                    found.more_due |= job.due(now);
                     continue;
                 }
                 if job.due(now) {
                     taken.insert(job.queuer.clone());
                     found.jobs.push(job);
                     if found.jobs.len() >= limit {
+                        found.more_due = true;
                         return Ok(None);
                     }
                 } else if job.holder.as_deref() != Some(holder.id.as_str())
@@ -232,8 +238,11 @@ impl Catalog {
             match last {
                 Some(sk) if items.len() == window => {
                     let queuer = keys::job_parts(sk).map_or(sk, |(queuer, _)| queuer);
-                    // Past a queuer served in this round; otherwise on through its jobs (all held so far).
-                    from = Some(if taken.contains(queuer) { keys::after_queuer(queuer) } else { keys::after_job(sk) });
+                    // Past a queuer served in this round (its jobs not read may be due); otherwise on through its
+                    // jobs (all held so far).
+                    let served = taken.contains(queuer);
+                    found.more_due |= served;
+                    from = Some(if served { keys::after_queuer(queuer) } else { keys::after_job(sk) });
                 }
                 _ if wrapped => return Ok(None),
                 _ => (from, wrapped) = (None, true),

@@ -218,8 +218,12 @@ async fn claim_due(
         }
         let Some(lease) = services.catalog.claim(&job, now, until, holder).await? else { continue };
         services.processing.go_on(job.shard, job.after_queuer());
-        services.processing.hint(&[job.shard]);
-        (looked.more, looked.claimed) = (true, true);
+        looked.claimed = true;
+        if due.more_due {
+            // Others' turns, or this client's next job: look again (at this shard) once a render ends.
+            services.processing.hint(&[job.shard]);
+            looked.more = true;
+        }
         let permit = free.pop();
         let services = services.clone();
         tokio::spawn(async move {
