@@ -279,7 +279,10 @@ impl async_graphql::Executor for Api {
                 return futures_util::stream::once(std::future::ready(response)).boxed();
             }
         };
-        let request = admitted.prepared(request, false);
+        // A loader of its own, as over HTTP; a subscription's lives as long as its stream, so it keeps nothing.
+        let loader = new_photo_loader(&self.state);
+        loader.enable_all_cache(admitted.kind != OperationType::Subscription);
+        let request = admitted.prepared(request, false).data(loader);
         let answers = self.schemas.strict.execute_stream_with_session_data(request, session_data.unwrap_or_default());
         if admitted.kind == OperationType::Subscription {
             return answers.map(with_codes).boxed();
@@ -307,14 +310,28 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
 
-/// Data each request (or WebSocket connection) carries: who is calling, and its own DataLoader (no stale
-/// cache across requests).
+/// Data each HTTP request carries: who is calling, and its own DataLoader (no stale cache across requests).
 pub fn request_data(state: &Arc<AppState>, caller: Caller) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
     data.insert(caller);
-    let loader = PhotoLoader::new(state.services.catalog.clone());
-    data.insert(DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()));
+    data.insert(new_photo_loader(state));
     data
+}
+
+/// Data a WebSocket connection carries for its whole life: who is calling, and nothing read from storage.
+/// Each operation on the socket gets its own loader (`execute_stream`): one kept for the socket would answer
+/// a renamed or deleted photo as it was when the socket first read it, and hold every photo it ever read.
+pub fn connection_data(caller: Caller) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(caller);
+    data
+}
+
+/// A photo loader for one operation. With its cache disabled (a subscription, whose request lives as long
+/// as the stream) it still batches the lookups of one event, but reads every event's photos afresh.
+fn new_photo_loader(state: &Arc<AppState>) -> DataLoader<PhotoLoader, HashMapCache> {
+    let loader = PhotoLoader::new(state.services.catalog.clone());
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiError> {

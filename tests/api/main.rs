@@ -29,3 +29,4 @@ mod search;
 mod shares;
 mod uploads;
 mod ws_limits;
+mod ws_reads;
