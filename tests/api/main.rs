@@ -11,6 +11,7 @@ mod bad_input;
 mod cache;
 mod comments;
 mod connections;
+mod embedded_store;
 mod engine;
 mod fanout;
 mod faults;
