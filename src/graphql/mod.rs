@@ -29,7 +29,8 @@ use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use crate::domain::caller::Caller;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-pub use loaders::PhotoLoader;
+use loaders::new_photo_loader;
+pub use loaders::{PhotoLoader, connection_data, request_data};
 
 use response_cache::ResponseCache;
 
@@ -308,30 +309,6 @@ impl async_graphql::Executor for Api {
 /// The SDL clients depend on (checked in as `schema.graphql`).
 pub fn sdl() -> String {
     schema_builder().finish().sdl()
-}
-
-/// Data each HTTP request carries: who is calling, and its own DataLoader (no stale cache across requests).
-pub fn request_data(state: &Arc<AppState>, caller: Caller) -> async_graphql::Data {
-    let mut data = async_graphql::Data::default();
-    data.insert(caller);
-    data.insert(new_photo_loader(state));
-    data
-}
-
-/// Data a WebSocket connection carries for its whole life: who is calling, and nothing read from storage.
-/// Each operation on the socket gets its own loader (`execute_stream`): one kept for the socket would answer
-/// a renamed or deleted photo as it was when the socket first read it, and hold every photo it ever read.
-pub fn connection_data(caller: Caller) -> async_graphql::Data {
-    let mut data = async_graphql::Data::default();
-    data.insert(caller);
-    data
-}
-
-/// A photo loader for one operation. With its cache disabled (a subscription, whose request lives as long
-/// as the stream) it still batches the lookups of one event, but reads every event's photos afresh.
-fn new_photo_loader(state: &Arc<AppState>) -> DataLoader<PhotoLoader, HashMapCache> {
-    let loader = PhotoLoader::new(state.services.catalog.clone());
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiError> {
