@@ -3,8 +3,9 @@
 //! removal is announced on the event feed, and a trash item records what is left to remove. Afterwards,
 //! step by step (`sweep_step`): the name-index entries with their counts (each step moves a counter on the
 //! trash item in the same transaction, so no count is decremented twice), then the photo's partition
-//! (comments, retry records, notes of its share links, which go with the links) a page at a time, then the
-//! trash item itself. A sweep cut by a crash is taken up
+//! (comments, retry records) a page at a time, then the trash item itself. A share
+//! link's own record stays until its TTL (7 days after its expiry, as for any link): its service link then
+//! answers 410 Gone, as the README promises, rather than 404 as for a token never given out. A sweep cut by a crash is taken up
 //! by whichever instance looks next; nothing of the photo is readable meanwhile, since every read of a
 //! comment or an entry goes through the photo item.
 
@@ -16,8 +17,7 @@ use crate::table::{Check, Item, ItemExt, PK, Query, SK, TableError, TableResult,
 
 /// Tokens cleared per transaction: two writes each and the trash item's, under DynamoDB's 100.
 const TOKENS_PER_STEP: usize = 45;
-/// Items of the photo's partition removed per transaction: each may take its share link along, and DynamoDB
-/// takes 100 writes.
+/// Items of the photo's partition removed per transaction (DynamoDB takes 100 writes).
 const ITEMS_PER_STEP: usize = 50;
 const TOKENS_DONE: &str = "tokensDone";
 const NAME_SHARD: &str = "nameShard";
@@ -144,9 +144,6 @@ impl Catalog {
             let mut writes = Vec::new();
             for item in &items {
                 let (pk, sk) = (item.string(PK)?, item.string(SK)?);
-                if let Some(token_hash) = sk.strip_prefix(keys::PHOTO_SHARE_PREFIX) {
-                    writes.push(Write::Delete(keys::share(token_hash)));
-                }
                 writes.push(Write::Delete(crate::table::Key::new(pk, sk)));
             }
             self.table.transact(writes).await?;

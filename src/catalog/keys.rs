@@ -9,8 +9,7 @@
 //! | comment        | `PHOTO#<id>`     | `C#<createdAt>#<commentId>` |  |                |
 //! | comment retry  | `PHOTO#<id>`     | `REQ#<clientId>` (the comment's sk; TTL 1 day) | |   |
 //! | event          | `EV#<minute>`    | `<at>#<entity id>` (kind, payload; TTL 1 day) |  |    |
-//! | share link     | `SHARE#<sha256>` | `META` (photo, expiry, revoked, opens; TTL) | |          |
-//! | photo's share  | `PHOTO#<id>`     | `S#<sha256>` (TTL: found and removed with the photo) |  |  |
+//! | share link     | `SHARE#<sha256>` | `META` (photo, expiry, revoked, opens; TTL, kept past its photo) | | |
 //! | name token     | `W#<token>`, `W#<token>#<shard>` | `<uploadedAt>#<id>` (the name's words) |  |  |
 //! | token count    | `W#<token>`, `W#<token>#<shard>` | `#COUNT` (the shard's photos with the token) | | |
 //! | processing job | `JOBS`, `JOBS#<shard>` | `<queuer>#<uploadedAt>#<photo id>` (attempts, lease) | |  |
@@ -164,13 +163,6 @@ pub fn event_partition(at: DateTime<Utc>) -> String {
 
 pub fn event(at: DateTime<Utc>, entity_id: Uuid) -> Key {
     Key::new(event_partition(at), format!("{}#{entity_id}", time(at)))
-}
-
-/// Where a photo's partition notes one of its share links, so deleting the photo finds and removes it.
-pub const PHOTO_SHARE_PREFIX: &str = "S#";
-
-pub fn photo_share(photo_id: Uuid, token_hash: &str) -> Key {
-    Key::new(format!("PHOTO#{photo_id}"), format!("{PHOTO_SHARE_PREFIX}{token_hash}"))
 }
 
 /// The partition of deleted photos whose leftovers are still being removed (see `deletion`).

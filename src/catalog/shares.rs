@@ -53,14 +53,11 @@ impl Share {
 }
 
 impl Catalog {
-    /// Store `share`, and note it in its photo's partition (so deleting the photo removes it), in one
-    /// transaction.
+    /// Store `share`. It outlives its photo, until its TTL: deleting the photo leaves it, so its service link
+    /// answers 410 Gone (tables from before also hold a note of each link in the photo's partition, which the
+    /// deletion sweep removes with the rest of the partition).
     pub async fn put_share(&self, share: &Share) -> TableResult<()> {
-        let item = share.to_item();
-        let note = keys::photo_share(share.photo_id, &share.token_hash);
-        let ttl = item.get(TTL).cloned().unwrap_or(Value::N(0));
-        let note = Item::from([(PK.into(), Value::S(note.pk)), (SK.into(), Value::S(note.sk)), (TTL.into(), ttl)]);
-        self.table.transact(vec![Write::PutIfAbsent(item), Write::Put(note)]).await
+        self.table.transact(vec![Write::PutIfAbsent(share.to_item())]).await
     }
 
     pub async fn share(&self, token_hash: &str) -> TableResult<Option<Share>> {

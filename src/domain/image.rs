@@ -3,6 +3,8 @@
 //! `completeUpload` reads only the first 64 KiB (more only for a JPEG whose EXIF is larger) to refuse wrong
 //! types and bombs before any decoding; decoding itself is the `image` crate's (`renditions`).
 
+pub use image::metadata::Orientation;
+
 use crate::image_format::ImageFormat;
 
 /// A recognised image.
@@ -114,6 +116,53 @@ pub fn walk_jpeg(window: &[u8], at: u64) -> Sniff {
     }
 }
 
+/// The EXIF orientation of an image whose first bytes are `head`, when they settle it: a JPEG's EXIF segment
+/// comes before its frame header, a PNG's eXIf chunk before its pixels, and a WebP without the extended header
+/// has no EXIF. `None` when it lies further on (processing reads it then). Read as processing reads it: an
+/// orientation it cannot parse is none.
+pub fn orientation(head: &[u8]) -> Option<Orientation> {
+    let parsed = |chunk: &[u8]| Orientation::from_exif_chunk(chunk).unwrap_or(Orientation::NoTransforms);
+    if head.starts_with(PNG_MAGIC) {
+        let mut pos = PNG_MAGIC.len();
+        while let Some(header) = head.get(pos..pos + 8) {
+            let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            match &header[4..8] {
+                b"IDAT" => return Some(Orientation::NoTransforms),
+                b"eXIf" => return head.get(pos + 8..pos + 8 + length).map(parsed),
+                _ => pos = pos.checked_add(12 + length)?,
+            }
+        }
+        return None;
+    }
+    if head.len() >= 16 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        return (&head[12..16] != b"VP8X").then_some(Orientation::NoTransforms);
+    }
+    let mut pos = 2;
+    while let Some(segment) = head.get(pos..pos + 4) {
+        let (marker, length) = (segment[1], be16(&segment[2..]) as usize);
+        match marker {
+            _ if segment[0] != 0xFF || length < 2 => return None,
+            0xE1 if head.get(pos + 4..pos + 10) == Some(b"Exif\0\0") => {
+                return head.get(pos + 10..pos + 2 + length).map(parsed);
+            }
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => return Some(Orientation::NoTransforms),
+            0xDA | 0xD9 => return None,
+            _ => pos += 2 + length,
+        }
+    }
+    None
+}
+
+/// The size `width` x `height` (as stored) is shown at, turned by `orientation`.
+pub fn displayed(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
+    match orientation {
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH => {
+            (height, width)
+        }
+        _ => (width, height),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +174,25 @@ mod tests {
     fn reads_jpeg_and_png_sizes() {
         assert_eq!(sniff(JPEG), Sniff::Image(ImageInfo { format: ImageFormat::Jpeg, width: 64, height: 48 }));
         assert_eq!(sniff(PNG), Sniff::Image(ImageInfo { format: ImageFormat::Png, width: 20, height: 10 }));
+    }
+
+    #[test]
+    fn reads_the_orientation_before_the_pixels() {
+        assert_eq!(orientation(JPEG), Some(Orientation::NoTransforms));
+        assert_eq!(orientation(PNG), Some(Orientation::NoTransforms));
+        let exif = crate::domain::exif_fields::testing::exif(&[exif::Field {
+            tag: exif::Tag::Orientation,
+            ifd_num: exif::In::PRIMARY,
+            value: exif::Value::Short(vec![6]),
+        }]);
+        let mut rotated = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        rotated.extend_from_slice(&u16::try_from(exif.len() + 8).unwrap().to_be_bytes());
+        rotated.extend_from_slice(b"Exif\0\0");
+        rotated.extend_from_slice(&exif);
+        rotated.extend_from_slice(&JPEG[2..]);
+        assert_eq!(orientation(&rotated), Some(Orientation::Rotate90));
+        assert_eq!(displayed(4000, 3000, Orientation::Rotate90), (3000, 4000));
+        assert_eq!(orientation(&rotated[..20]), None, "the EXIF segment is cut off");
     }
 
     #[test]

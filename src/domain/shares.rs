@@ -95,6 +95,8 @@ pub enum Open {
     Redirect(String),
     /// Expired or revoked.
     Gone,
+    /// Its photo was deleted (the link's record stays until its TTL, so this is known as long as expiry is).
+    PhotoDeleted,
     NotFound,
 }
 
@@ -105,7 +107,7 @@ pub async fn open(services: &Services, token: &str, count: bool) -> ApiResult<Op
     if !share.is_open(Utc::now()) {
         return Ok(Open::Gone);
     }
-    let Some(photo) = services.catalog.photo(share.photo_id).await? else { return Ok(Open::Gone) };
+    let Some(photo) = services.catalog.photo(share.photo_id).await? else { return Ok(Open::PhotoDeleted) };
     if count {
         services.catalog.count_share_open(&hash).await?;
     }

@@ -1,5 +1,6 @@
 //! The upload flow. Step 1 hands out a ticket (a presigned POST pinned to one key, type and size range) and
-//! records it; step 2 checks what arrived in the bucket and records the photo exactly once.
+//! records it; step 2 checks what arrived in the bucket and records the photo exactly once, with its size as
+//! displayed (EXIF orientation applied) when the header settles the orientation (`image::orientation`).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
@@ -164,15 +165,22 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
             return Err(ApiError::UploadInvalid(reason));
         }
     };
+    // As displayed (the orientation applied), when the header settles it; processing sets it otherwise.
+    let (width, height) = match info.orientation {
+        Some(orientation) => {
+            let (width, height) = image::displayed(info.image.width, info.image.height, orientation);
+            (Some(i64::from(width)), Some(i64::from(height)))
+        }
+        None => (None, None),
+    };
     let photo = Photo {
         id: upload.id,
         name: upload.name,
         description: upload.description,
-        format: info.format,
+        format: info.image.format,
         size_bytes: object.size_bytes,
-        // As displayed, once processing has applied the orientation.
-        width: None,
-        height: None,
+        width,
+        height,
         uploaded_at: Utc::now().trunc_subsecs(6),
         uploader_ip: upload.uploader_ip,
         object_key: kept.clone(),
@@ -213,6 +221,12 @@ pub async fn sweep_abandoned(services: &Services, age: std::time::Duration) -> A
     }
 }
 
+/// What `inspect` found: the image, and its orientation if its first window settles it.
+struct Inspected {
+    image: image::ImageInfo,
+    orientation: Option<image::Orientation>,
+}
+
 /// What image the object is, or why it is not acceptable. Backend failures are errors of their own: they
 /// must not get a good upload deleted.
 async fn inspect(
@@ -220,16 +234,18 @@ async fn inspect(
     key: &str,
     format: ImageFormat,
     size: i64,
-) -> ApiResult<Result<image::ImageInfo, String>> {
+) -> ApiResult<Result<Inspected, String>> {
     let max = services.limits.max_upload_bytes;
     if size < 1 || size as u64 > max {
         return Ok(Err(format!("the file is {size} bytes; photos must be 1 to {max} bytes")));
     }
-    let mut sniffed = image::sniff(&services.blobs.read_range(key, 0, SNIFF_WINDOW).await?);
+    let head = services.blobs.read_range(key, 0, SNIFF_WINDOW).await?;
+    let mut sniffed = image::sniff(&head);
     for _ in 0..SNIFF_MAX_READS {
         match sniffed {
             Sniff::Image(info) if info.format == format => {
-                return Ok(renditions::refusal_for_size(info.width, info.height).map_or(Ok(info), Err));
+                let inspected = Inspected { image: info, orientation: image::orientation(&head) };
+                return Ok(renditions::refusal_for_size(info.width, info.height).map_or(Ok(inspected), Err));
             }
             Sniff::Image(info) => {
                 let reason = format!("the file is {}, but the ticket was for {format}", info.format);

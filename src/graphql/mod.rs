@@ -32,7 +32,8 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::telemetry;
-pub use loaders::PhotoLoader;
+use loaders::new_photo_loader;
+pub use loaders::{PhotoLoader, connection_data, request_data};
 
 use response_cache::ResponseCache;
 
@@ -288,7 +289,10 @@ impl async_graphql::Executor for Api {
                 return futures_util::stream::once(std::future::ready(response)).boxed();
             }
         };
-        let request = admitted.prepared(request, false);
+        // A loader of its own, as over HTTP; a subscription's lives as long as its stream, so it keeps nothing.
+        let loader = new_photo_loader(&self.state);
+        loader.enable_all_cache(admitted.kind != OperationType::Subscription);
+        let request = admitted.prepared(request, false).data(loader);
         let answers = self.schemas.strict.execute_stream_with_session_data(request, session_data.unwrap_or_default());
         if admitted.kind == OperationType::Subscription {
             return answers.map(with_codes).boxed();
@@ -314,16 +318,6 @@ impl async_graphql::Executor for Api {
 /// The SDL clients depend on (checked in as `schema.graphql`).
 pub fn sdl() -> String {
     schema_builder().finish().sdl()
-}
-
-/// Data each request (or WebSocket connection) carries: who is calling, and its own DataLoader (no stale
-/// cache across requests).
-pub fn request_data(state: &Arc<AppState>, caller: Caller) -> async_graphql::Data {
-    let mut data = async_graphql::Data::default();
-    data.insert(caller);
-    let loader = PhotoLoader::new(state.services.catalog.clone());
-    data.insert(DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()));
-    data
 }
 
 fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiError> {

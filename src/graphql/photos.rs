@@ -129,11 +129,12 @@ impl<'a> PhotoFields<'a> {
     async fn size_bytes(&self) -> i64 {
         self.0.size_bytes
     }
-    /// Width in pixels, as displayed (EXIF orientation applied); null until READY.
+    /// Width in pixels, as displayed (EXIF orientation applied): from `completeUpload` on, or null until READY
+    /// when the file's header does not settle the orientation.
     async fn width(&self) -> Option<i64> {
         self.0.width
     }
-    /// Height in pixels, as displayed; null until READY.
+    /// Height in pixels, as displayed; known as `width` is.
     async fn height(&self) -> Option<i64> {
         self.0.height
     }

@@ -33,7 +33,7 @@ impl ShareLink {
         &self.new.token
     }
     /// A short service link that redirects to a fresh presigned GET while the share is valid, and answers
-    /// 410 Gone after `expiresAt` or `revokeShareLink`.
+    /// 410 Gone after `expiresAt`, `revokeShareLink` or the photo's deletion.
     async fn service_url(&self) -> String {
         format!("{}/s/{}", self.public_url.trim_end_matches('/'), self.new.token)
     }

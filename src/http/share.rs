@@ -1,5 +1,6 @@
 //! `GET /s/<token>`: a share's service link. 302 to a fresh presigned GET while the share is valid, 410 Gone
-//! once it expired or was revoked, 404 for a token the service never gave out. Each open is counted (a table
+//! once it expired, was revoked or its photo was deleted, 404 for a token the service never gave out (or
+//! whose record's TTL, 7 days after expiry, has passed). Each open is counted (a table
 //! write) up to `OPENS_COUNTED_PER_MINUTE` per client address; past that the link still redirects, uncounted.
 
 use axum::extract::{ConnectInfo, Path, State};
@@ -29,6 +30,9 @@ pub(super) async fn open_share(
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
         Ok(Open::Gone) => (StatusCode::GONE, [no_store], "this share link has expired or was revoked").into_response(),
+        Ok(Open::PhotoDeleted) => {
+            (StatusCode::GONE, [no_store], "the photo of this share link was deleted").into_response()
+        }
         Ok(Open::NotFound) => (StatusCode::NOT_FOUND, [no_store], "no such share link").into_response(),
         Err(error) => {
             let status = match error {

@@ -7,6 +7,9 @@
 //! - the server sends a ping frame every `--ws-ping-seconds` (25), well under an ALB's 60-second idle
 //!   timeout; a socket from which nothing arrives (not even the pong) for `--ws-idle-seconds` (60) is closed.
 //!
+//! Each operation on a socket reads storage afresh, as one over HTTP does: a query gets its own photo loader,
+//! and a subscription's loader keeps nothing from one event to the next (`graphql::connection_data`).
+//!
 //! When the instance stops, each socket gets a close frame 1001 (going away): the client reconnects, through
 //! the load balancer to another instance, and resumes with `after`.
 
@@ -106,7 +109,7 @@ pub(super) async fn graphql_ws(
         return (StatusCode::TOO_MANY_REQUESTS, message).into_response();
     };
     let authorization = headers.get(header::AUTHORIZATION).map(|value| value.as_bytes());
-    let data = graphql::request_data(&shared.state, Caller::new(ip, authorization));
+    let data = graphql::connection_data(Caller::new(ip, authorization));
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .read_buffer_size(READ_BUFFER_BYTES)

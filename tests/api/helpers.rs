@@ -194,6 +194,11 @@ impl TestApp {
         }
     }
 
+    /// Embedded mode: the data directory (the table's file, the object store's folder).
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._data_dir.as_ref().map(|dir| dir.0.as_path())
+    }
+
     /// The same helpers as a caller with owner key `key` (`None`: without one).
     pub fn with_key(&self, key: Option<&str>) -> Self {
         Self { owner_key: key.map(str::to_string), ..self.at(&self.address) }

@@ -149,7 +149,9 @@ async fn a_deleted_photo_leaves_nothing_served_or_stored(app: TestApp) {
     assert_eq!(left, 0, "the photo's partition and its trash item are gone");
     let token = share["serviceUrl"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     let token_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
-    assert!(partition(&app, format!("SHARE#{token_hash}")).await.is_empty(), "its share link's item is gone");
+    let share_items = partition(&app, format!("SHARE#{token_hash}")).await;
+    assert!(share_items.len() <= 1, "at most its share link's own record, until its TTL, so /s/ answers 410");
+    assert_eq!(status_of(&app, share["serviceUrl"].as_str().unwrap()).await, 410);
     for token in ["harbour", "ha", "lights", "li"] {
         let entries = partition(&app, format!("W#{token}")).await;
         assert!(

@@ -113,7 +113,8 @@ async fn a_phone_photo_becomes_ready_upright_and_without_metadata(app: TestApp) 
     let early = app.data(IMAGES, json!({ "id": id })).await["photo"].clone();
     if early["status"] == "PROCESSING" {
         assert!(early["images"].as_array().unwrap().is_empty() && early["thumbnail"].is_null(), "{early}");
-        assert!(early["width"].is_null(), "the displayed size is known once processed");
+        let size = (early["width"].as_u64(), early["height"].as_u64());
+        assert_eq!(size, (Some(1200), Some(1800)), "the displayed size is known from the header");
         let (status, bytes) = fetch(&app, early["url"].as_str().unwrap()).await;
         assert!(status == 404 || inspect(&bytes).metadata_left.is_empty(), "nothing with metadata is ever served");
     }

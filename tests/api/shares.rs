@@ -13,6 +13,7 @@ both_modes!(
     the_service_link_redirects_until_expiry_or_revocation,
     bad_share_requests_are_refused,
     opens_are_counted_up_to_a_rate_per_address,
+    a_deleted_photos_service_link_is_gone_for_good,
 );
 
 const CREATE: &str = "mutation($id: ID!, $seconds: Int) { createShareLink(photoId: $id, expiresInSeconds: $seconds) {
@@ -138,4 +139,32 @@ async fn opens_are_counted_up_to_a_rate_per_address(app: TestApp) {
     assert_eq!(elsewhere.get(service_url).send().await.unwrap().status(), 302);
     let counted = app.data(status, json!({ "t": link["token"] })).await["shareLink"]["opens"].as_i64().unwrap();
     assert_eq!(counted, opens + 1, "another address is counted");
+}
+
+/// A deleted photo's service link answers 410 Gone, at once and after the sweeper has removed the photo's
+/// leftovers, as an expired or revoked one does; the audit still finds the link, without its photo.
+async fn a_deleted_photos_service_link_is_gone_for_good(app: TestApp) {
+    let owner = app.with_key(Some("owner-key-of-the-share-link-tests-01234"));
+    let photo = owner.upload_photo("Pier at night").await;
+    let link = share(&owner, &photo, Some(600)).await;
+    let service_url = link["serviceUrl"].as_str().unwrap();
+    assert_eq!(app.client.get(service_url).send().await.unwrap().status(), 302);
+
+    let delete = "mutation($id: ID!) { deletePhoto(id: $id) }";
+    assert_eq!(owner.data(delete, json!({ "id": photo["id"] })).await["deletePhoto"], true);
+    assert_eq!(app.client.get(service_url).send().await.unwrap().status(), 410, "right after the delete");
+    let trash = photoshare::table::Query::partition("TRASH", 10);
+    for _ in 0..200 {
+        if app.state.services.catalog.table().query(&trash).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(app.state.services.catalog.table().query(&trash).await.unwrap().is_empty(), "the sweep ended");
+    let gone = app.client.get(service_url).send().await.unwrap();
+    assert_eq!(gone.status(), 410, "after the sweep");
+    assert!(gone.text().await.unwrap().contains("deleted"), "the answer says why");
+    let status = "query($t: String!) { shareLink(token: $t) { opens photo { id } } }";
+    let audit = app.data(status, json!({ "t": link["token"] })).await["shareLink"].clone();
+    assert_eq!((audit["opens"].as_i64(), audit["photo"].clone()), (Some(1), Value::Null), "{audit}");
 }

@@ -13,6 +13,7 @@ both_modes!(
     completion_refuses_missing_non_image_and_unknown_uploads,
     bad_ticket_requests_are_refused_without_backend_calls,
     storage_refuses_uploads_the_ticket_does_not_allow,
+    the_first_answer_has_the_displayed_size_of_a_rotated_photo,
 );
 
 async fn an_uploaded_photo_is_recorded_with_its_details_and_viewable(app: TestApp) {
@@ -213,4 +214,18 @@ async fn files_sent_and_never_completed_are_removed(app: TestApp) {
     // Completing the abandoned ticket now says what happened.
     let late = app.complete_upload(abandoned["uploadId"].as_str().unwrap()).await;
     assert_eq!(late["errors"][0]["extensions"]["code"], "UPLOAD_INVALID", "{late}");
+}
+
+/// A phone photo stored 400x300 with EXIF orientation 6 is shown 300x400: `completeUpload` says so at once
+/// (it reads the header to check the file), and processing agrees.
+async fn the_first_answer_has_the_displayed_size_of_a_rotated_photo(app: TestApp) {
+    let rotated = crate::images::phone_jpeg(400, 300, 6);
+    let photo = app.upload_bytes("Sideways", "image/jpeg", &rotated).await;
+    assert_eq!((photo["width"].as_i64(), photo["height"].as_i64()), (Some(300), Some(400)), "{photo}");
+    let ready = app.ready(&photo["id"]).await;
+    assert_eq!(ready["status"], "READY");
+    assert_eq!((ready["width"].as_i64(), ready["height"].as_i64()), (Some(300), Some(400)), "processing agrees");
+
+    let upright = app.upload_bytes("Upright", "image/png", PNG).await;
+    assert_eq!((upright["width"].as_i64(), upright["height"].as_i64()), (Some(20), Some(10)), "{upright}");
 }

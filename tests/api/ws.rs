@@ -63,6 +63,38 @@ pub enum Received {
 pub const SETTLE: Duration = Duration::from_millis(400);
 
 impl Subscription {
+    /// Open `/graphql/ws` at `address` (http://host:port) and initialise it, without subscribing to anything.
+    pub async fn connect(address: &str) -> Self {
+        let mut socket = connect(address).await.expect("ws connect");
+        let init = json!({ "type": "connection_init", "payload": {} });
+        socket.send(Message::text(init.to_string())).await.unwrap();
+        let mut subscription = Self { socket };
+        match subscription.message(Duration::from_secs(5)).await {
+            Ok(ack) if ack["type"] == "connection_ack" => {}
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+        subscription
+    }
+
+    /// Run a query or mutation over the socket as operation `id`; its whole payload (`data`, `errors`), once
+    /// its `complete` arrived. Messages of other operations are skipped.
+    pub async fn request(&mut self, id: &str, query: &str, variables: Value) -> Value {
+        let subscribe = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        self.socket.send(Message::text(subscribe.to_string())).await.unwrap();
+        let mut payload = None;
+        loop {
+            let message = self.message(Duration::from_secs(10)).await.expect("an answer over the socket");
+            if message["id"] != id {
+                continue;
+            }
+            match message["type"].as_str() {
+                Some("next") => payload = Some(message["payload"].clone()),
+                Some("complete") => return payload.expect("a next before complete"),
+                _ => panic!("expected next or complete, got {message}"),
+            }
+        }
+    }
+
     /// Open `/graphql/ws` at `address` (http://host:port) and start one subscription.
     pub async fn start(address: &str, query: &str, variables: Value) -> Self {
         Self::start_with(address, json!({}), query, variables).await
