@@ -218,11 +218,10 @@ async fn claim_due(
         }
         let Some(lease) = services.catalog.claim(&job, now, until, holder).await? else { continue };
         services.processing.go_on(job.shard, job.after_queuer());
-        looked.claimed = true;
+        // Others' turns, or this client's next job: look again at this shard once a render ends.
+        (looked.more, looked.claimed) = (due.more_due, true);
         if due.more_due {
-            // Others' turns, or this client's next job: look again (at this shard) once a render ends.
             services.processing.hint(&[job.shard]);
-            looked.more = true;
         }
         let permit = free.pop();
         let services = services.clone();

@@ -48,7 +48,7 @@ fn module_file(segments: &[&str]) -> Option<PathBuf> {
     [dir.with_extension("rs"), dir.join("mod.rs")].into_iter().find(|file| file.is_file())
 }
 
-/// Whether `source` defines an item called `name`, or has it as a word (an enum's variant).
+/// Whether `source` defines (or re-exports) an item called `name`, or has it as a word (an enum's variant).
 fn defines(source: &str, name: &str, as_word: bool) -> bool {
     let word_at = |at: usize, len: usize| {
         let before = source[..at].chars().next_back();
@@ -59,10 +59,17 @@ fn defines(source: &str, name: &str, as_word: bool) -> bool {
     if as_word {
         return source.match_indices(name).any(|(at, found)| word_at(at, found.len()));
     }
-    ["fn", "struct", "enum", "trait", "type", "const", "static", "mod", "macro_rules!"].iter().any(|kind| {
-        let written = format!("{kind} {name}");
-        source.match_indices(&written).any(|(at, found)| word_at(at, found.len()))
-    })
+    let reexported = source.lines().filter(|line| line.trim_start().starts_with("pub use ")).any(|line| {
+        line.match_indices(name).any(|(at, found)| {
+            let part = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            !part(line[..at].chars().next_back()) && !part(line[at + found.len()..].chars().next())
+        })
+    });
+    reexported
+        || ["fn", "struct", "enum", "trait", "type", "const", "static", "mod", "macro_rules!"].iter().any(|kind| {
+            let written = format!("{kind} {name}");
+            source.match_indices(&written).any(|(at, found)| word_at(at, found.len()))
+        })
 }
 
 /// What the module path `segments` names, looked up under the module `base`: nothing there (`None`: not
