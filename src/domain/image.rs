@@ -82,13 +82,46 @@ fn image(format: ImageFormat, width: u32, height: u32) -> Sniff {
 
 /// Walk JPEG segments in `window` (which starts at a marker, at absolute offset `at`) up to a frame header.
 pub fn walk_jpeg(window: &[u8], at: u64) -> Sniff {
+    match frame_header(window) {
+        Walk::Frame(pos) => image(ImageFormat::Jpeg, be16(&window[pos + 7..]), be16(&window[pos + 5..])),
+        Walk::More(pos) => Sniff::ReadFrom(at + pos as u64),
+        Walk::NotImage => Sniff::NotImage,
+    }
+}
+
+/// What a JPEG's frame header says about the cost of decoding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JpegFrame {
+    /// Progressive (SOF2, SOF6, SOF10, SOF14): decoders keep every coefficient until the last scan.
+    pub progressive: bool,
+    pub components: u8,
+}
+
+/// The frame of a whole JPEG file, `None` when it has none.
+pub fn jpeg_frame(jpeg: &[u8]) -> Option<JpegFrame> {
+    let window = jpeg.get(2..)?;
+    let Walk::Frame(pos) = frame_header(window) else { return None };
+    let marker = window[pos + 1];
+    Some(JpegFrame { progressive: matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE), components: *window.get(pos + 9)? })
+}
+
+/// Where a walk of JPEG segments stopped.
+enum Walk {
+    /// At a frame header whose size is in the window.
+    Frame(usize),
+    /// The window ends before one: go on from this offset in it.
+    More(usize),
+    NotImage,
+}
+
+fn frame_header(window: &[u8]) -> Walk {
     let mut pos = 0usize;
     loop {
         if pos + 4 > window.len() {
-            return if window.is_empty() { Sniff::NotImage } else { Sniff::ReadFrom(at + pos as u64) };
+            return if window.is_empty() { Walk::NotImage } else { Walk::More(pos) };
         }
         if window[pos] != 0xFF {
-            return Sniff::NotImage;
+            return Walk::NotImage;
         }
         let marker = window[pos + 1];
         match marker {
@@ -97,18 +130,15 @@ pub fn walk_jpeg(window: &[u8], at: u64) -> Sniff {
             // Markers without a length: TEM and restart markers.
             0x01 | 0xD0..=0xD7 => pos += 2,
             // End of image or start of scan before any frame header: no size to be had.
-            0xD9 | 0xDA => return Sniff::NotImage,
+            0xD9 | 0xDA => return Walk::NotImage,
             // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC): length, precision, height, width.
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                if pos + 9 > window.len() {
-                    return Sniff::ReadFrom(at + pos as u64);
-                }
-                return image(ImageFormat::Jpeg, be16(&window[pos + 7..]), be16(&window[pos + 5..]));
+                return if pos + 9 > window.len() { Walk::More(pos) } else { Walk::Frame(pos) };
             }
             _ => {
                 let length = be16(&window[pos + 2..]) as usize;
                 if length < 2 {
-                    return Sniff::NotImage;
+                    return Walk::NotImage;
                 }
                 pos += 2 + length;
             }

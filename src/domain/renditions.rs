@@ -3,7 +3,8 @@
 //! the API keeps (capture time, camera). Pure and synchronous: the processing worker runs it on the blocking
 //! pool, one job per permit.
 //!
-//! - Decoding: `image` (zune-jpeg, png, image-webp; pure Rust), with the pixel count checked from the header
+//! - Decoding: `image` (zune-jpeg, image-webp) and `png` directly (`png_rgb`; pure Rust), with the pixel count and
+//!   the memory decoding will take (`render_budget`) checked from the headers
 //!   before anything is allocated, and the decoder's own allocation limit as a second bound.
 //! - Orientation: the EXIF orientation is applied to the pixels, and nothing of the file's metadata is written
 //!   back, so every viewer shows the renditions upright and none carries GPS, XMP, serial numbers or times.
@@ -16,25 +17,22 @@
 //!   encoder is lossless, several times larger than JPEG for photos, and lossy WebP needs libwebp (C).
 //! - EXIF fields: `kamadak-exif`; the placeholder: `thumbhash`.
 
-use std::io::Cursor;
-
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use fast_image_resize::images::Image as Pixels;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::DynamicImage;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageReader};
 
-use super::{exif_fields, jpeg_scans};
+use super::opened::Opened;
+use super::{exif_fields, jpeg_scans, render_budget};
 
-use crate::image_format::Rendition;
+use crate::image_format::{ImageFormat, Rendition};
 
 /// The most pixels a photo may have: 100 MP (a 12 MP phone photo is 12, a 200 MP sensor's full mode 200).
 pub const MAX_PIXELS: u64 = 100_000_000;
 /// JPEG's own limit on a side.
 pub const MAX_SIDE: u32 = 65_535;
-/// The most the decoder may allocate: the largest photo as 8-bit RGBA, and its working buffers.
-const MAX_DECODER_BYTES: u64 = 512 * 1024 * 1024;
 const QUALITY_FULL: u8 = 88;
 const QUALITY_SMALL: u8 = 82;
 /// ThumbHash takes at most 100x100 pixels.
@@ -85,23 +83,23 @@ pub fn refusal_for_size(width: u32, height: u32) -> Option<String> {
 
 /// Render `bytes` (JPEG, PNG or WebP); the reason in words when the file cannot be.
 pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("the file cannot be read: {e}"))?;
-    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_DECODER_BYTES);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(unreadable)?;
-    let (width, height) = decoder.dimensions();
+    let mut opened = Opened::new(bytes)?;
+    let (width, height) = opened.dimensions();
     if let Some(refusal) = refusal_for_size(width, height) {
         return Err(refusal);
     }
-    let exif = decoder.exif_metadata().ok().flatten().map(without_exif_header);
+    let exif = opened.exif().map(without_exif_header);
     let orientation = exif.as_deref().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
-    let stored = opaque_rgb(DynamicImage::from_decoder(decoder).map_err(unreadable)?);
+    // A JPEG's FULL is its own scans (jpeg_scans); anything else is encoded from the upright pixels.
+    let decoding = opened.decoding(bytes);
+    let passed_through =
+        (decoding.format() == ImageFormat::Jpeg).then(|| jpeg_scans::without_metadata(bytes, orientation.to_exif()));
+    let passed_through = passed_through.flatten();
+    let turned_copy = passed_through.is_none() && quarter_turn(orientation);
+    if let Some(refusal) = render_budget::refusal(width, height, decoding, turned_copy) {
+        return Err(refusal);
+    }
+    let stored = opened.into_rgb()?;
     let stored = Pixels::from_vec_u8(width, height, stored.into_raw(), PixelType::U8x3).map_err(|e| e.to_string())?;
 
     // Scaled first and turned upright after: turning a 12 MP photo cost more than scaling it.
@@ -109,8 +107,6 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
     let thumbnail = fit(preview.as_ref().unwrap_or(&stored), Rendition::Thumbnail)?;
     let preview = preview.map(|pixels| upright(pixels, orientation)).transpose()?;
     let thumbnail = thumbnail.map(|pixels| upright(pixels, orientation)).transpose()?;
-    // A JPEG's FULL is its own scans (jpeg_scans); anything else is encoded from the upright pixels.
-    let passed_through = is_jpeg.then(|| jpeg_scans::without_metadata(bytes, orientation.to_exif())).flatten();
     let needs_pixels = passed_through.is_none() || (preview.is_none() && thumbnail.is_none());
     let upright_full = needs_pixels.then(|| upright(stored, orientation)).transpose()?;
     let full_jpeg = match (passed_through, &upright_full) {
@@ -157,13 +153,6 @@ pub fn render(bytes: &[u8]) -> Result<Rendered, String> {
     })
 }
 
-fn unreadable(error: image::ImageError) -> String {
-    match error {
-        image::ImageError::Limits(_) => format!("the image needs more than {} MiB to decode", MAX_DECODER_BYTES >> 20),
-        other => format!("the file is not a readable image: {other}"),
-    }
-}
-
 /// The TIFF data of an EXIF block, whether or not it still starts with JPEG's `Exif\0\0`.
 fn without_exif_header(mut exif: Vec<u8>) -> Vec<u8> {
     if exif.starts_with(b"Exif\0\0") {
@@ -172,20 +161,12 @@ fn without_exif_header(mut exif: Vec<u8>) -> Vec<u8> {
     exif
 }
 
-/// 8-bit RGB; transparent parts over white (a JPEG has no alpha, and black would show through).
-fn opaque_rgb(photo: DynamicImage) -> image::RgbImage {
-    if !photo.color().has_alpha() {
-        return photo.into_rgb8();
-    }
-    let rgba = photo.into_rgba8();
-    let (width, height) = rgba.dimensions();
-    let mut rgb = Vec::with_capacity(width as usize * height as usize * 3);
-    for pixel in rgba.pixels() {
-        let [r, g, b, a] = pixel.0;
-        let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
-        rgb.extend([over_white(r), over_white(g), over_white(b)]);
-    }
-    image::RgbImage::from_raw(width, height, rgb).unwrap_or_default()
+/// Whether turning by `orientation` swaps the sides (and so needs a second buffer).
+fn quarter_turn(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+    )
 }
 
 /// `pixels` turned as `orientation` says.
@@ -203,12 +184,7 @@ fn upright(pixels: Pixels<'static>, orientation: Orientation) -> Result<Pixels<'
 
 /// The size a photo stored as `width` x `height` is shown at.
 fn displayed(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
-    match orientation {
-        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH => {
-            (height, width)
-        }
-        _ => (width, height),
-    }
+    if quarter_turn(orientation) { (height, width) } else { (width, height) }
 }
 
 /// `pixels` scaled down to fit `rendition`'s longest side; `None` when it already fits (never enlarged).
@@ -297,6 +273,19 @@ mod tests {
         assert!(refusal_for_size(30_000, 30_000).is_some_and(|r| r.contains("900 MP")));
         assert!(refusal_for_size(70_000, 10).is_some_and(|r| r.contains("65535")));
         assert_eq!(refusal_for_size(4_000, 3_000), None);
+    }
+
+    #[test]
+    fn a_tiny_lossless_webp_of_100_mp_is_refused_before_decoding() {
+        let grey = vec![0u8; 10_000 * 10_000];
+        let mut webp = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+            .encode(&grey, 10_000, 10_000, image::ExtendedColorType::L8)
+            .unwrap();
+        drop(grey);
+        assert!(webp.len() < 100_000, "{} bytes", webp.len());
+        let refusal = render(&webp).unwrap_err();
+        assert!(refusal.contains("over the 560 MiB a render may use"), "{refusal}");
     }
 
     #[test]
