@@ -170,18 +170,8 @@ fn module_of(file: &Path) -> Vec<String> {
 
 #[test]
 fn module_docs_name_modules_that_exist() {
-    fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                sources(&path, found);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                found.push(path);
-            }
-        }
-    }
     let mut files = Vec::new();
-    sources(&root().join("src"), &mut files);
+    crate::layers::sources(&root().join("src"), &mut files);
     let mut broken = Vec::new();
     for file in files {
         let module = module_of(&file);

@@ -32,7 +32,8 @@ fn layer(module: &str) -> u8 {
     })
 }
 
-fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
+/// Every `.rs` file under `dir`, into `found`.
+pub fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
