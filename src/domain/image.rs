@@ -5,14 +5,22 @@
 
 pub use image::metadata::Orientation;
 
+use super::render_budget::Decoding;
 use crate::image_format::ImageFormat;
 
 /// A recognised image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
-    pub format: ImageFormat,
+    /// Its format and what decoding it will cost, as far as the header says (`render_budget`).
+    pub decoding: Decoding,
     pub width: u32,
     pub height: u32,
+}
+
+impl ImageInfo {
+    pub fn format(&self) -> ImageFormat {
+        self.decoding.format()
+    }
 }
 
 /// What the bytes read so far say.
@@ -52,7 +60,15 @@ fn sniff_png(head: &[u8]) -> Sniff {
     }
     let width = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
     let height = u32::from_be_bytes([head[20], head[21], head[22], head[23]]);
-    image(ImageFormat::Png, width, height)
+    // Samples a pixel once decoded to 8 bits, by colour type (a palette becomes RGB, or RGBA with a tRNS chunk
+    // further on: the smaller is a lower bound, which is what a refusal before decoding may use).
+    let channels = match head.get(25) {
+        Some(0) => 1,
+        Some(4) => 2,
+        Some(6) => 4,
+        _ => 3,
+    };
+    image(Decoding::Png { channels }, width, height)
 }
 
 /// A WebP's canvas size from its first chunk: VP8 (lossy), VP8L (lossless) or VP8X (extended).
@@ -62,28 +78,31 @@ fn sniff_webp(head: &[u8]) -> Sniff {
         Some(b"VP8 ") if head.len() >= 30 && head[23..26] == [0x9D, 0x01, 0x2A] => {
             let width = u32::from(u16::from_le_bytes([head[26], head[27]]) & 0x3FFF);
             let height = u32::from(u16::from_le_bytes([head[28], head[29]]) & 0x3FFF);
-            image(ImageFormat::Webp, width, height)
+            image(Decoding::Webp, width, height)
         }
         Some(b"VP8L") if head.len() >= 25 && head[20] == 0x2F => {
             let bits = u32::from_le_bytes([head[21], head[22], head[23], head[24]]);
-            image(ImageFormat::Webp, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+            image(Decoding::Webp, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
         }
-        Some(b"VP8X") if head.len() >= 30 => image(ImageFormat::Webp, le24(&head[24..]) + 1, le24(&head[27..]) + 1),
+        Some(b"VP8X") if head.len() >= 30 => image(Decoding::Webp, le24(&head[24..]) + 1, le24(&head[27..]) + 1),
         _ => Sniff::NotImage,
     }
 }
 
-fn image(format: ImageFormat, width: u32, height: u32) -> Sniff {
+fn image(decoding: Decoding, width: u32, height: u32) -> Sniff {
     if width == 0 || height == 0 {
         return Sniff::NotImage;
     }
-    Sniff::Image(ImageInfo { format, width, height })
+    Sniff::Image(ImageInfo { decoding, width, height })
 }
 
 /// Walk JPEG segments in `window` (which starts at a marker, at absolute offset `at`) up to a frame header.
 pub fn walk_jpeg(window: &[u8], at: u64) -> Sniff {
     match frame_header(window) {
-        Walk::Frame(pos) => image(ImageFormat::Jpeg, be16(&window[pos + 7..]), be16(&window[pos + 5..])),
+        Walk::Frame(pos) => {
+            let frame = JpegFrame { progressive: is_progressive(window[pos + 1]), components: window[pos + 9] };
+            image(Decoding::Jpeg(frame), be16(&window[pos + 7..]), be16(&window[pos + 5..]))
+        }
         Walk::More(pos) => Sniff::ReadFrom(at + pos as u64),
         Walk::NotImage => Sniff::NotImage,
     }
@@ -101,8 +120,12 @@ pub struct JpegFrame {
 pub fn jpeg_frame(jpeg: &[u8]) -> Option<JpegFrame> {
     let window = jpeg.get(2..)?;
     let Walk::Frame(pos) = frame_header(window) else { return None };
-    let marker = window[pos + 1];
-    Some(JpegFrame { progressive: matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE), components: *window.get(pos + 9)? })
+    Some(JpegFrame { progressive: is_progressive(window[pos + 1]), components: window[pos + 9] })
+}
+
+/// SOF2, SOF6, SOF10 and SOF14 are progressive.
+fn is_progressive(marker: u8) -> bool {
+    matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE)
 }
 
 /// Where a walk of JPEG segments stopped.
@@ -131,9 +154,9 @@ fn frame_header(window: &[u8]) -> Walk {
             0x01 | 0xD0..=0xD7 => pos += 2,
             // End of image or start of scan before any frame header: no size to be had.
             0xD9 | 0xDA => return Walk::NotImage,
-            // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC): length, precision, height, width.
+            // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC): length, precision, height, width, components.
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                return if pos + 9 > window.len() { Walk::More(pos) } else { Walk::Frame(pos) };
+                return if pos + 10 > window.len() { Walk::More(pos) } else { Walk::Frame(pos) };
             }
             _ => {
                 let length = be16(&window[pos + 2..]) as usize;
@@ -199,11 +222,29 @@ mod tests {
 
     const JPEG: &[u8] = include_bytes!("../../tests/fixtures/pier.jpg");
     const PNG: &[u8] = include_bytes!("../../tests/fixtures/small.png");
+    const BASELINE: Decoding = Decoding::Jpeg(JpegFrame { progressive: false, components: 3 });
 
     #[test]
     fn reads_jpeg_and_png_sizes() {
-        assert_eq!(sniff(JPEG), Sniff::Image(ImageInfo { format: ImageFormat::Jpeg, width: 64, height: 48 }));
-        assert_eq!(sniff(PNG), Sniff::Image(ImageInfo { format: ImageFormat::Png, width: 20, height: 10 }));
+        assert_eq!(sniff(JPEG), Sniff::Image(ImageInfo { decoding: BASELINE, width: 64, height: 48 }));
+        assert_eq!(
+            sniff(PNG),
+            Sniff::Image(ImageInfo { decoding: Decoding::Png { channels: 3 }, width: 20, height: 10 })
+        );
+    }
+
+    #[test]
+    fn reads_what_decoding_will_cost_from_the_header() {
+        let mut grey_alpha = PNG.to_vec();
+        grey_alpha[25] = 4;
+        assert!(matches!(sniff(&grey_alpha), Sniff::Image(ImageInfo { decoding: Decoding::Png { channels: 2 }, .. })));
+        let mut progressive = JPEG.to_vec();
+        let sof = progressive.windows(2).position(|marker| marker == [0xFF, 0xC0]).unwrap();
+        progressive[sof + 1] = 0xC2;
+        let frame = JpegFrame { progressive: true, components: 3 };
+        assert!(
+            matches!(sniff(&progressive), Sniff::Image(ImageInfo { decoding: Decoding::Jpeg(f), .. }) if f == frame)
+        );
     }
 
     #[test]
@@ -244,9 +285,6 @@ mod tests {
         let Sniff::ReadFrom(offset) = sniff(&jpeg[..1024]) else { panic!("expected a request for more") };
         assert_eq!(offset, 2 + 2 + 0xFFF0);
         let rest = &jpeg[offset as usize..];
-        assert_eq!(
-            walk_jpeg(rest, offset),
-            Sniff::Image(ImageInfo { format: ImageFormat::Jpeg, width: 64, height: 48 })
-        );
+        assert_eq!(walk_jpeg(rest, offset), Sniff::Image(ImageInfo { decoding: BASELINE, width: 64, height: 48 }));
     }
 }

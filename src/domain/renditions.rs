@@ -24,6 +24,7 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer
 use image::DynamicImage;
 use image::metadata::Orientation;
 
+use super::image::ImageInfo;
 use super::opened::Opened;
 use super::{exif_fields, jpeg_scans, render_budget};
 
@@ -79,6 +80,15 @@ pub fn refusal_for_size(width: u32, height: u32) -> Option<String> {
         return Some(format!("the image is {width}x{height}; a side may be at most {MAX_SIDE} px"));
     }
     None
+}
+
+/// Why `completeUpload` refuses a photo whose header says `info` (and the orientation, when the header settles
+/// it): its size, or the memory its render would take at the least (a JPEG's FULL is assumed to keep its own
+/// scans, so no turned copy). `render` checks the same on the whole file, so nothing refused later was taken.
+pub fn refusal_before_decoding(info: ImageInfo, orientation: Option<Orientation>) -> Option<String> {
+    let turned_copy = info.format() != ImageFormat::Jpeg && orientation.is_some_and(quarter_turn);
+    refusal_for_size(info.width, info.height)
+        .or_else(|| render_budget::refusal(info.width, info.height, info.decoding, turned_copy))
 }
 
 /// Render `bytes` (JPEG, PNG or WebP); the reason in words when the file cannot be.

@@ -177,7 +177,7 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
         id: upload.id,
         name: upload.name,
         description: upload.description,
-        format: info.image.format,
+        format: info.image.format(),
         size_bytes: object.size_bytes,
         width,
         height,
@@ -243,12 +243,13 @@ async fn inspect(
     let mut sniffed = image::sniff(&head);
     for _ in 0..SNIFF_MAX_READS {
         match sniffed {
-            Sniff::Image(info) if info.format == format => {
+            Sniff::Image(info) if info.format() == format => {
                 let inspected = Inspected { image: info, orientation: image::orientation(&head) };
-                return Ok(renditions::refusal_for_size(info.width, info.height).map_or(Ok(inspected), Err));
+                let refusal = renditions::refusal_before_decoding(info, inspected.orientation);
+                return Ok(refusal.map_or(Ok(inspected), Err));
             }
             Sniff::Image(info) => {
-                let reason = format!("the file is {}, but the ticket was for {format}", info.format);
+                let reason = format!("the file is {}, but the ticket was for {format}", info.format());
                 return Ok(Err(reason));
             }
             Sniff::ReadFrom(offset) if offset < size as u64 => {

@@ -149,6 +149,30 @@ pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     bytes
 }
 
+/// A lossless WebP whose header says it is `width` x `height` (at most 16384 a side) over an 8x8 body: what
+/// `completeUpload` reads of it is what a 38-byte bomb of that size shows.
+pub fn webp_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = webp(8, 8);
+    assert_eq!((&bytes[12..16], bytes[20]), (&b"VP8L"[..], 0x2F), "a lossless WebP");
+    // VP8L's 14-bit width and height less one, then the alpha hint and version bits, kept.
+    let bits = u32::from_le_bytes([bytes[21], bytes[22], bytes[23], bytes[24]]);
+    let bits = (bits & !0x0FFF_FFFF) | (width - 1) | (height - 1) << 14;
+    bytes[21..25].copy_from_slice(&bits.to_le_bytes());
+    bytes
+}
+
+/// A progressive JPEG whose frame header says it is `width` x `height` over an 8x8 body.
+pub fn progressive_jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 90);
+    encoder.set_progressive(true);
+    encoder.encode(&pixels(8, 8), 8, 8, jpeg_encoder::ColorType::Rgb).expect("encoded");
+    let sof = jpeg.windows(2).position(|marker| marker == [0xFF, 0xC2]).expect("a progressive frame header");
+    jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    jpeg
+}
+
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for byte in bytes {

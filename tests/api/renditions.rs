@@ -20,6 +20,7 @@ both_modes!(
     exif_rewritten_by_python_tools_keeps_its_time_and_camera,
     png_with_alpha_and_webp_are_taken,
     a_bomb_is_refused_before_anything_is_decoded,
+    a_render_cost_bomb_is_refused_at_complete_upload,
     a_file_that_does_not_decode_ends_failed_with_its_reason,
     subscribers_hear_when_processing_ends,
     a_second_post_through_the_ticket_changes_nothing_served,
@@ -231,6 +232,25 @@ async fn a_bomb_is_refused_before_anything_is_decoded(app: TestApp) {
     assert!(message.contains("900 MP") && message.contains("100 MP"), "{message}");
     let gallery = app.data("{ photos(first: 5) { nodes { id } } }", json!({})).await;
     assert!(gallery["photos"]["nodes"].as_array().unwrap().is_empty(), "nothing recorded");
+}
+
+/// Files whose pixel count is allowed but whose decoding would take more memory than a render may: refused
+/// when the upload is completed, from the header, not recorded to end FAILED later.
+async fn a_render_cost_bomb_is_refused_at_complete_upload(app: TestApp) {
+    let bombs = [
+        ("bomb.webp", "image/webp", images::webp_claiming(10_000, 10_000), "667 MiB", "or as a JPEG"),
+        ("bomb.jpg", "image/jpeg", images::progressive_jpeg_claiming(10_000, 10_000), "858 MiB", "baseline JPEG"),
+    ];
+    for (file, content_type, bomb, estimate, advice) in bombs {
+        let ticket = app.create_upload(file, content_type, None).await;
+        assert!(app.post_file(&ticket, &bomb, content_type, &[]).await.status().is_success());
+        let body = app.complete_upload(ticket["uploadId"].as_str().unwrap()).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UPLOAD_INVALID", "{file}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(estimate) && message.contains("560 MiB") && message.contains(advice), "{message}");
+    }
+    let gallery = app.data("{ photos(first: 5) { nodes { name } } }", json!({})).await;
+    assert!(gallery["photos"]["nodes"].as_array().unwrap().is_empty(), "nothing recorded: {gallery}");
 }
 
 async fn a_file_that_does_not_decode_ends_failed_with_its_reason(app: TestApp) {
