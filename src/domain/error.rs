@@ -16,6 +16,8 @@ pub enum ErrorCode {
     /// The owner key sent may not do this (another owner's photo or comment).
     Forbidden,
     UploadInvalid,
+    /// The photo's renditions are still being made: there is nothing to link to yet; retry in a moment.
+    PhotoProcessing,
     RateLimited,
     Unavailable,
     Internal,
@@ -24,12 +26,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         Self::BadUserInput,
         Self::NotFound,
         Self::Unauthenticated,
         Self::Forbidden,
         Self::UploadInvalid,
+        Self::PhotoProcessing,
         Self::RateLimited,
         Self::Unavailable,
         Self::Internal,
@@ -43,6 +46,7 @@ impl ErrorCode {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
             Self::UploadInvalid => "UPLOAD_INVALID",
+            Self::PhotoProcessing => "PHOTO_PROCESSING",
             Self::RateLimited => "RATE_LIMITED",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
@@ -69,6 +73,8 @@ pub enum ApiError {
     Forbidden(String),
     /// The uploaded object is missing, not a JPEG/PNG, or too large.
     UploadInvalid(String),
+    /// The photo is still PROCESSING: what was asked needs its renditions.
+    PhotoProcessing(String),
     /// A backend is down or throttling: retry later.
     Unavailable(String),
     /// The request took longer than the configured deadline (a backend is too slow): retry.
@@ -104,6 +110,7 @@ impl ApiError {
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::UploadInvalid(_) => ErrorCode::UploadInvalid,
+            Self::PhotoProcessing(_) => ErrorCode::PhotoProcessing,
             Self::Unavailable(_) | Self::TimedOut { .. } => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
             Self::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
@@ -119,7 +126,8 @@ impl From<ApiError> for async_graphql::Error {
             | ApiError::NotFound(m)
             | ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
-            | ApiError::UploadInvalid(m) => m,
+            | ApiError::UploadInvalid(m)
+            | ApiError::PhotoProcessing(m) => m,
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "backend unavailable");
                 "a storage backend is unavailable; retry shortly".to_string()

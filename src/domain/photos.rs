@@ -2,6 +2,9 @@
 //! photo is viewed with, edits by its owner, and the streams of new, updated and removed photos.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use futures_util::{Stream, StreamExt};
@@ -12,7 +15,7 @@ use super::events::{Notice, Topic};
 use super::{Services, owners, uploads};
 use crate::blob;
 use crate::catalog::words::{self, QueryError};
-use crate::catalog::{EditError, Event, Page, Photo, PhotoFilter, keys::PhotoCursor};
+use crate::catalog::{EditError, Event, Page, Photo, PhotoFilter, PhotoStatus, keys::PhotoCursor};
 use crate::image_format::{ImageFormat, Rendition};
 
 /// Most items a page may ask for.
@@ -141,6 +144,65 @@ pub async fn view_url(services: &Services, photo: &Photo, rendition: Rendition) 
     let lasts = services.limits.view_url;
     let url = services.blobs.window_view_url(&key, RENDITION_FORMAT, &file_name, window_start, lasts).await?;
     Ok(url)
+}
+
+/// The photo once its processing has ended (READY or FAILED), waiting at most `wait` while it is PROCESSING;
+/// `None` when there is no such photo. The end is heard from the events (whichever instance rendered it), and
+/// the photo is read again each second besides, so a lost event costs a second, not the whole wait.
+pub async fn processed_within(services: &Services, id: uuid::Uuid, wait: Duration) -> ApiResult<Option<Photo>> {
+    let deadline = Instant::now() + wait;
+    // Listening before the first read: an end between the two is heard.
+    let mut listening = services.events.listen(Topic::Photos).await;
+    loop {
+        let photo = services.catalog.photo(id).await?;
+        let processing = photo.as_ref().is_some_and(|photo| photo.processing.status() == PhotoStatus::Processing);
+        if !processing || Instant::now() >= deadline {
+            return Ok(photo);
+        }
+        let heard = async {
+            while let Some(notice) = listening.next().await {
+                match &*notice {
+                    Notice::Event(Event::PhotoUpdated(photo)) if photo.id == id => return,
+                    Notice::Missed => return,
+                    _ => {}
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let _ = tokio::time::timeout_at(deadline.min(Instant::now() + Duration::from_secs(1)), heard).await;
+    }
+}
+
+/// `Photo.url`: the FULL rendition's view link once the photo is READY; before that, the service link
+/// `/p/<id>` (`link`), which opens the photo as soon as it is READY, so a link handed out early never 404s.
+pub async fn url(services: &Services, photo: &Photo) -> ApiResult<String> {
+    match photo.processing.status() {
+        PhotoStatus::Ready => view_url(services, photo, Rendition::Full).await,
+        PhotoStatus::Processing | PhotoStatus::Failed => {
+            Ok(format!("{}/p/{}", services.public_url.trim_end_matches('/'), photo.id))
+        }
+    }
+}
+
+/// What the service link `/p/<id>` answers now.
+pub enum Link {
+    /// READY: the FULL rendition's view link.
+    Redirect(String),
+    /// Its renditions are still being made: open it again in a moment.
+    Processing,
+    /// Its processing failed: there is no image to open, nor will be.
+    Failed,
+    /// No such photo (or deleted).
+    NotFound,
+}
+
+pub async fn link(services: &Services, id: uuid::Uuid) -> ApiResult<Link> {
+    let Some(photo) = services.catalog.photo(id).await? else { return Ok(Link::NotFound) };
+    Ok(match photo.processing.status() {
+        PhotoStatus::Ready => Link::Redirect(view_url(services, &photo, Rendition::Full).await?),
+        PhotoStatus::Processing => Link::Processing,
+        PhotoStatus::Failed => Link::Failed,
+    })
 }
 
 /// Every photo whose processing ends (READY or FAILED) or that is edited from now on: all, or `id`'s.

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::Services;
-use crate::catalog::{Photo, Share};
+use crate::catalog::{Photo, PhotoStatus, Share};
 use crate::domain::error::{ApiError, ApiResult};
 use crate::domain::photos;
 use crate::image_format::Rendition;
@@ -68,13 +68,37 @@ async fn presign(services: &Services, photo: &Photo, until: DateTime<Utc>) -> Ap
     Ok(url)
 }
 
-pub async fn create(services: &Services, photo_id: Uuid, expires_in_seconds: i64) -> ApiResult<NewShare> {
+/// A share link to a READY photo. A photo still PROCESSING is waited for, at most `wait`: its FULL rendition
+/// does not exist yet, and a link to it would answer 404 until it did.
+pub async fn create(
+    services: &Services,
+    photo_id: Uuid,
+    expires_in_seconds: i64,
+    wait: Duration,
+) -> ApiResult<NewShare> {
     if !(1..=MAX_SECONDS).contains(&expires_in_seconds) {
         return Err(ApiError::bad_input(format!(
             "expiresInSeconds must be between 1 and {MAX_SECONDS} (7 days, S3's limit), not {expires_in_seconds}"
         )));
     }
-    let photo = services.catalog.photo(photo_id).await?.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
+    let photo = photos::processed_within(services, photo_id, wait).await?;
+    let photo = photo.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
+    match photo.processing.status() {
+        PhotoStatus::Ready => {}
+        PhotoStatus::Processing => {
+            return Err(ApiError::PhotoProcessing(format!(
+                "photo {photo_id} is still being processed ({} s waited): share it once photoUpdated says READY, \
+                 or retry in a few seconds",
+                wait.as_secs()
+            )));
+        }
+        PhotoStatus::Failed => {
+            return Err(ApiError::bad_input(format!(
+                "photo {photo_id} has no image to share: its processing failed ({})",
+                photo.processing.error().unwrap_or("no reason recorded")
+            )));
+        }
+    }
     let now = Utc::now().trunc_subsecs(0);
     let mut expires_at = now + chrono::Duration::seconds(expires_in_seconds);
     // A link signed with temporary credentials dies with them: promise no more than they allow.
@@ -97,6 +121,10 @@ pub enum Open {
     Gone,
     /// Its photo was deleted (the link's record stays until its TTL, so this is known as long as expiry is).
     PhotoDeleted,
+    /// Its photo's renditions are still being made: open it again in a moment.
+    Processing,
+    /// Its photo's processing failed: there is no image to open.
+    PhotoFailed,
     NotFound,
 }
 
@@ -108,6 +136,12 @@ pub async fn open(services: &Services, token: &str, count: bool) -> ApiResult<Op
         return Ok(Open::Gone);
     }
     let Some(photo) = services.catalog.photo(share.photo_id).await? else { return Ok(Open::PhotoDeleted) };
+    // Links are made for READY photos; one made by an earlier version while its photo was processing waits.
+    match photo.processing.status() {
+        PhotoStatus::Ready => {}
+        PhotoStatus::Processing => return Ok(Open::Processing),
+        PhotoStatus::Failed => return Ok(Open::PhotoFailed),
+    }
     if count {
         services.catalog.count_share_open(&hash).await?;
     }

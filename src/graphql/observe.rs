@@ -85,6 +85,7 @@ mod tests {
                 ErrorCode::Unauthenticated => crate::domain::error::ApiError::Unauthenticated("x".into()),
                 ErrorCode::Forbidden => crate::domain::error::ApiError::Forbidden("x".into()),
                 ErrorCode::UploadInvalid => crate::domain::error::ApiError::UploadInvalid("x".into()),
+                ErrorCode::PhotoProcessing => crate::domain::error::ApiError::PhotoProcessing("x".into()),
                 ErrorCode::Unavailable => crate::domain::error::ApiError::Unavailable("x".into()),
                 ErrorCode::Internal => crate::domain::error::ApiError::Internal(anyhow::anyhow!("x")),
                 ErrorCode::PersistedQueryNotFound => crate::domain::error::ApiError::PersistedQueryNotFound,

@@ -21,7 +21,6 @@ use crate::catalog::{
 };
 use crate::domain::error::ApiError;
 use crate::domain::{comments, deletion, owners, photos};
-use crate::image_format::Rendition;
 
 // Page cursors, encoded only for the clients that ask for them.
 impl CursorType for PhotoCursor {
@@ -146,9 +145,11 @@ impl<'a> PhotoFields<'a> {
     async fn uploader_ip(&self) -> &str {
         &self.0.uploader_ip
     }
-    /// A short-lived link to view the photo (the bucket is private); valid for at least 10 minutes.
+    /// A short-lived link to view the photo (the bucket is private); valid for at least 10 minutes. Until the
+    /// photo is READY, the service's own link to it, which answers 503 with `Retry-After` while it is
+    /// processing and redirects to the photo once it is READY.
     async fn url(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(photos::view_url(services(ctx)?, self.0, Rendition::Full).await?)
+        Ok(photos::url(services(ctx)?, self.0).await?)
     }
     /// Whether the caller may edit and delete this photo: it sent (`Authorization: Bearer <key>`) the owner key
     /// the photo was uploaded with, or an admin key. An answer with this field is the caller's own: never

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::photos::Photo;
 use super::rate_limit::MutationLimit;
-use super::{hold, parse_id, photo_loader, services};
+use super::{hold, parse_id, photo_loader, services, state};
 use crate::domain::error::ApiError;
 use crate::domain::shares;
 
@@ -83,7 +83,8 @@ pub struct ShareMutation;
 
 #[Object]
 impl ShareMutation {
-    /// A presigned GET link; the photo can't be opened with it after expiresAt.
+    /// A presigned GET link; the photo can't be opened with it after expiresAt. A photo still PROCESSING is
+    /// waited for (at most half of `--request-timeout-seconds`), then refused with `PHOTO_PROCESSING`.
     #[graphql(guard = "MutationLimit")]
     async fn create_share_link(
         &self,
@@ -93,7 +94,9 @@ impl ShareMutation {
     ) -> Result<ShareLink> {
         let photo_id = parse_id("photoId", &photo_id)?;
         let services = services(ctx)?;
-        let new = shares::create(services, photo_id, i64::from(expires_in_seconds.unwrap_or(60))).await?;
+        // A photo still processing is waited for, within half the request's deadline.
+        let wait = state(ctx)?.limits.request_timeout / 2;
+        let new = shares::create(services, photo_id, i64::from(expires_in_seconds.unwrap_or(60)), wait).await?;
         Ok(ShareLink { new, public_url: services.public_url.clone() })
     }
 

@@ -27,6 +27,7 @@ use crate::graphql::Api;
 use crate::state::AppState;
 
 mod graphql_http;
+mod photo_link;
 mod playground;
 mod request_id;
 mod share;
@@ -84,6 +85,7 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))
         .route("/s/{token}", get(share::open_share))
+        .route("/p/{id}", get(photo_link::open_photo))
         .route("/", get(playground::index))
         .route("/app/{file}", get(playground::asset))
         .with_state(shared);

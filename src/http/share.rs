@@ -1,5 +1,6 @@
 //! `GET /s/<token>`: a share's service link. 302 to a fresh presigned GET while the share is valid, 410 Gone
-//! once it expired, was revoked or its photo was deleted, 404 for a token the service never gave out (or
+//! once it expired, was revoked or its photo was deleted (or its processing failed), 503 with `Retry-After`
+//! while its photo is still processing (links are made for READY photos: only older ones can be), 404 for a token the service never gave out (or
 //! whose record's TTL, 7 days after expiry, has passed). Each open is counted (a table
 //! write) up to `OPENS_COUNTED_PER_MINUTE` per client address; past that the link still redirects, uncounted.
 
@@ -32,6 +33,15 @@ pub(super) async fn open_share(
         Ok(Open::Gone) => (StatusCode::GONE, [no_store], "this share link has expired or was revoked").into_response(),
         Ok(Open::PhotoDeleted) => {
             (StatusCode::GONE, [no_store], "the photo of this share link was deleted").into_response()
+        }
+        Ok(Open::Processing) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [no_store, (header::RETRY_AFTER, HeaderValue::from_static("2"))],
+            "the photo of this share link is still being processed: open it again in a moment",
+        )
+            .into_response(),
+        Ok(Open::PhotoFailed) => {
+            (StatusCode::GONE, [no_store], "the photo of this share link could not be processed").into_response()
         }
         Ok(Open::NotFound) => (StatusCode::NOT_FOUND, [no_store], "no such share link").into_response(),
         Err(error) => {

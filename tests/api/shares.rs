@@ -16,6 +16,15 @@ both_modes!(
     a_deleted_photos_service_link_is_gone_for_good,
 );
 
+/// Without a worker, so photos stay PROCESSING until the test starts one; a share link waits 3 s at most.
+mod while_processing {
+    use super::links_handed_out_while_a_photo_is_processing_open_it_once_it_is_ready;
+    crate::both_modes!(
+        flags = &["--processing-jobs", "0", "--request-timeout-seconds", "6"];
+        links_handed_out_while_a_photo_is_processing_open_it_once_it_is_ready
+    );
+}
+
 const CREATE: &str = "mutation($id: ID!, $seconds: Int) { createShareLink(photoId: $id, expiresInSeconds: $seconds) {
     url expiresAt token serviceUrl photo { id name } } }";
 
@@ -167,4 +176,60 @@ async fn a_deleted_photos_service_link_is_gone_for_good(app: TestApp) {
     let status = "query($t: String!) { shareLink(token: $t) { opens photo { id } } }";
     let audit = app.data(status, json!({ "t": link["token"] })).await["shareLink"].clone();
     assert_eq!((audit["opens"].as_i64(), audit["photo"].clone()), (Some(1), Value::Null), "{audit}");
+}
+
+/// The seed's flow, upload then share, while the photo is still PROCESSING: `Photo.url` is the service's own
+/// link, which asks the browser to come back (503, `Retry-After`) instead of answering 404; `createShareLink`
+/// waits for READY within half the request's deadline, and says `PHOTO_PROCESSING` past it. Once the photo is
+/// READY both open it, and a share link asked for meanwhile is answered as soon as it is.
+async fn links_handed_out_while_a_photo_is_processing_open_it_once_it_is_ready(app: TestApp) {
+    let app = app.with_key(Some("owner-of-the-early-photo-0123456789abcdef"));
+    let photo = app.upload_bytes("early", "image/jpeg", &crate::images::phone_jpeg(1200, 900, 6)).await;
+    let early = app.data("query($id: ID!) { photo(id: $id) { status url } }", json!({ "id": photo["id"] })).await;
+    assert_eq!(early["photo"]["status"], "PROCESSING");
+    assert_eq!(early["photo"]["url"], photo["url"], "completeUpload answered the same link");
+    let early_url = photo["url"].as_str().unwrap().to_string();
+    assert_eq!(early_url, format!("{}/p/{}", app.address, photo["id"].as_str().unwrap()));
+    let waiting = app.client.get(&early_url).send().await.unwrap();
+    assert_eq!(waiting.status(), 503, "not a 404 for a photo that exists");
+    assert_eq!(waiting.headers()["retry-after"], "2");
+
+    let asked = std::time::Instant::now();
+    let refused = app.graphql(CREATE, json!({ "id": photo["id"] })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "PHOTO_PROCESSING", "{refused}");
+    assert!(refused["errors"][0]["message"].as_str().unwrap().contains("photoUpdated says READY"), "{refused}");
+    let waited = asked.elapsed();
+    assert!(waited >= Duration::from_millis(2900) && waited < Duration::from_secs(6), "waited {waited:?}");
+
+    // Asked while it is processing; a worker starts a moment later.
+    let sharing = tokio::spawn({
+        let (app, id) = (app.with_key(Some("owner-of-the-early-photo-0123456789abcdef")), photo["id"].clone());
+        async move { app.data(CREATE, json!({ "id": id })).await["createShareLink"].clone() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let settings = photoshare::domain::processing::Settings {
+        jobs: 1,
+        scan: Duration::from_secs(3600),
+        lease: Duration::from_secs(20),
+        sole: app.mode == crate::helpers::Mode::Embedded,
+    };
+    let worker = photoshare::domain::processing::spawn(app.state.services.clone(), settings);
+    let link = sharing.await.unwrap();
+    worker.abort();
+    let opened = app.client.get(link["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(opened.status(), 200, "the share link opens the photo");
+    let shared = crate::images::inspect(&opened.bytes().await.unwrap());
+    assert_eq!((shared.width, shared.height), (900, 1200), "upright");
+    assert!(shared.metadata_left.is_empty());
+
+    let redirected = app.client.get(&early_url).send().await.unwrap();
+    assert_eq!(redirected.status(), 302, "the early link now leads to the photo");
+    let full = app.client.get(redirected.headers()["location"].to_str().unwrap()).send().await.unwrap();
+    assert_eq!(full.status(), 200);
+    let ready = app.ready(&photo["id"]).await;
+    assert_ne!(ready["url"].as_str().unwrap(), early_url, "READY photos link to storage directly");
+
+    let deleted = app.data("mutation($id: ID!) { deletePhoto(id: $id) }", json!({ "id": photo["id"] })).await;
+    assert_eq!(deleted["deletePhoto"], true);
+    assert_eq!(app.client.get(&early_url).send().await.unwrap().status(), 404, "deleted: no such photo");
 }
