@@ -13,27 +13,10 @@ use std::time::{Duration, Instant};
 
 use photoshare::app::Application;
 use photoshare::config::Config;
+use photoshare::graphql::{INTROSPECTION_QUERY as INTROSPECTION, fragment_bomb};
 use serde_json::{Value, json};
 
 const REQUESTS: usize = 300;
-
-fn bomb(levels: usize) -> String {
-    let mut query = String::from("query { ...F0 }");
-    for level in 0..levels {
-        query.push_str(&format!(" fragment F{level} on Query {{ ...F{next} ...F{next} }}", next = level + 1));
-    }
-    query + &format!(" fragment F{levels} on Query {{ __typename }}")
-}
-
-const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name }
-  subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
-fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description
-  args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue }
-  interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
-  possibleTypes { ...TypeRef } }
-fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
-fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
-  ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
 
 /// Peak resident memory of this process so far, in MiB.
 fn peak_rss_mib() -> f64 {
@@ -78,9 +61,9 @@ async fn main() -> anyhow::Result<()> {
     let long = format!("{{ {} }}", "__typename ".repeat(1_600));
     let documents = [
         ("floor `{ __typename }`", "{ __typename }".to_string()),
-        ("bomb, 24 levels", bomb(24)),
-        ("bomb, 40 levels", bomb(40)),
-        ("bomb, 200 levels", bomb(200)),
+        ("bomb, 24 levels", fragment_bomb(24)),
+        ("bomb, 40 levels", fragment_bomb(40)),
+        ("bomb, 200 levels", fragment_bomb(200)),
         ("wide fragments, 1,080 fields", wide),
         ("1,600 fields written out", long),
         ("GraphiQL introspection", INTROSPECTION.to_string()),

@@ -73,12 +73,12 @@ mod tests {
     use super::super::{Catalog, photos};
     use super::*;
     use crate::table::Write;
-    use crate::table::embedded::EmbeddedTable;
+    use crate::table::embedded::scratch::Scratch;
 
     #[tokio::test]
     async fn a_photo_is_decoded_again_only_when_its_item_changed() {
-        let path = std::env::temp_dir().join(format!("photoshare-decoded-{}.redb", Uuid::new_v4()));
-        let table = Arc::new(EmbeddedTable::open(&path).unwrap());
+        let scratch = Scratch::new();
+        let table = scratch.table.clone();
         let catalog = Catalog::new(table.clone());
         let (recorded, _) = catalog.record_photo(&photos::tests::photo(0, Some(Vec::new()))).await.unwrap();
         let read = |catalog: Catalog| async move { catalog.photos(&[recorded.id]).await.unwrap() };
@@ -95,7 +95,5 @@ mod tests {
 
         table.transact(vec![Write::Delete(keys::photo(recorded.id))]).await.unwrap();
         assert!(read(catalog).await.is_empty(), "deleted: gone, though it was kept");
-        drop(table);
-        let _ = std::fs::remove_file(path);
     }
 }

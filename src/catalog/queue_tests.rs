@@ -5,19 +5,14 @@ use std::sync::Arc;
 use super::*;
 use crate::table::Table;
 use crate::table::embedded::EmbeddedTable;
+use crate::table::embedded::scratch::Scratch;
 
-struct Store(Catalog, Arc<EmbeddedTable>, std::path::PathBuf);
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        std::fs::remove_file(&self.2).ok();
-    }
-}
+/// A catalog on a table of its own (the scratch removes it).
+struct Store(Catalog, Arc<EmbeddedTable>, Scratch);
 
 fn store() -> Store {
-    let path = std::env::temp_dir().join(format!("photoshare-queue-{}.redb", Uuid::new_v4()));
-    let table = Arc::new(EmbeddedTable::open(&path).unwrap());
-    Store(Catalog::new(table.clone()), table, path)
+    let scratch = Scratch::new();
+    Store(Catalog::new(scratch.table.clone()), scratch.table.clone(), scratch)
 }
 
 /// A photo of `owner` recorded (with its job) `seconds` after a fixed time.
@@ -31,7 +26,7 @@ async fn queued(catalog: &Catalog, owner: &str, seconds: i64) -> Uuid {
 
 #[tokio::test]
 async fn a_due_job_behind_many_leased_ones_is_found() {
-    let Store(catalog, table, _path) = &store();
+    let Store(catalog, table, _scratch) = &store();
     let mut ids: Vec<Uuid> = (0..30).map(|_| Uuid::new_v4()).collect();
     ids.sort();
     // Jobs as versions before fair queueing wrote them; every one but the last is held for an hour.
@@ -55,7 +50,7 @@ async fn a_due_job_behind_many_leased_ones_is_found() {
 
 #[tokio::test]
 async fn each_queuer_gets_a_turn_however_many_jobs_another_queued() {
-    let Store(catalog, _, _path) = &store();
+    let Store(catalog, _, _scratch) = &store();
     let mut flood = Vec::new();
     for n in 0..50 {
         flood.push(queued(catalog, "a", n).await);
@@ -79,7 +74,7 @@ async fn each_queuer_gets_a_turn_however_many_jobs_another_queued() {
 
 #[tokio::test]
 async fn a_lease_of_another_process_is_void_only_where_this_one_owns_the_store() {
-    let Store(catalog, _, _path) = &store();
+    let Store(catalog, _, _scratch) = &store();
     let id = queued(catalog, "a", 0).await;
     let (ended, shared, sole) = (Holder::new(true), Holder::new(false), Holder::new(true));
     let (now, none) = (Utc::now(), HashMap::new());

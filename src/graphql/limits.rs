@@ -32,6 +32,28 @@ pub const MAX_SPREADS: u64 = 100;
 /// Directives on one field (`@include` and `@skip` are the only ones).
 pub const MAX_DIRECTIVES: usize = 4;
 
+/// GraphiQL's own introspection query (graphql-js `getIntrospectionQuery`): the deepest, widest document a
+/// legitimate client sends, which the limits above admit (unit test). Tests and benches send it too.
+pub const INTROSPECTION_QUERY: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name }
+  subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
+fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description
+  args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue }
+  interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef } }
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+
+/// The hostile document these limits were made for: `levels` fragments, each spreading the next one twice, so
+/// that it expands to 2^levels `__typename` fields (24 levels: 984 bytes). Tests and benches send it.
+pub fn fragment_bomb(levels: usize) -> String {
+    let mut query = String::from("query { ...F0 }");
+    for level in 0..levels {
+        query.push_str(&format!(" fragment F{level} on Query {{ ...F{next} ...F{next} }}", next = level + 1));
+    }
+    query + &format!(" fragment F{levels} on Query {{ __typename }}")
+}
+
 /// Complexity of a paged list field: `first` items (default `default`) of `child` each.
 pub fn paged(first: Option<i32>, default: i32, child: usize) -> usize {
     usize::try_from(first.unwrap_or(default)).unwrap_or(0).max(1).saturating_mul(child)
@@ -210,20 +232,19 @@ pub fn required_variables(
 mod tests {
     use super::*;
 
-    /// `levels` fragments, each spreading the next one twice: expands to 2^levels `__typename` fields.
-    fn bomb(levels: usize) -> String {
-        let mut query = String::from("query { ...F0 }");
-        for level in 0..levels {
-            query.push_str(&format!(" fragment F{level} on Query {{ ...F{next} ...F{next} }}", next = level + 1));
-        }
-        query.push_str(&format!(" fragment F{levels} on Query {{ __typename }}"));
-        query
+    #[test]
+    fn graphiqls_introspection_is_within_every_limit() {
+        let document = async_graphql::parser::parse_query(INTROSPECTION_QUERY).unwrap();
+        let cost = check_document(&document).expect("admitted");
+        assert_eq!((cost.fields, cost.spreads), (181, 10), "the figures the limits' docs quote");
+        assert!(INTROSPECTION_QUERY.len() < MAX_QUERY_BYTES);
+        assert_eq!(fragment_bomb(24).len(), 984);
     }
 
     #[test]
     fn a_fragment_bomb_is_counted_without_expanding_it() {
         for levels in [25, 60] {
-            let document = async_graphql::parser::parse_query(bomb(levels)).unwrap();
+            let document = async_graphql::parser::parse_query(fragment_bomb(levels)).unwrap();
             let (cost, visited) = cost(&document).unwrap();
             assert_eq!(cost.fields, if levels < 64 { 1 << levels } else { u64::MAX });
             assert!(visited <= 2 * levels as u64 + 2, "{levels} levels: {visited} selections looked at");
@@ -265,9 +286,9 @@ mod tests {
     fn query_text_is_bounded() {
         assert!(check_text(&" ".repeat(MAX_QUERY_BYTES)).is_ok());
         assert!(check_text(&" ".repeat(MAX_QUERY_BYTES + 1)).unwrap_err().message.contains("at most 16384"));
-        let refused = check_text(&bomb(200)).unwrap_err();
+        let refused = check_text(&fragment_bomb(200)).unwrap_err();
         assert!(refused.message.contains("401 fragment spreads"), "{}", refused.message);
-        assert!(check_text(&bomb(40)).is_ok(), "81 written spreads: the expanded count refuses it");
+        assert!(check_text(&fragment_bomb(40)).is_ok(), "81 written spreads: the expanded count refuses it");
     }
 
     #[test]

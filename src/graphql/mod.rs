@@ -32,6 +32,7 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::telemetry;
+pub use limits::{INTROSPECTION_QUERY, fragment_bomb};
 use loaders::new_photo_loader;
 pub use loaders::{PhotoLoader, connection_data, request_data};
 

@@ -219,30 +219,4 @@ async fn an_idle_instance_with_subscribers_reads_nothing(mode: Mode) {
     }
 }
 
-mod embedded {
-    use crate::helpers::Mode;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn comments_survive_an_engine_restart() {
-        super::comments_survive_an_engine_restart(Mode::Embedded).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_idle_instance_with_subscribers_reads_nothing() {
-        super::an_idle_instance_with_subscribers_reads_nothing(Mode::Embedded).await
-    }
-}
-
-mod aws {
-    use crate::helpers::Mode;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn comments_survive_an_engine_restart() {
-        super::comments_survive_an_engine_restart(Mode::Aws).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_idle_instance_with_subscribers_reads_nothing() {
-        super::an_idle_instance_with_subscribers_reads_nothing(Mode::Aws).await
-    }
-}
+crate::both_modes!(mode; comments_survive_an_engine_restart, an_idle_instance_with_subscribers_reads_nothing);

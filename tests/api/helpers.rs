@@ -10,7 +10,8 @@ pub const JPEG: &[u8] = include_bytes!("../fixtures/pier.jpg");
 pub const PNG: &[u8] = include_bytes!("../fixtures/small.png");
 
 /// Run each listed `async fn name(app: TestApp)` as two tests: `embedded::name` and `aws::name`; with
-/// `flags = &[...];` first, the apps get those command-line flags.
+/// `flags = &[...];` first, the apps get those command-line flags; with `mode;` first, each `async fn name(mode:
+/// Mode)` is given the mode alone.
 #[macro_export]
 macro_rules! both_modes {
     (flags = $flags:expr; $($name:ident),* $(,)?) => {
@@ -27,6 +28,25 @@ macro_rules! both_modes {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::helpers::TestApp::spawn($crate::helpers::Mode::Aws, $flags).await).await
+                }
+            )*
+        }
+    };
+    // Tests that start their servers themselves (with flags known only at run time) take the mode alone.
+    (mode; $($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Mode::Embedded).await
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Mode::Aws).await
                 }
             )*
         }

@@ -1,6 +1,7 @@
 //! Abusive requests: too deep, too complex, too many aliases, batched, too large, too many mutations. Each is
 //! refused with a coded error (or an HTTP status for what is not GraphQL) and costs no backend call.
 
+use photoshare::graphql::{INTROSPECTION_QUERY as INTROSPECTION, fragment_bomb};
 use serde_json::json;
 
 use crate::both_modes;
@@ -12,27 +13,6 @@ both_modes!(
     mutations_are_rate_limited_per_address,
     an_ipv6_network_is_one_address_to_the_rate_limit
 );
-
-/// `levels` fragments, each spreading the next one twice: 2^levels `__typename` fields once expanded. At 24
-/// levels it is the 984-byte document that took 11 s of CPU and 3 GB to answer.
-pub fn fragment_bomb(levels: usize) -> String {
-    let mut query = String::from("query { ...F0 }");
-    for level in 0..levels {
-        query.push_str(&format!(" fragment F{level} on Query {{ ...F{next} ...F{next} }}", next = level + 1));
-    }
-    query + &format!(" fragment F{levels} on Query {{ __typename }}")
-}
-
-/// GraphiQL's own introspection query (graphql-js `getIntrospectionQuery`), about 15 levels deep.
-const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name }
-  subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
-fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description
-  args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue }
-  interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
-  possibleTypes { ...TypeRef } }
-fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
-fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
-  ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
 
 async fn over_limit_queries_are_refused_before_any_backend_call(app: TestApp) {
     let deep =

@@ -213,7 +213,7 @@ async fn queries_over_the_socket_are_bounded_and_recorded_like_http(app: TestApp
     assert_eq!(next_message(&mut socket, Duration::from_secs(5)).await.expect("complete")["type"], "complete");
     assert_eq!(app.metric(series).await, before + 1, "recorded like a query over HTTP");
 
-    send(&mut socket, subscribe("bomb", &crate::limits::fragment_bomb(24), json!({}))).await;
+    send(&mut socket, subscribe("bomb", &photoshare::graphql::fragment_bomb(24), json!({}))).await;
     let refused = next_message(&mut socket, Duration::from_secs(5)).await.expect("a refusal");
     let error = &refused["payload"]["errors"][0];
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");

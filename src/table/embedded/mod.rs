@@ -10,6 +10,8 @@ use redb::{Database, TableDefinition};
 use super::*;
 
 mod encoding;
+#[cfg(test)]
+pub mod scratch;
 mod writes;
 
 use encoding::{SEP, decode, decode_only, internal, item_key, query_range};
@@ -268,9 +270,8 @@ mod tests {
     /// Writers that queue up are committed together, yet each one succeeds or fails alone.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grouped_changes_succeed_or_fail_each_on_its_own() {
-        let dir = std::env::temp_dir().join(format!("photoshare-table-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let table = Arc::new(EmbeddedTable::open(&dir.join("t.redb")).unwrap());
+        let scratch = scratch::Scratch::new();
+        let table = &scratch.table;
         let racers = (0..50).map(|n| {
             let table = table.clone();
             tokio::spawn(async move {
@@ -290,15 +291,12 @@ mod tests {
         assert!(outcomes.iter().all(|(_, counted)| counted.is_ok()));
         let count = table.get(&Key::new("COUNT", "n")).await.unwrap().unwrap();
         assert_eq!(count.opt_number("n"), Some(50), "every add counted once");
-        drop(table);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
     async fn queries_follow_byte_order_bounds_and_start_keys() {
-        let dir = std::env::temp_dir().join(format!("photoshare-table-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let table = EmbeddedTable::open(&dir.join("t.redb")).unwrap();
+        let scratch = scratch::Scratch::new();
+        let table = &scratch.table;
         let writes = ["a", "b", "b2", "c"].iter().map(|sk| Write::Put(item("P", sk, None))).collect();
         table.transact(writes).await.unwrap();
         table.transact(vec![Write::Put(item("PX", "a", None))]).await.unwrap();
@@ -317,9 +315,8 @@ mod tests {
     /// index entry whose item is missing does not stop it.
     #[tokio::test]
     async fn a_file_with_string_keys_is_moved_on_open() {
-        let dir = std::env::temp_dir().join(format!("photoshare-table-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.redb");
+        let scratch = scratch::Scratch::new();
+        let path = scratch.dir.join("old.redb");
         let old = item("P", "1", Some("2026"));
         {
             let db = Database::create(&path).unwrap();
@@ -341,15 +338,12 @@ mod tests {
         drop(table);
         let reopened = EmbeddedTable::open(&path).unwrap();
         assert_eq!(sks(&reopened.query(&query("P", Index::Table)).await.unwrap()), ["2"], "moved once");
-        drop(reopened);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
     async fn an_item_stored_as_kept_is_not_decoded_again() {
-        let dir = std::env::temp_dir().join(format!("photoshare-table-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let table = EmbeddedTable::open(&dir.join("t.redb")).unwrap();
+        let scratch = scratch::Scratch::new();
+        let table = &scratch.table;
         table.transact(vec![Write::Put(item("P", "1", None)), Write::Put(item("P", "2", None))]).await.unwrap();
         let keys = [Key::new("P", "1"), Key::new("P", "2"), Key::new("P", "absent")];
         let stored = |found: Vec<Found>| -> Vec<Option<Stored>> {
@@ -368,9 +362,8 @@ mod tests {
 
     #[tokio::test]
     async fn failed_condition_writes_nothing_and_index_follows_items() {
-        let dir = std::env::temp_dir().join(format!("photoshare-table-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let table = EmbeddedTable::open(&dir.join("t.redb")).unwrap();
+        let scratch = scratch::Scratch::new();
+        let table = &scratch.table;
         table.transact(vec![Write::PutIfAbsent(item("P", "1", Some("2026")))]).await.unwrap();
         let clash = vec![Write::Put(item("Q", "1", Some("2027"))), Write::PutIfAbsent(item("P", "1", None))];
         assert!(matches!(table.transact(clash).await, Err(TableError::ConditionFailed)));
