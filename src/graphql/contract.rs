@@ -1,7 +1,7 @@
 //! The field contract: what each field of an answer that may be kept is made of. Two caches decide by it:
 //! the response cache shares an answer between callers only when no field of it depends on the caller
 //! (`cacheable`), and a photo's answer is kept by its record only when no field of it reads beyond that record
-//! (`fragments`). Every field of every type a cacheable root (`photos`, `photo`) can reach is in [`FIELDS`]; a
+//! (`photo_answers`). Every field of every type a cacheable root (`photos`, `photo`) can reach is in [`FIELDS`]; a
 //! unit test walks the built schema and fails on a field that is not, so a new field is classified before it
 //! can be cached.
 
@@ -13,7 +13,7 @@ pub enum Made {
     /// kept answer's key holds.
     Record,
     /// The record when the page asked for is one the photo item keeps (`domain::comments::kept_page`), a
-    /// table read otherwise: the resolver says which (`fragments::reads_beyond_the_record`).
+    /// table read otherwise: the resolver says which (`photo_answers::reads_beyond_the_record`).
     RecordOrBeyond,
     /// More than the record (another photo, the table): shared like `Record`, but a photo answer with it in
     /// is not kept by its record.

@@ -71,7 +71,7 @@ mod tests {
     fn parsed(query: &str) -> Arc<Parsed> {
         let document = async_graphql::parser::parse_query(query).unwrap();
         let cost = super::super::limits::check_document(&document).unwrap();
-        let unkept = Arc::new(super::super::fragments::unkept_fields(&document));
+        let unkept = Arc::new(super::super::photo_answers::unkept_fields(&document));
         Arc::new(Parsed { id: 0, document, cost, caller_fields: false, unkept })
     }
 

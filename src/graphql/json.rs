@@ -1,4 +1,4 @@
-//! Answers written as JSON, with the photo answers `fragments` keeps spliced in as the JSON they were
+//! Answers written as JSON, with the photo answers `photo_answers` keeps spliced in as the JSON they were
 //! written as once. async-graphql's own serialisation (serde) would write such an answer, a
 //! `Value::Binary`, as an array of numbers; this writer writes the bytes it holds. No output type of this
 //! schema is binary, so a `Binary` in an answer is always a kept photo answer.

@@ -5,7 +5,6 @@ mod cacheable;
 mod comments;
 mod contract;
 mod documents;
-mod fragments;
 mod images;
 mod json;
 mod limits;
@@ -13,6 +12,7 @@ mod loaders;
 mod observe;
 pub mod over_http;
 mod persisted;
+mod photo_answers;
 mod photos;
 mod rate_limit;
 mod response_cache;
@@ -73,13 +73,13 @@ pub struct Api {
 
 /// A document parsed and checked once, kept by query text (`documents`).
 struct Parsed {
-    /// Unique in this process: what `fragments` keys by.
+    /// Unique in this process: what `photo_answers` keys by.
     id: u64,
     document: ExecutableDocument,
     cost: limits::Cost,
     /// Whether it asks for a field whose value depends on the caller (`cacheable::asks_for_caller_fields`).
     caller_fields: bool,
-    /// The fields whose answers `fragments` may not keep (`fragments::unkept_fields`).
+    /// The fields whose answers `photo_answers` may not keep (`photo_answers::unkept_fields`).
     unkept: Arc<std::collections::HashSet<async_graphql::Pos>>,
 }
 
@@ -88,7 +88,7 @@ struct Admitted {
     /// The kept document the request runs, unless it was parsed into the request itself: set on the request
     /// only when it executes (`prepared`), so an answer from the response cache copies no document.
     document: Option<Arc<Parsed>>,
-    /// What a query asks of that document, when it is kept: for `validated` and `fragments`.
+    /// What a query asks of that document, when it is kept: for `validated` and `photo_answers`.
     asked: Option<validated::Asked>,
     /// The root field, for metrics.
     operation: &'static str,
@@ -117,8 +117,8 @@ impl Api {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
         let documents = Arc::new(documents::Documents::new());
-        let fragments = Arc::new(fragments::Fragments::new());
-        let schemas = Arc::new(validated::Schemas::new(state.clone(), fragments));
+        let photo_answers = Arc::new(photo_answers::PhotoAnswers::new());
+        let schemas = Arc::new(validated::Schemas::new(state.clone(), photo_answers));
         Self { schemas, state, documents, answers, persisted: Arc::default(), heavy }
     }
 
@@ -199,7 +199,7 @@ impl Api {
                 let document = request.parsed_query()?;
                 let cost = limits::check_document(document)?;
                 let caller_fields = cacheable::asks_for_caller_fields(document);
-                let unkept = Arc::new(fragments::unkept_fields(document));
+                let unkept = Arc::new(photo_answers::unkept_fields(document));
                 static DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let id = DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let parsed = Arc::new(Parsed { id, document: document.clone(), cost, caller_fields, unkept });
@@ -236,13 +236,13 @@ impl Api {
 
 impl Admitted {
     /// `request`, ready to execute: with its document, and for a query that may keep its photo answers (when
-    /// `json` writes the answer: `spliced`), its selection (`fragments`).
+    /// `json` writes the answer: `spliced`), its selection (`photo_answers`).
     fn prepared(&self, mut request: async_graphql::Request, spliced: bool) -> async_graphql::Request {
         if let Some(parsed) = &self.document {
             request.set_parsed_query(parsed.document.clone());
             let keeps = spliced && self.kind == OperationType::Query && !parsed.caller_fields;
             if let Some(asked) = self.asked.filter(|_| keeps) {
-                request = request.data(fragments::Selection::new(asked, &parsed.unkept));
+                request = request.data(photo_answers::Selection::new(asked, &parsed.unkept));
             }
         }
         request
@@ -255,7 +255,7 @@ fn refused(error: async_graphql::ServerError) -> async_graphql::Response {
 }
 
 /// What async-graphql's WebSocket protocol runs: it writes the answers itself (serde), so no kept photo
-/// answers are spliced into them (`fragments`).
+/// answers are spliced into them (`photo_answers`).
 impl async_graphql::Executor for Api {
     async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
         use tracing::Instrument;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::comments::Comment;
 use super::images::{self, Image, ImageSize, PhotoStatus};
 use super::rate_limit::MutationLimit;
-use super::{caller, fragments, hold, limits, parse_id, photo_loader, services};
+use super::{caller, hold, limits, parse_id, photo_answers, photo_loader, services};
 use crate::catalog::{
     self,
     keys::{BadCursor, CommentCursor, PhotoCursor},
@@ -78,7 +78,7 @@ fn connection<T, C: CursorType + Send + Sync, N: async_graphql::OutputType>(
     connection
 }
 
-/// A photo someone uploaded: its fields are `PhotoFields`; it resolves them through `fragments`, which
+/// A photo someone uploaded: its fields are `PhotoFields`; it resolves them through `photo_answers`, which
 /// serves an answer already made from the same record for the same selection.
 pub struct Photo(pub Arc<catalog::Photo>);
 
@@ -97,8 +97,8 @@ impl OutputType for Photo {
     }
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         let fields = PhotoFields(&self.0);
-        match ctx.data_opt::<Arc<fragments::Fragments>>() {
-            Some(fragments) => fragments.resolve(&self.0, &fields, ctx, field).await,
+        match ctx.data_opt::<Arc<photo_answers::PhotoAnswers>>() {
+            Some(answers) => answers.resolve(&self.0, &fields, ctx, field).await,
             None => fields.resolve(ctx, field).await,
         }
     }
@@ -202,7 +202,7 @@ impl<'a> PhotoFields<'a> {
         let page = match comments::kept_page(self.0, first, after) {
             Some(page) => page,
             None => {
-                fragments::reads_beyond_the_record();
+                photo_answers::reads_beyond_the_record();
                 comments::timeline(services(ctx)?, self.0, first, after).await?
             }
         };

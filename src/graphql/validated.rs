@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_graphql::ValidationMode;
 
-use super::{PhotoSchema, fragments, schema_builder};
+use super::{PhotoSchema, photo_answers, schema_builder};
 use crate::state::AppState;
 
 /// Distinct requests remembered as validated: each weighs 16 bytes.
@@ -35,7 +35,7 @@ pub struct Asked {
 }
 
 impl Schemas {
-    pub fn new(state: Arc<AppState>, fragments: Arc<fragments::Fragments>) -> Self {
+    pub fn new(state: Arc<AppState>, answers: Arc<photo_answers::PhotoAnswers>) -> Self {
         let build = |mode| {
             let mut builder = schema_builder().validation_mode(mode);
             if !state.limits.introspection {
@@ -44,7 +44,7 @@ impl Schemas {
             if !state.limits.field_suggestions {
                 builder = builder.disable_suggestions();
             }
-            builder.data(state.clone()).data(fragments.clone()).finish()
+            builder.data(state.clone()).data(answers.clone()).finish()
         };
         Self::from(build(ValidationMode::Strict), build(ValidationMode::Fast))
     }

@@ -1,4 +1,4 @@
-//! The README and `docs/` point at what exists: every module path they name (`graphql::fragments`,
+//! The README and `docs/` point at what exists: every module path they name (`graphql::photo_answers`,
 //! `domain::deletion::delete_photo`), every file of the repository, every link to a file and a section of
 //! it; and no text sends a reader to an issue number, which a reader cannot look up.
 
@@ -158,7 +158,7 @@ fn the_docs_point_at_modules_files_and_sections_that_exist() {
     assert!(broken.is_empty(), "the docs point at what is not there:\n{}", broken.join("\n"));
 }
 
-/// The module of a source file under `src/`: `src/graphql/fragments.rs` is `graphql::fragments`.
+/// The module of a source file under `src/`: `src/graphql/photo_answers.rs` is `graphql::photo_answers`.
 fn module_of(file: &Path) -> Vec<String> {
     let relative = file.strip_prefix(root().join("src")).unwrap().with_extension("");
     let mut segments: Vec<String> = relative.iter().map(|s| s.to_string_lossy().into_owned()).collect();

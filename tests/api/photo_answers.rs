@@ -1,4 +1,4 @@
-//! Photo answers made before (`graphql::fragments`), with the response cache off: reused only while all they
+//! Photo answers made before (`graphql::photo_answers`), with the response cache off: reused only while all they
 //! show is the same.
 
 use serde_json::{Value, json};

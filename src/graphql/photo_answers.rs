@@ -37,7 +37,7 @@ use crate::domain::photos;
 const KEPT_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The photo answers kept, by what makes them.
-pub struct Fragments {
+pub struct PhotoAnswers {
     kept: quick_cache::sync::Cache<Key, Arc<Fragment>, Weight>,
 }
 
@@ -96,7 +96,7 @@ pub fn reads_beyond_the_record() {
     let _ = BEYOND.try_with(|beyond| beyond.store(true, Ordering::Relaxed));
 }
 
-impl Fragments {
+impl PhotoAnswers {
     pub fn new() -> Self {
         let kept = quick_cache::sync::Cache::with_weighter(4096, KEPT_BYTES, Weight);
         Self { kept }
