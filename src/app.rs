@@ -38,6 +38,9 @@ pub struct Application {
     connections: ConnectionLimits,
     /// How the rendition worker runs, started with the server.
     processing: crate::domain::processing::Settings,
+    /// `/metrics`' own port (`--metrics-listen`), bound at build time like the public one; `None`: `/metrics`
+    /// is on the public port.
+    metrics: Option<EdgeListener>,
 }
 
 /// The backends a configuration asks for.
@@ -137,12 +140,14 @@ impl Application {
             rate_limiter: config.access.rate_limiter(),
             metrics: Arc::default(),
         });
+        let metrics = metrics_listener(&config).await?;
         let lifecycle = Lifecycle::new();
         let edge = Edge {
             trusted_proxies: config.http.trusted_proxies(),
             lifecycle: lifecycle.clone(),
             ws: config.websocket.limits(),
             body_timeout: config.http.body_timeout(),
+            metrics_here: metrics.is_none(),
         };
         let api = crate::graphql::Api::new(state.clone());
         let router = crate::http::router(api, state.clone(), object_store, edge);
@@ -156,11 +161,17 @@ impl Application {
             timings: config.shutdown.timings(),
             connections: config.http.connections(),
             processing: config.processing.worker(config.storage.is_embedded()),
+            metrics,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr()
+    }
+
+    /// Where `/metrics` is served when it has a port of its own (`--metrics-listen`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(EdgeListener::local_addr)
     }
 
     pub fn port(&self) -> u16 {
@@ -177,10 +188,18 @@ impl Application {
         // off by the stop is finished by the next instance once its lease runs out.
         let worker = crate::domain::processing::spawn(self.state.services.clone(), self.processing);
         let sweeper = crate::domain::deletion::spawn(self.state.services.clone(), self.processing.scan);
+        let metrics = self.metrics.map(|listener| {
+            let serve =
+                crate::http::serve_metrics(listener, self.state.clone(), self.lifecycle.clone(), self.connections);
+            tokio::spawn(serve)
+        });
         let served =
             shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, self.connections, shutdown).await;
         worker.abort();
         sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         served
     }
 
@@ -253,6 +272,14 @@ fn services(
     }))
 }
 
+/// `/metrics`' own port, if `--metrics-listen` asks for one.
+async fn metrics_listener(config: &Config) -> anyhow::Result<Option<EdgeListener>> {
+    let Some(address) = config.observability.metrics_listen else { return Ok(None) };
+    let listener = TcpListener::bind(address).await.with_context(|| format!("listening on {address} for /metrics"))?;
+    // No proxy stands in front of it: each peer is who it is.
+    Ok(Some(EdgeListener::new(listener, false, Arc::default())?))
+}
+
 /// One line saying how this instance runs.
 fn log_ready(config: &Config, public_url: &str) {
     tracing::info!(
@@ -261,6 +288,7 @@ fn log_ready(config: &Config, public_url: &str) {
         trusted_proxies = %config.http.trusted_proxies(),
         proxy_protocol = config.http.proxy_protocol,
         events = %config.events.source(config.storage.store),
+        metrics_listen = ?config.observability.metrics_listen,
         "photoshare ready"
     );
 }

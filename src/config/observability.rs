@@ -1,5 +1,7 @@
 //! Observability settings: logs, traces, and where `/metrics` is served.
 
+use std::net::SocketAddr;
+
 use clap::Args;
 
 use crate::telemetry::LogFormat;
@@ -15,6 +17,11 @@ pub struct ObservabilitySettings {
     /// GraphQL operation with its table calls, sent there in batches. Off without it.
     #[arg(long, global = true, env = "PHOTOSHARE_OTLP_ENDPOINT", value_parser = otlp_endpoint)]
     pub otlp_endpoint: Option<String>,
+    /// An address of its own for `/metrics` (e.g. `127.0.0.1:9464`, or a private interface's), which the
+    /// public port then no longer serves: not everyone need see the queue's depth. Without it, `/metrics`
+    /// is on the public port.
+    #[arg(long, global = true, env = "PHOTOSHARE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// An OTLP/HTTP base URL: `http://` or `https://`, with a host.
