@@ -5,41 +5,49 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::net::TcpListener;
 
-use crate::aws::{self, AwsOptions};
+use crate::aws;
 use crate::blob::{BlobStore, embedded};
-use crate::catalog::Catalog;
-use crate::config::{Config, StoreKind};
-use crate::domain::caller::OwnerKeyHash;
+use crate::config::{Config, EventSource, StorageSettings, StoreKind};
+use crate::domain::Services;
 use crate::domain::events::EventHub;
-use crate::domain::rate_limit::RateLimiter;
-use crate::domain::{Limits, Services};
 use crate::http::Edge;
 use crate::http::connection::ConnectionLimits;
 use crate::http::listener::EdgeListener;
 use crate::http::shutdown::{self, Lifecycle, ShutdownTimings};
-use crate::http::ws::WsLimits;
-use crate::state::{ApiLimits, AppState};
+use crate::state::AppState;
 use crate::table::{Table, dynamo::DynamoTable, embedded::EmbeddedTable};
 
+/// A service bound to its port and wired, not yet serving: `run_until_stopped` serves it.
 pub struct Application {
+    /// The public port, bound at build time so that port 0 works and embedded mode signs for the real address.
     listener: EdgeListener,
+    /// Every route of the public port (`http::router`).
     router: axum::Router,
+    /// What the API layers share; tests read its counters.
     state: Arc<AppState>,
+    /// Where the instance is in its life (serving, draining, closing), shared with the handlers.
     lifecycle: Arc<Lifecycle>,
+    /// When each step of a shutdown happens.
     timings: ShutdownTimings,
+    /// How long a connection may take over each step.
     connections: ConnectionLimits,
+    /// How the rendition worker runs, started with the server.
     processing: crate::domain::processing::Settings,
+    /// `/metrics`' own port (`--metrics-listen`), bound at build time like the public one; `None`: `/metrics`
+    /// is on the public port.
+    metrics: Option<EdgeListener>,
 }
 
 /// The backends a configuration asks for.
 pub struct Backends {
+    /// Where the records live (DynamoDB or redb), behind the table trait.
     pub table: Arc<dyn Table>,
+    /// Where the photos' bytes live (S3, or the embedded endpoint through the same client).
     pub blobs: BlobStore,
     /// Embedded mode's S3 endpoint, to be served on the service's own port.
     pub object_store: Option<s3s::service::S3Service>,
@@ -49,21 +57,22 @@ impl Backends {
     /// Connect to (embedded: open) the table and bucket. `public_url` is where clients reach this service.
     /// With traces exported, every table call is a span (`table::traced`).
     pub async fn connect(config: &Config, public_url: &str) -> anyhow::Result<Self> {
-        let mut backends = Self::connect_store(config, public_url).await?;
-        if config.otlp_endpoint.is_some() {
+        let mut backends = Self::connect_store(&config.storage, public_url).await?;
+        if config.observability.otlp_endpoint.is_some() {
             backends.table = Arc::new(crate::table::traced::Traced(backends.table));
         }
         Ok(backends)
     }
 
-    async fn connect_store(config: &Config, public_url: &str) -> anyhow::Result<Self> {
-        match config.store {
+    async fn connect_store(storage: &StorageSettings, public_url: &str) -> anyhow::Result<Self> {
+        match storage.store {
             StoreKind::Embedded => {
-                std::fs::create_dir_all(&config.data_dir)
-                    .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-                let table = EmbeddedTable::open(&config.data_dir.join("photoshare.redb"))?;
-                let keys = embedded::LocalKeys::load_or_create(&config.data_dir)?;
-                let object_store = embedded::service(&config.data_dir.join("objects"), &config.bucket, &keys)?;
+                let data_dir = &storage.data_dir;
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+                let table = EmbeddedTable::open(&data_dir.join("photoshare.redb"))?;
+                let keys = embedded::LocalKeys::load_or_create(data_dir)?;
+                let object_store = embedded::service(&data_dir.join("objects"), &storage.bucket, &keys)?;
                 let credentials = aws_credential_types::Credentials::new(
                     keys.access_key_id.clone(),
                     keys.secret_access_key.clone(),
@@ -85,21 +94,17 @@ impl Backends {
                 );
                 Ok(Self {
                     table: Arc::new(table),
-                    blobs: BlobStore::new(s3, &config.bucket, provider, "us-east-1"),
+                    blobs: BlobStore::new(s3, &storage.bucket, provider, "us-east-1"),
                     object_store: Some(object_store),
                 })
             }
             StoreKind::Aws => {
-                let options = AwsOptions {
-                    dynamodb_endpoint: config.dynamodb_endpoint.clone(),
-                    s3_endpoint: config.s3_endpoint.clone(),
-                    s3_path_style: config.s3_path_style,
-                };
+                let options = storage.aws_options();
                 let sdk = aws::sdk_config().await;
-                let table = DynamoTable::new(aws::dynamodb_client(&sdk, &options), &config.table);
+                let table = DynamoTable::new(aws::dynamodb_client(&sdk, &options), &storage.table);
                 let provider = sdk.credentials_provider().context("no AWS credentials found by the SDK's chain")?;
                 let region = sdk.region().map(|r| r.to_string()).context("no AWS region configured (AWS_REGION)")?;
-                let blobs = BlobStore::new(aws::s3_client(&sdk, &options), &config.bucket, provider, region);
+                let blobs = BlobStore::new(aws::s3_client(&sdk, &options), &storage.bucket, provider, region);
                 Ok(Self { table: Arc::new(table), blobs, object_store: None })
             }
         }
@@ -116,148 +121,57 @@ impl Backends {
     }
 }
 
-fn default_public_url(addr: SocketAddr) -> String {
-    let host = match addr.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
-        ip if ip.is_unspecified() => "[::1]".to_string(),
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
-    format!("http://{host}:{}", addr.port())
-}
-
 impl Application {
+    /// Check the configuration, bind the port, connect the backends and wire the layers; nothing is served
+    /// until `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let trusted_proxies = Arc::new(config.trusted_proxies.clone().unwrap_or_default());
-        if config.proxy_protocol && trusted_proxies.is_empty() {
-            anyhow::bail!(
-                "--proxy-protocol (PHOTOSHARE_PROXY_PROTOCOL) needs --trusted-proxies (PHOTOSHARE_TRUSTED_PROXIES): \
-                 PROXY headers are read only from the load balancer's addresses"
-            );
-        }
-        if config.ws_idle_seconds <= config.ws_ping_seconds {
-            anyhow::bail!(
-                "--ws-idle-seconds ({}) must be more than --ws-ping-seconds ({}): a client answers each ping, so a \
-                 socket is quiet at least that long",
-                config.ws_idle_seconds,
-                config.ws_ping_seconds
-            );
-        }
-        if config.abandoned_upload_seconds <= config.upload_ticket_seconds {
-            anyhow::bail!(
-                "--abandoned-upload-seconds ({}) must be more than --upload-ticket-seconds ({}): a file sent with a \
-                 valid ticket is not abandoned yet",
-                config.abandoned_upload_seconds,
-                config.upload_ticket_seconds
-            );
-        }
-        if config.drain_seconds >= config.shutdown_seconds {
-            anyhow::bail!(
-                "--drain-seconds ({}) must be less than --shutdown-seconds ({}): requests in flight need time to \
-                 finish after the drain",
-                config.drain_seconds,
-                config.shutdown_seconds
-            );
-        }
-        let listener =
-            TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-        let public_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(config.listen)));
-        let backends = Backends::connect(&config, &public_url).await?;
-        if config.store == StoreKind::Embedded {
+        config.validate()?;
+        let listen = config.http.listen;
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        let public_url = config.http.public_url(listener.local_addr().unwrap_or(listen));
+        let Backends { table, blobs, object_store } = Backends::connect(&config, &public_url).await?;
+        if config.storage.is_embedded() {
             // The embedded store is ours to create; AWS resources come from `photoshare setup` or deploy/.
-            backends.table.ensure_created().await?;
+            table.ensure_created().await?;
         }
-        let events = EventHub::new();
-        let catalog = Catalog::new(backends.table)
-            .with_gallery_shards(config.gallery_shards as usize)
-            .with_queue_shards(config.queue_shards as usize)
-            .with_name_shards(config.name_shards as usize);
-        let catalog = match &config.events_url {
-            Some(url) => {
-                events.relay_through(url, &config.table)?;
-                catalog.without_feed()
-            }
-            None => catalog,
-        };
-        if config.store == StoreKind::Aws && config.events_url.is_none() {
-            events.follow_feed(catalog.clone());
-        }
-        let services = Arc::new(Services {
-            catalog,
-            events,
-            blobs: backends.blobs,
-            limits: Limits {
-                max_upload_bytes: config.max_upload_bytes,
-                upload_ticket: Duration::from_secs(config.upload_ticket_seconds),
-                view_url: Duration::from_secs(config.view_url_seconds),
-                abandoned_upload: Duration::from_secs(config.abandoned_upload_seconds),
-            },
-            processing: Arc::default(),
-            public_url: public_url.clone(),
-            admins: config.admin_key_sha256.iter().filter_map(|hash| OwnerKeyHash::from_hex(hash)).collect(),
-            deletion: Arc::default(),
-        });
-        let processing = crate::domain::processing::Settings {
-            jobs: usize::try_from(config.processing_jobs).unwrap_or(1),
-            scan: Duration::from_secs(config.processing_scan_seconds),
-            lease: Duration::from_secs(config.processing_lease_seconds),
-            sole: config.store == StoreKind::Embedded,
-        };
         let state = Arc::new(AppState {
-            services,
-            limits: ApiLimits {
-                request_timeout: Duration::from_secs(config.request_timeout_seconds),
-                query_cache: Duration::from_millis(config.query_cache_millis),
-                introspection: config.introspection,
-                field_suggestions: config.field_suggestions,
-            },
-            rate_limiter: RateLimiter::new(config.mutations_per_minute, config.mutation_burst),
+            services: services(&config, table, blobs, &public_url)?,
+            limits: config.api.limits(),
+            rate_limiter: config.access.rate_limiter(),
             metrics: Arc::default(),
         });
-        let api = crate::graphql::Api::new(state.clone());
+        let metrics = metrics_listener(&config).await?;
         let lifecycle = Lifecycle::new();
         let edge = Edge {
-            trusted_proxies: trusted_proxies.clone(),
+            trusted_proxies: config.http.trusted_proxies(),
             lifecycle: lifecycle.clone(),
-            ws: WsLimits {
-                ping_every: Duration::from_secs(config.ws_ping_seconds),
-                init_within: Duration::from_secs(config.ws_init_seconds),
-                idle: Duration::from_secs(config.ws_idle_seconds),
-                per_address: usize::try_from(config.ws_connections_per_address).unwrap_or(usize::MAX),
-            },
-            body_timeout: Duration::from_secs(config.body_timeout_seconds),
+            ws: config.websocket.limits(),
+            body_timeout: config.http.body_timeout(),
+            metrics_here: metrics.is_none(),
         };
-        let router = crate::http::router(api, state.clone(), backends.object_store, edge);
-        let listener = EdgeListener::new(listener, config.proxy_protocol, trusted_proxies.clone())?;
-        let timings = ShutdownTimings {
-            drain: Duration::from_secs(config.drain_seconds),
-            deadline: Duration::from_secs(config.shutdown_seconds),
-        };
-        tracing::info!(
-            %public_url,
-            store = ?config.store,
-            %trusted_proxies,
-            proxy_protocol = config.proxy_protocol,
-            events = match (&config.events_url, config.store) {
-                (Some(_), _) => "engine",
-                (None, StoreKind::Aws) => "table feed",
-                (None, StoreKind::Embedded) => "this instance",
-            },
-            "photoshare ready"
-        );
-        let connections = ConnectionLimits {
-            header: Duration::from_secs(config.header_timeout_seconds),
-            keep_alive: Duration::from_secs(config.keep_alive_seconds),
-            body: Duration::from_secs(config.body_timeout_seconds),
-        };
-        Ok(Self { listener, router, state, lifecycle, timings, connections, processing })
+        let api = crate::graphql::Api::new(state.clone());
+        let router = crate::http::router(api, state.clone(), object_store, edge);
+        let listener = EdgeListener::new(listener, config.http.proxy_protocol, config.http.trusted_proxies())?;
+        log_ready(&config, &public_url);
+        Ok(Self {
+            listener,
+            router,
+            state,
+            lifecycle,
+            timings: config.shutdown.timings(),
+            connections: config.http.connections(),
+            processing: config.processing.worker(config.storage.is_embedded()),
+            metrics,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr()
+    }
+
+    /// Where `/metrics` is served when it has a port of its own (`--metrics-listen`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(EdgeListener::local_addr)
     }
 
     pub fn port(&self) -> u16 {
@@ -274,10 +188,18 @@ impl Application {
         // off by the stop is finished by the next instance once its lease runs out.
         let worker = crate::domain::processing::spawn(self.state.services.clone(), self.processing);
         let sweeper = crate::domain::deletion::spawn(self.state.services.clone(), self.processing.scan);
+        let metrics = self.metrics.map(|listener| {
+            let serve =
+                crate::http::serve_metrics(listener, self.state.clone(), self.lifecycle.clone(), self.connections);
+            tokio::spawn(serve)
+        });
         let served =
             shutdown::serve(self.listener, self.router, self.lifecycle, self.timings, self.connections, shutdown).await;
         worker.abort();
         sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         served
     }
 
@@ -316,4 +238,57 @@ pub async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     let signal = tokio::select! { _ = ctrl_c => "SIGINT", _ = terminate => "SIGTERM" };
     tracing::info!(signal, "signal received");
+}
+
+/// The domain's services: the catalog over `table`, events from where the configuration says, the bucket.
+fn services(
+    config: &Config,
+    table: Arc<dyn Table>,
+    blobs: BlobStore,
+    public_url: &str,
+) -> anyhow::Result<Arc<Services>> {
+    let events = EventHub::new();
+    let mut catalog = config.storage.catalog(table);
+    match config.events.source(config.storage.store) {
+        EventSource::Engine(url) => {
+            events.relay_through(url, &config.storage.table)?;
+            // The engine tells every instance of every write: the table's feed is not needed.
+            catalog = catalog.without_feed();
+        }
+        EventSource::TableFeed => {
+            events.follow_feed(catalog.clone());
+        }
+        EventSource::ThisInstance => {}
+    }
+    Ok(Arc::new(Services {
+        catalog,
+        events,
+        blobs,
+        limits: config.uploads.limits(),
+        processing: Arc::default(),
+        public_url: public_url.to_string(),
+        admins: config.access.admins(),
+        deletion: Arc::default(),
+    }))
+}
+
+/// `/metrics`' own port, if `--metrics-listen` asks for one.
+async fn metrics_listener(config: &Config) -> anyhow::Result<Option<EdgeListener>> {
+    let Some(address) = config.observability.metrics_listen else { return Ok(None) };
+    let listener = TcpListener::bind(address).await.with_context(|| format!("listening on {address} for /metrics"))?;
+    // No proxy stands in front of it: each peer is who it is.
+    Ok(Some(EdgeListener::new(listener, false, Arc::default())?))
+}
+
+/// One line saying how this instance runs.
+fn log_ready(config: &Config, public_url: &str) {
+    tracing::info!(
+        %public_url,
+        store = ?config.storage.store,
+        trusted_proxies = %config.http.trusted_proxies(),
+        proxy_protocol = config.http.proxy_protocol,
+        events = %config.events.source(config.storage.store),
+        metrics_listen = ?config.observability.metrics_listen,
+        "photoshare ready"
+    );
 }

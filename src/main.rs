@@ -14,13 +14,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let telemetry = photoshare::telemetry::init(cli.config.log_format, cli.config.otlp_endpoint.as_deref())?;
+    let telemetry = photoshare::telemetry::init(
+        cli.config.observability.log_format,
+        cli.config.observability.otlp_endpoint.as_deref(),
+    )?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => print!("{}", photoshare::graphql::sdl()),
         Command::Setup => {
-            let public_url = format!("http://{}", cli.config.listen);
+            let public_url = format!("http://{}", cli.config.http.listen);
             Backends::connect(&cli.config, &public_url).await?.ensure_created().await?;
-            println!("table {:?} and bucket {:?} are ready", cli.config.table, cli.config.bucket);
+            println!("table {:?} and bucket {:?} are ready", cli.config.storage.table, cli.config.storage.bucket);
         }
         Command::Serve => Application::build(cli.config).await?.run_until_signalled().await?,
     }

@@ -18,7 +18,7 @@ pub const SERVE_ENV: &str = "PHOTOSHARE_BENCH_SERVE";
 /// The child's side: serve with `args` (the service's own flags), answer `stats` until stdin closes.
 pub async fn serve(args: Vec<String>) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
-    let _telemetry = photoshare::telemetry::init(LogFormat::Text, config.otlp_endpoint.as_deref())?;
+    let _telemetry = photoshare::telemetry::init(LogFormat::Text, config.observability.otlp_endpoint.as_deref())?;
     let app = Application::build(config).await?;
     let state = app.state().clone();
     println!("ready {}", app.local_addr());

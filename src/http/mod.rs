@@ -1,6 +1,7 @@
-//! The HTTP surface: GraphQL, the playground app, GraphiQL and its assets, health and metrics, and (embedded
-//! mode) the S3 endpoint at the root, which must not be nested under a prefix: presigned signatures cover the
-//! exact path. Also who the client is behind proxies, and how the server stops.
+//! The HTTP surface: GraphQL, the playground app, GraphiQL and its assets, health and metrics (metrics on a
+//! port of their own with `--metrics-listen`: `serve_metrics`), and (embedded mode) the S3 endpoint at the root,
+//! which must not be nested under a prefix: presigned signatures cover the exact path. Also who the client is
+//! behind proxies, and how the server stops.
 
 pub mod connection;
 mod health;
@@ -43,6 +44,8 @@ pub struct Edge {
     pub ws: ws::WsLimits,
     /// Longest a GraphQL request's body may take to arrive.
     pub body_timeout: std::time::Duration,
+    /// Whether `/metrics` is served here; not when it has a listener of its own (`serve_metrics`).
+    pub metrics_here: bool,
 }
 
 /// What the handlers share.
@@ -64,6 +67,11 @@ struct Shared {
 /// The router. `object_store` serves every path no route claims (embedded mode's S3 endpoint).
 pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service::S3Service>, edge: Edge) -> Router {
     let lifecycle = edge.lifecycle.clone();
+    // A 404 of our own when metrics are served elsewhere: the embedded object store would answer for a bucket.
+    let metrics = match edge.metrics_here {
+        true => get(metrics).with_state(state.clone()),
+        false => get(StatusCode::NOT_FOUND),
+    };
     let shared = Shared {
         api,
         state,
@@ -83,7 +91,7 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", metrics)
         .route("/s/{token}", get(share::open_share))
         .route("/p/{id}", get(photo_link::open_photo))
         .route("/", get(playground::index))
@@ -132,15 +140,31 @@ impl Shared {
     }
 }
 
-/// Prometheus metrics of this instance.
-async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
-    let gauges = crate::metrics::Gauges {
-        table: shared.state.services.catalog.table().stats(),
-        subscriptions: shared.state.services.events.subscribers(),
-        processing: &shared.state.services.processing.counts,
-        relay: shared.state.services.events.relay().map(|relay| relay.stats()),
+/// Serve `/metrics` alone on `listener` (`--metrics-listen`), with the public port's connection `limits`, until
+/// the instance stops accepting connections (`shutdown`).
+pub async fn serve_metrics(
+    listener: listener::EdgeListener,
+    state: Arc<AppState>,
+    lifecycle: Arc<Lifecycle>,
+    limits: connection::ConnectionLimits,
+) -> std::io::Result<()> {
+    let router = Router::new().route("/metrics", get(metrics)).with_state(state);
+    let mut phase = lifecycle.watch();
+    let closing = async move {
+        let _ = phase.wait_for(|phase| *phase >= shutdown::Phase::Closing).await;
     };
-    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], shared.state.metrics.render(&gauges))
+    connection::serve(listener, router, limits, closing).await
+}
+
+/// Prometheus metrics of this instance.
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let gauges = crate::metrics::Gauges {
+        table: state.services.catalog.table().stats(),
+        subscriptions: state.services.events.subscribers(),
+        processing: &state.services.processing.counts,
+        relay: state.services.events.relay().map(|relay| relay.stats()),
+    };
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], state.metrics.render(&gauges))
 }
 
 /// GraphiQL's page loads its scripts and styles from this server only, and talks to this server only

@@ -65,6 +65,8 @@ pub enum Mode {
 pub struct TestApp {
     pub mode: Mode,
     pub address: String,
+    /// `/metrics`' own base URL, with `--metrics-listen`; otherwise `/metrics` is at `address`.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub state: std::sync::Arc<photoshare::state::AppState>,
     /// AWS mode: the fresh table and bucket of this app.
@@ -154,6 +156,7 @@ impl TestApp {
         }
         let app = Application::build(config).await.expect("application builds");
         let address = format!("http://{}", app.local_addr());
+        let metrics_address = app.metrics_addr().map(|metrics| format!("http://{metrics}"));
         let state = app.state().clone();
         let (shutdown, signalled) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async {
@@ -181,6 +184,7 @@ impl TestApp {
         Self {
             mode,
             address,
+            metrics_address,
             client,
             state,
             table,
@@ -203,6 +207,7 @@ impl TestApp {
         Self {
             mode: self.mode,
             address: address.to_string(),
+            metrics_address: None,
             client: self.client.clone(),
             state: self.state.clone(),
             table: self.table.clone(),
@@ -337,7 +342,7 @@ impl TestApp {
 
     /// The value of a metric line of `/metrics` (its name and labels, as printed); 0 if absent.
     pub async fn metric(&self, series: &str) -> u64 {
-        let url = format!("{}/metrics", self.address);
+        let url = format!("{}/metrics", self.metrics_address.as_ref().unwrap_or(&self.address));
         let text = self.client.get(url).send().await.expect("metrics").text().await.expect("metrics text");
         let value = text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' '));
         value.map_or(0, |n| n.parse().expect("a counter"))

@@ -158,8 +158,8 @@ async fn contradictory_proxy_or_shutdown_settings_are_refused() {
     assert!(refusal(&["--drain-seconds", "20"]).await.contains("must be less than --shutdown-seconds"));
 
     let config = Config::from_args(["--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1"]).unwrap();
-    assert_eq!(config.trusted_proxies.unwrap().to_string(), "10.0.0.0/8, 127.0.0.1/32, ::1/128");
+    assert_eq!(config.http.trusted_proxies.unwrap().to_string(), "10.0.0.0/8, 127.0.0.1/32, ::1/128");
     assert!(Config::from_args(["--trusted-proxies", "10.0.0.0/8,example.com"]).is_err());
-    assert!(Config::from_args(["--trusted-proxies", ""]).unwrap().trusted_proxies.unwrap().is_empty());
-    assert!(Config::from_args(Vec::<String>::new()).unwrap().trusted_proxies.is_none());
+    assert!(Config::from_args(["--trusted-proxies", ""]).unwrap().http.trusted_proxies.unwrap().is_empty());
+    assert!(Config::from_args(Vec::<String>::new()).unwrap().http.trusted_proxies.is_none());
 }

@@ -21,6 +21,7 @@ mod http;
 mod layers;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod over_http;
 mod owners;
 mod photo_answers;
