@@ -24,6 +24,7 @@ use chrono::{Duration, Utc};
 use photoshare::catalog::{Catalog, NewComment, Photo, PhotoFilter, Processing};
 use photoshare::table::embedded::EmbeddedTable;
 use photoshare::table::{GSI1_PK, Index, Item, ItemExt, Key, PK, Query, Table, TableResult, TableStats, Value, Write};
+use photoshare::text::CommentText;
 use uuid::Uuid;
 
 const WRITE_LIMIT: f64 = 1_000.0;
@@ -375,7 +376,9 @@ async fn measure(catalog: &Catalog, ledger: &Ledger) -> anyhow::Result<Costs> {
         catalog
             .add_comment(NewComment {
                 photo_id: photo.id,
-                body: format!("Comment {n}: what a lovely light on the water, where was this taken?"),
+                body: CommentText::parse(&format!(
+                    "Comment {n}: what a lovely light on the water, where was this taken?"
+                ))?,
                 author_ip: "2001:db8::2".into(),
                 author: Some("60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752".into()),
                 retry: None,

@@ -22,3 +22,4 @@ pub mod relay;
 pub mod state;
 pub mod table;
 pub mod telemetry;
+pub mod text;

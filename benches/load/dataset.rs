@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures_util::StreamExt;
 use photoshare::catalog::{Catalog, NewComment, Photo};
+use photoshare::text::CommentText;
 use uuid::Uuid;
 
 const WORDS: &[&str] = &[
@@ -120,7 +121,9 @@ impl Dataset {
                     let comment = catalog
                         .add_comment(NewComment {
                             photo_id,
-                            body: format!("Comment {n}: what a lovely light on the water, where was this taken?"),
+                            body: CommentText::parse(&format!(
+                                "Comment {n}: what a lovely light on the water, where was this taken?"
+                            ))?,
                             author: None,
                             author_ip: "192.0.2.2".into(),
                             retry: None,

@@ -7,10 +7,10 @@
 import { graphql } from './api.js';
 import { errorBox, h, uuid } from './dom.js';
 import { formatDateTime } from './format.js';
+import { COMMENT_MAX_CHARS as BODY_MAX } from './limits.js';
 import { ADD_COMMENT, COMMENTS, COMMENT_ADDED, COMMENT_REMOVED, DELETE_COMMENT } from './operations.js';
 
 const PAGE_SIZE = 100;
-const BODY_MAX = 2000;
 
 /** Comments ordered by time then id, each with its element in `list`. */
 class Timeline {

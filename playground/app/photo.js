@@ -6,6 +6,7 @@ import { errorBox, h, safeUrl } from './dom.js';
 import { formatBytes, formatDateAndTimeZone } from './format.js';
 import { commentsSection, confirmButton } from './comments.js';
 import { photoImage } from './images.js';
+import { DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS } from './limits.js';
 import {
   DELETE_PHOTO,
   PHOTO,
@@ -26,8 +27,19 @@ function ownerTools(photo, { onEdited, onDeleted }) {
     onDeleted();
   });
   function openForm() {
-    const name = h('input', { name: 'name', value: photo.name, maxlength: 200, 'aria-label': 'Name', required: true });
-    const description = h('textarea', { name: 'description', rows: 3, 'aria-label': 'Description' });
+    const name = h('input', {
+      name: 'name',
+      value: photo.name,
+      maxlength: NAME_MAX_CHARS,
+      'aria-label': 'Name',
+      required: true,
+    });
+    const description = h('textarea', {
+      name: 'description',
+      rows: 3,
+      maxlength: DESCRIPTION_MAX_CHARS,
+      'aria-label': 'Description',
+    });
     description.value = photo.description ?? '';
     const save = h('button', { type: 'submit', class: 'primary small' }, 'Save');
     const form = h(

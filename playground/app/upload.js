@@ -4,6 +4,7 @@
 import { ApiError, graphql, sendToStorage } from './api.js';
 import { errorBox, h, photoHref } from './dom.js';
 import { formatBytes } from './format.js';
+import { DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS } from './limits.js';
 import { COMPLETE_UPLOAD, CREATE_UPLOAD } from './operations.js';
 
 /** The image type a file's first bytes show, whatever its name says: `image/jpeg`, `image/png` or null. */
@@ -46,11 +47,16 @@ export function renderUpload(root) {
   const nameInput = h('input', {
     type: 'text',
     name: 'name',
-    maxlength: 200,
+    maxlength: NAME_MAX_CHARS,
     placeholder: 'Defaults to the file name',
     oninput: () => (nameEdited = true),
   });
-  const description = h('textarea', { name: 'description', rows: 3, maxlength: 2000, placeholder: 'Optional' });
+  const description = h('textarea', {
+    name: 'description',
+    rows: 3,
+    maxlength: DESCRIPTION_MAX_CHARS,
+    placeholder: 'Optional',
+  });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Upload');
   const progress = h('progress', { max: 100, value: 0 });
   const progressText = h('span', { class: 'progress-text' });

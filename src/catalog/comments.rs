@@ -11,6 +11,7 @@ use super::keys::{self, CommentCursor};
 use super::photos::{FIRST_COMMENTS_ATTR, FIRST_COMMENTS_UNTIL, first_comments_value};
 use super::{Catalog, Event, FIRST_COMMENTS, Page, Photo, parse_id, parse_time, s};
 use crate::table::{Check, Index, Item, ItemExt, Key, PK, Query, SK, TTL, TableError, TableResult, Value, Write};
+use crate::text::CommentText;
 
 /// How long a client-supplied comment id stays remembered for retries.
 const RETRY_RECORD_LIFETIME: chrono::Duration = chrono::Duration::days(1);
@@ -41,7 +42,7 @@ pub struct Comment {
 #[derive(Debug, Clone)]
 pub struct NewComment {
     pub photo_id: Uuid,
-    pub body: String,
+    pub body: CommentText,
     pub author_ip: String,
     pub author: Option<String>,
     /// Makes retries idempotent: the same id from the same caller on the same photo yields the same comment.
@@ -225,7 +226,7 @@ impl Catalog {
             let comment = Comment {
                 id: keys::new_comment_id(created_at),
                 photo_id: new.photo_id,
-                body: new.body.clone(),
+                body: new.body.as_str().to_string(),
                 created_at,
                 author_ip: new.author_ip.clone(),
                 author: new.author.clone(),

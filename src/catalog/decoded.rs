@@ -88,7 +88,8 @@ mod tests {
         let again = read(catalog.clone()).await[&recorded.id].clone();
         assert!(Arc::ptr_eq(&first, &again), "unchanged: the photo decoded before");
 
-        catalog.edit_photo(recorded.id, |p| ("renamed".into(), p.description.clone())).await.unwrap();
+        let renamed = crate::text::PhotoName::parse("renamed").unwrap();
+        catalog.edit_photo(recorded.id, Some(&renamed), None).await.unwrap();
         let edited = read(catalog.clone()).await[&recorded.id].clone();
         assert_eq!(edited.name, "renamed", "changed: decoded again");
         assert_eq!(*edited, *read(Catalog::new(table.clone())).await[&recorded.id], "as a fresh instance reads it");

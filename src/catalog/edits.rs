@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::search::token_entry;
 use super::{Catalog, Event, Photo, keys, s, words};
 use crate::table::{Check, ItemExt, TableError, Write};
+use crate::text::{PhotoDescription, PhotoName};
 
 /// DynamoDB's most items per transaction.
 const MAX_WRITES: usize = 100;
@@ -44,19 +45,24 @@ impl From<anyhow::Error> for EditError {
 }
 
 impl Catalog {
-    /// Give photo `id` the name and description `edit` makes of the current ones; the edited photo and its
-    /// new revision.
+    /// Give photo `id` the name `name` and the description `description` (`Some(None)` removes it); `None`
+    /// keeps what the photo has. The edited photo and its new revision.
     pub async fn edit_photo(
         &self,
         id: Uuid,
-        edit: impl Fn(&Photo) -> (String, Option<String>),
+        name: Option<&PhotoName>,
+        description: Option<Option<&PhotoDescription>>,
     ) -> Result<(Photo, i64), EditError> {
         for _ in 0..ATTEMPTS {
             let item = self.table.get(&keys::photo(id)).await?.ok_or(EditError::NotFound)?;
             let revision = item.opt_number(REVISION).unwrap_or(0);
             let photo = Photo::from_item(&item)?;
-            let (name, description) = edit(&photo);
-            let edited = Photo { name, description, ..photo.clone() };
+            let edited = Photo {
+                name: name.map_or_else(|| photo.name.clone(), |name| name.as_str().to_string()),
+                description: description
+                    .map_or_else(|| photo.description.clone(), |new| new.map(|text| text.as_str().to_string())),
+                ..photo.clone()
+            };
             let writes = edit_writes(self, &photo, &edited, revision)?;
             match self.table.transact(writes).await {
                 Ok(()) => return Ok((edited, revision + 1)),

@@ -13,6 +13,7 @@ use super::queue;
 use super::{Catalog, Comment, Event, Page, parse_id, parse_time, s};
 use crate::image_format::ImageFormat;
 use crate::table::{GSI1_PK, GSI1_SK, Item, ItemExt, PK, SK, TTL, TableError, TableResult, Value, Write};
+use crate::text::{PhotoDescription, PhotoName};
 
 /// How long after its ticket expires a pending upload record stays before DynamoDB's TTL removes it.
 const UPLOAD_RECORD_GRACE: chrono::Duration = chrono::Duration::days(1);
@@ -53,8 +54,9 @@ pub struct Upload {
     pub id: Uuid,
     pub object_key: String,
     pub format: ImageFormat,
-    pub name: String,
-    pub description: Option<String>,
+    /// Checked when the ticket was asked for, and again when read back (the rules may have changed since).
+    pub name: PhotoName,
+    pub description: Option<PhotoDescription>,
     pub uploader_ip: String,
     pub expires_at: DateTime<Utc>,
     /// The SHA-256 (hex) of the owner key sent with `createUpload`: the photo's owner.
@@ -214,13 +216,13 @@ impl Upload {
             ("id".into(), Value::S(self.id.to_string())),
             ("objectKey".into(), s(&self.object_key)),
             ("contentType".into(), s(self.format.mime())),
-            ("name".into(), s(&self.name)),
+            ("name".into(), s(self.name.as_str())),
             ("uploaderIp".into(), s(&self.uploader_ip)),
             ("expiresAt".into(), Value::S(keys::time(self.expires_at))),
             (TTL.into(), Value::N((self.expires_at + UPLOAD_RECORD_GRACE).timestamp())),
         ]);
         if let Some(description) = &self.description {
-            item.insert("description".into(), s(description));
+            item.insert("description".into(), s(description.as_str()));
         }
         if let Some(owner) = &self.owner {
             item.insert(OWNER.into(), s(owner));
@@ -234,8 +236,8 @@ impl Upload {
             owner: item.opt_string(OWNER).map(str::to_string),
             object_key: item.string("objectKey")?.to_string(),
             format: format(item)?,
-            name: item.string("name")?.to_string(),
-            description: item.opt_string("description").map(str::to_string),
+            name: PhotoName::parse(item.string("name")?)?,
+            description: item.opt_string("description").map(PhotoDescription::parse).transpose()?,
             uploader_ip: item.string("uploaderIp")?.to_string(),
             expires_at: parse_time(item, "expiresAt")?,
         })

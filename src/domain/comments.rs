@@ -3,36 +3,26 @@
 
 use uuid::Uuid;
 
+use super::Services;
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
-use super::{Services, text};
 use crate::catalog::{Comment, Event, NewComment, Page, Photo, RetryId, keys::CommentCursor};
+use crate::text::CommentText;
 
-pub const BODY_MAX_CHARS: usize = 2_000;
 const CLIENT_ID_MAX_CHARS: usize = 64;
 
 /// A comment as asked for, checked: built only by `parse`.
 #[derive(Debug)]
 pub struct CommentRequest {
     photo_id: Uuid,
-    body: String,
+    body: CommentText,
     client_id: Option<String>,
 }
 
 impl CommentRequest {
-    /// The body is trimmed, 1 to 2,000 characters, not only invisible ones, without control characters or
-    /// bidi overrides; a `client_id` is 1–64 of `A-Z a-z 0-9 - _`.
+    /// The body as `CommentText::parse` takes it; a `client_id` is 1–64 of `A-Z a-z 0-9 - _`.
     pub fn parse(photo_id: Uuid, body: &str, client_id: Option<String>) -> ApiResult<Self> {
-        let body = text::multi_line(body);
-        let length = body.chars().count();
-        if length > 0 && text::is_blank(&body) {
-            return Err(ApiError::bad_input("body has no visible characters: write something a reader can see"));
-        }
-        if length == 0 || length > BODY_MAX_CHARS {
-            return Err(ApiError::bad_input(format!(
-                "body must be 1 to {BODY_MAX_CHARS} characters after trimming, not {length}"
-            )));
-        }
+        let body = CommentText::parse(body)?;
         if let Some(client_id) = &client_id {
             let valid = (1..=CLIENT_ID_MAX_CHARS).contains(&client_id.len())
                 && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');

@@ -118,6 +118,13 @@ impl ApiError {
     }
 }
 
+/// A name, description or comment body refused: `BAD_USER_INPUT` with what to fix.
+impl From<crate::text::TextError> for ApiError {
+    fn from(error: crate::text::TextError) -> Self {
+        Self::BadUserInput(error.to_string())
+    }
+}
+
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let code = error.code();

@@ -23,7 +23,6 @@ pub mod rate_limit;
 pub mod render_budget;
 pub mod renditions;
 pub mod shares;
-pub mod text;
 pub mod uploads;
 
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //! (`--admin-key-sha256`) does all of it, and is the only one for what was made without a key. A refusal
 //! says what to send: `UNAUTHENTICATED` without a key, `FORBIDDEN` with another one.
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use super::Services;
@@ -15,19 +17,20 @@ pub fn owner_of(photo: &Photo) -> Option<OwnerKeyHash> {
     photo.owner.as_deref().and_then(OwnerKeyHash::from_hex)
 }
 
-/// Whether `caller` may edit and delete `photo`; `UNAUTHENTICATED` for a malformed key.
-pub fn may_change(services: &Services, caller: &Caller, photo: &Photo) -> ApiResult<bool> {
-    Ok(caller.standing(&services.admins)?.may_change(owner_of(photo)))
+/// Whether `caller` may edit and delete a photo whose stored owner is `owner` (`owner_of`): that owner, or
+/// one of `admins` (the configured admin key hashes); `UNAUTHENTICATED` for a malformed key.
+pub fn may_change(admins: &HashSet<OwnerKeyHash>, caller: &Caller, owner: Option<OwnerKeyHash>) -> ApiResult<bool> {
+    Ok(caller.standing(admins)?.may_change(owner))
 }
 
-/// Whether `caller` may delete `comment` of `photo`: its author, the photo's owner or an admin.
+/// Whether `caller` may delete `comment` of `photo`: its author, the photo's owner or one of `admins`.
 pub fn may_delete_comment(
-    services: &Services,
+    admins: &HashSet<OwnerKeyHash>,
     caller: &Caller,
     photo: Option<&Photo>,
     comment: &Comment,
 ) -> ApiResult<bool> {
-    let standing = caller.standing(&services.admins)?;
+    let standing = caller.standing(admins)?;
     let author = comment.author.as_deref().and_then(OwnerKeyHash::from_hex);
     Ok(standing.may_change(author) || photo.is_some_and(|photo| standing.may_change(owner_of(photo))))
 }
@@ -68,11 +71,52 @@ pub async fn comment_to_delete(
     let photo = photo.ok_or_else(|| ApiError::photo_not_found(photo_id))?;
     let comment = services.catalog.comment(photo_id, comment_id).await?;
     let comment = comment.ok_or_else(|| ApiError::comment_not_found(photo_id, comment_id))?;
-    if !may_delete_comment(services, caller, Some(&photo), &comment)? {
+    if !may_delete_comment(&services.admins, caller, Some(&photo), &comment)? {
         return Err(ApiError::Forbidden(
             "only the comment's author (the key it was posted with), the photo's owner or an admin may delete it"
                 .into(),
         ));
     }
     Ok(comment)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
+    fn with_key(key: &str) -> Caller {
+        Caller::new(IP, Some(format!("Bearer {key}").as_bytes()))
+    }
+
+    fn hash(caller: &Caller) -> OwnerKeyHash {
+        caller.owner().unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_owner_and_admins_may_change_a_photo() {
+        let (owner, other, admin) = (with_key(&"o".repeat(32)), with_key(&"x".repeat(32)), with_key(&"a".repeat(32)));
+        let anonymous = Caller::new(IP, None);
+        let admins = HashSet::from([hash(&admin)]);
+        let owned = Some(hash(&owner));
+
+        assert!(may_change(&admins, &owner, owned).unwrap(), "its owner");
+        assert!(!may_change(&admins, &other, owned).unwrap(), "another owner");
+        assert!(may_change(&admins, &admin, owned).unwrap(), "an admin");
+        assert!(!may_change(&admins, &anonymous, owned).unwrap(), "a caller without a key");
+        assert!(!may_change(&HashSet::new(), &admin, owned).unwrap(), "an admin key no longer configured");
+
+        // A photo uploaded without a key: only an admin.
+        assert!(may_change(&admins, &admin, None).unwrap());
+        for caller in [&owner, &other, &anonymous] {
+            assert!(!may_change(&admins, caller, None).unwrap());
+        }
+
+        let malformed = Caller::new(IP, Some(b"Bearer short"));
+        let refused = may_change(&admins, &malformed, owned).unwrap_err();
+        assert_eq!(refused.code(), crate::domain::error::ErrorCode::Unauthenticated);
+    }
 }

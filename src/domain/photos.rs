@@ -12,11 +12,12 @@ use futures_util::{Stream, StreamExt};
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::events::{Notice, Topic};
-use super::{Services, owners, uploads};
+use super::{Services, owners};
 use crate::blob;
 use crate::catalog::words::{self, QueryError};
 use crate::catalog::{EditError, Event, Page, Photo, PhotoFilter, PhotoStatus, keys::PhotoCursor};
 use crate::image_format::{ImageFormat, Rendition};
+use crate::text::{self, PhotoDescription, PhotoName};
 
 /// Most items a page may ask for.
 pub const MAX_PAGE: i32 = 100;
@@ -85,19 +86,15 @@ pub async fn page(
 /// An edit as asked for, checked: a new name, a new description (`Some(None)` clears it), or both.
 #[derive(Debug)]
 pub struct PhotoEdit {
-    name: Option<String>,
-    description: Option<Option<String>>,
+    name: Option<PhotoName>,
+    description: Option<Option<PhotoDescription>>,
 }
 
 impl PhotoEdit {
+    /// An empty name is refused (null keeps it); an empty description clears it.
     pub fn parse(name: Option<&str>, description: Option<&str>) -> ApiResult<Self> {
-        let name = name
-            .map(|name| {
-                uploads::photo_name(name)?
-                    .ok_or_else(|| ApiError::bad_input("name cannot be empty: leave it out to keep the name"))
-            })
-            .transpose()?;
-        let description = description.map(uploads::photo_description).transpose()?;
+        let name = name.map(PhotoName::parse).transpose()?;
+        let description = description.map(|text| text::unless_empty(PhotoDescription::parse(text))).transpose()?;
         if name.is_none() && description.is_none() {
             return Err(ApiError::bad_input("give a name or a description to change (an empty description clears it)"));
         }
@@ -109,11 +106,8 @@ impl PhotoEdit {
 /// same commit; subscribers hear `photoUpdated`.
 pub async fn edit(services: &Services, caller: &Caller, id: uuid::Uuid, edit: PhotoEdit) -> ApiResult<Photo> {
     owners::photo_to_change(services, caller, id, "edit").await?;
-    let change = |current: &Photo| {
-        let name = edit.name.clone().unwrap_or_else(|| current.name.clone());
-        (name, edit.description.clone().unwrap_or_else(|| current.description.clone()))
-    };
-    match services.catalog.edit_photo(id, change).await {
+    let description = edit.description.as_ref().map(Option::as_ref);
+    match services.catalog.edit_photo(id, edit.name.as_ref(), description).await {
         Ok((photo, revision)) => {
             services.events.committed(Event::PhotoEdited { photo: photo.clone(), revision });
             Ok(photo)

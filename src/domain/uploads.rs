@@ -12,8 +12,8 @@ use crate::domain::caller::OwnerKeyHash;
 use crate::domain::error::{ApiError, ApiResult};
 use crate::domain::image::{self, Sniff};
 use crate::domain::renditions;
-use crate::domain::text;
 use crate::image_format::ImageFormat;
+use crate::text::{self, PhotoDescription, PhotoName};
 
 /// Bytes read per look at an object's headers.
 const SNIFF_WINDOW: u64 = 64 * 1024;
@@ -24,11 +24,13 @@ const SNIFF_MAX_READS: usize = 8;
 #[derive(Debug, Clone)]
 pub struct NewUpload {
     format: ImageFormat,
-    name: String,
-    description: Option<String>,
+    name: PhotoName,
+    description: Option<PhotoDescription>,
 }
 
 impl NewUpload {
+    /// Without a name (or an empty one), the photo is named after the file: its stem, or the whole file
+    /// name when the stem shows nothing (".jpg", "\u{200b}.jpg").
     pub fn parse(
         file_name: &str,
         content_type: &str,
@@ -49,52 +51,16 @@ impl NewUpload {
         if text::is_blank(base) || base.chars().count() > 255 {
             return Err(ApiError::bad_input("fileName must be 1 to 255 characters, e.g. \"sunset.jpg\""));
         }
-        let name = match name.map(photo_name).transpose()?.flatten() {
+        let name = match name.map(|name| text::unless_empty(PhotoName::parse(name))).transpose()?.flatten() {
             Some(name) => name,
-            None => base.rsplit_once('.').map_or(base, |(stem, _)| stem).trim().to_string(),
+            None => {
+                let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
+                PhotoName::parse(stem).or_else(|_| PhotoName::parse(base))?
+            }
         };
-        let name = if name.is_empty() { base.to_string() } else { name };
-        if name.chars().count() > text::NAME_MAX_CHARS {
-            return Err(ApiError::bad_input(format!("name must be at most {} characters", text::NAME_MAX_CHARS)));
-        }
-        let description = description.map(photo_description).transpose()?.flatten();
-        Ok(Self { format, name, description })
+        let description = description.map(|text| text::unless_empty(PhotoDescription::parse(text))).transpose()?;
+        Ok(Self { format, name, description: description.flatten() })
     }
-}
-
-/// A photo's name as a client gave it, cleaned (one line); `None` when empty. Refused when it shows nothing
-/// or is too long.
-pub fn photo_name(name: &str) -> ApiResult<Option<String>> {
-    let name = text::single_line(name);
-    if name.is_empty() {
-        return Ok(None);
-    }
-    if text::is_blank(&name) {
-        return Err(ApiError::bad_input("name has no visible characters: give it letters, digits or symbols"));
-    }
-    if name.chars().count() > text::NAME_MAX_CHARS {
-        return Err(ApiError::bad_input(format!("name must be at most {} characters", text::NAME_MAX_CHARS)));
-    }
-    Ok(Some(name))
-}
-
-/// A photo's description as a client gave it, cleaned (lines kept); `None` when empty. Refused when it shows
-/// nothing or is too long.
-pub fn photo_description(description: &str) -> ApiResult<Option<String>> {
-    let description = text::multi_line(description);
-    if description.is_empty() {
-        return Ok(None);
-    }
-    if text::is_blank(&description) {
-        return Err(ApiError::bad_input("description has no visible characters: leave it out or write some"));
-    }
-    if description.chars().count() > text::DESCRIPTION_MAX_CHARS {
-        return Err(ApiError::bad_input(format!(
-            "description must be at most {} characters",
-            text::DESCRIPTION_MAX_CHARS
-        )));
-    }
-    Ok(Some(description))
 }
 
 /// A ticket handed to the client.
@@ -175,8 +141,8 @@ pub async fn complete(services: &Services, upload_id: Uuid) -> ApiResult<Photo> 
     };
     let photo = Photo {
         id: upload.id,
-        name: upload.name,
-        description: upload.description,
+        name: upload.name.into_string(),
+        description: upload.description.map(PhotoDescription::into_string),
         format: info.image.format(),
         size_bytes: object.size_bytes,
         width,
@@ -260,4 +226,24 @@ async fn inspect(
         }
     }
     Ok(Err("the file is not a readable JPEG, PNG or WebP image".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(file_name: &str, name: Option<&str>) -> String {
+        NewUpload::parse(file_name, "image/jpeg", name, None).unwrap().name.into_string()
+    }
+
+    #[test]
+    fn without_a_name_the_file_names_the_photo() {
+        assert_eq!(named("C:\\Users\\me\\sunset.jpg", None), "sunset");
+        assert_eq!(named("pier.jpg", Some(" \n ")), "pier", "an empty name is none");
+        assert_eq!(named(".jpg", None), ".jpg");
+        assert_eq!(named("\u{200b}.jpg", None), "\u{200b}.jpg", "a stem showing nothing names nothing");
+        assert_eq!(named("pier.jpg", Some(" Pier at dusk ")), "Pier at dusk");
+        let refused = NewUpload::parse(&format!("{}.jpg", "a".repeat(201)), "image/jpeg", None, None).unwrap_err();
+        assert_eq!(format!("{refused:?}"), "BadUserInput(\"name must be at most 200 characters\")");
+    }
 }

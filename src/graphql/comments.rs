@@ -43,7 +43,7 @@ impl Comment {
     /// caller's own: never cached or shared.
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
         let photo = photo_loader(ctx)?.load_one(self.0.photo_id).await.map_err(ApiError::from)?;
-        Ok(owners::may_delete_comment(services(ctx)?, caller(ctx)?, photo.as_deref(), &self.0)?)
+        Ok(owners::may_delete_comment(&services(ctx)?.admins, caller(ctx)?, photo.as_deref(), &self.0)?)
     }
     /// The photo commented on.
     async fn photo(&self, ctx: &Context<'_>) -> Result<Option<Photo>> {

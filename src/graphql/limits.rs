@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use async_graphql::ServerError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
-use crate::domain::text;
+use crate::text;
 
 /// Deep enough for GraphiQL's own introspection query (about 15 levels).
 pub const MAX_DEPTH: usize = 16;

@@ -358,7 +358,7 @@ fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiErr
     uuid::Uuid::try_parse(id.as_str()).map_err(|_| {
         ApiError::bad_input(format!(
             "{argument} must be an id this API gave out, not {}",
-            crate::domain::text::quote(id.as_str())
+            crate::text::quote(id.as_str())
         ))
     })
 }

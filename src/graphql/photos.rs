@@ -155,7 +155,7 @@ impl<'a> PhotoFields<'a> {
     /// the photo was uploaded with, or an admin key. An answer with this field is the caller's own: never
     /// cached or shared.
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(owners::may_change(services(ctx)?, caller(ctx)?, self.0)?)
+        Ok(owners::may_change(&services(ctx)?.admins, caller(ctx)?, owners::owner_of(self.0))?)
     }
     /// PROCESSING until its renditions are made, then READY (or FAILED).
     async fn status(&self) -> PhotoStatus {

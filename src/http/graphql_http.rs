@@ -236,7 +236,7 @@ async fn from_body(request: axum::extract::Request, body_timeout: Duration) -> R
         let message = format!(
             "send the request as Content-Type: application/json (UTF-8), not {}: other bodies are refused, so \
              that no web page can make a browser change anything here",
-            if content_type.is_empty() { "without one".to_string() } else { crate::domain::text::quote(content_type) }
+            if content_type.is_empty() { "without one".to_string() } else { crate::text::quote(content_type) }
         );
         return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, ApiError::bad_input(message)));
     }

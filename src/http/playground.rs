@@ -1,9 +1,12 @@
 //! The playground web app (`playground/app/`): its page at `/` and its files at `/app/<file>`, embedded in
-//! the binary so a fresh clone serves it with `cargo run` alone, offline.
+//! the binary so a fresh clone serves it with `cargo run` alone, offline. One file is made here:
+//! `limits.js`, the lengths the forms allow, from the API's own (each kind's `MAX_CHARS` in `text::bounded`).
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::text::{CommentText, PhotoDescription, PhotoName};
 
 /// The page may load scripts and styles only from this server; images, uploads (straight to storage) and
 /// subscriptions may go anywhere. Text from users is never parsed as HTML, and this is a second fence.
@@ -49,8 +52,24 @@ pub(super) async fn index() -> Response {
     (headers("text/html; charset=utf-8"), [policy], include_str!("../../playground/app/index.html")).into_response()
 }
 
+/// `limits.js`: what the forms' `maxlength` and the comment counter use, so they cannot drift from the rules.
+fn limits_js() -> String {
+    format!(
+        "// The lengths the API allows, in characters: made by the server (src/http/playground.rs).\n\
+         export const NAME_MAX_CHARS = {};\n\
+         export const DESCRIPTION_MAX_CHARS = {};\n\
+         export const COMMENT_MAX_CHARS = {};\n",
+        PhotoName::MAX_CHARS,
+        PhotoDescription::MAX_CHARS,
+        CommentText::MAX_CHARS
+    )
+}
+
 /// `GET /app/<file>`: one of the app's files.
 pub(super) async fn asset(Path(file): Path<String>) -> Response {
+    if file == "limits.js" {
+        return (headers(JS), limits_js()).into_response();
+    }
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, content_type, bytes)) => (headers(content_type), *bytes).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

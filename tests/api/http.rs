@@ -7,6 +7,7 @@ use crate::process::Instance;
 both_modes!(
     health_and_graphiql_are_served,
     the_playground_is_served_at_the_root,
+    the_playground_limits_lengths_as_the_api_does,
     metrics_count_requests_and_backend_calls,
     every_response_carries_a_request_id
 );
@@ -71,6 +72,32 @@ async fn the_playground_is_served_at_the_root(app: TestApp) {
     }
     assert!(served >= 3, "the app has its script, modules and style");
     assert_eq!(get("/app/missing.js").await.unwrap().status(), 404);
+}
+
+async fn the_playground_limits_lengths_as_the_api_does(app: TestApp) {
+    use photoshare::text::{CommentText, PhotoDescription, PhotoName};
+
+    let limits = app.client.get(format!("{}/app/limits.js", app.address)).send().await.unwrap();
+    assert_eq!(limits.status(), 200, "the forms' lengths are served");
+    assert_eq!(limits.headers()["content-type"], "text/javascript; charset=utf-8");
+    let limits = limits.text().await.unwrap();
+    for (constant, chars) in [
+        ("NAME_MAX_CHARS", PhotoName::MAX_CHARS),
+        ("DESCRIPTION_MAX_CHARS", PhotoDescription::MAX_CHARS),
+        ("COMMENT_MAX_CHARS", CommentText::MAX_CHARS),
+    ] {
+        assert!(limits.contains(&format!("export const {constant} = {chars};")), "{constant}: {limits}");
+    }
+    // The app's files take their lengths from there: none spells a number of its own.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/app");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("maxlength") {
+            let value = text[at..].trim_start_matches(|c: char| c.is_alphabetic() || "'\": =".contains(c));
+            assert!(!value.starts_with(|c: char| c.is_ascii_digit()), "{}: a length of its own", path.display());
+        }
+    }
 }
 
 async fn metrics_count_requests_and_backend_calls(app: TestApp) {

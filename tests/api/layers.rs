@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("aws", 9),
     ("client_ip", 10),
     ("image_format", 10),
+    ("text", 10),
 ];
 
 const MAX_LINES: usize = 400;

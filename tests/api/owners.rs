@@ -99,7 +99,7 @@ async fn a_deleted_photo_leaves_nothing_served_or_stored(app: TestApp) {
     let id = photo["id"].clone();
     let photo_id = uuid::Uuid::parse_str(id.as_str().unwrap()).unwrap();
     for n in 0..500 {
-        let body = format!("comment {n}");
+        let body = photoshare::text::CommentText::parse(&format!("comment {n}")).unwrap();
         let new = photoshare::catalog::NewComment {
             photo_id,
             body,

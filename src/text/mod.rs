@@ -1,10 +1,14 @@
-//! Cleaning user-provided text before it is stored: no control characters, no bidirectional overrides,
-//! trimmed, bounded; and quoting what a client sent back to it in error messages, briefly.
+//! Text from users: cleaning it before it is stored (no control characters, no bidirectional overrides,
+//! trimmed), the bounded kinds built from it (`bounded`: a photo's name and description, a comment's body),
+//! and quoting what a client sent back to it in error messages, briefly. A leaf below the catalog, so the
+//! catalog takes the checked kinds too (as it takes `image_format`'s).
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-pub const NAME_MAX_CHARS: usize = 200;
-pub const DESCRIPTION_MAX_CHARS: usize = 2_000;
+mod bounded;
+
+pub use bounded::{CommentText, PhotoDescription, PhotoName, TextError, unless_empty};
+
 /// Characters of a client's input an error message repeats.
 pub const QUOTED_MAX_CHARS: usize = 80;
 
