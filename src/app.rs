@@ -136,7 +136,7 @@ impl Application {
         }
         let state = Arc::new(AppState {
             services: services(&config, table, blobs, &public_url)?,
-            limits: config.api.limits(),
+            api: config.api.rules(),
             rate_limiter: config.access.rate_limiter(),
             metrics: Arc::default(),
         });
@@ -251,7 +251,7 @@ fn services(
     let mut catalog = config.storage.catalog(table);
     match config.events.source(config.storage.store) {
         EventSource::Engine(url) => {
-            events.relay_through(url, &config.storage.table)?;
+            events.connect_engine(url, &config.storage.table)?;
             // The engine tells every instance of every write: the table's feed is not needed.
             catalog = catalog.without_feed();
         }
@@ -264,7 +264,7 @@ fn services(
         catalog,
         events,
         blobs,
-        limits: config.uploads.limits(),
+        rules: config.uploads.rules(),
         processing: Arc::default(),
         public_url: public_url.to_string(),
         admins: config.access.admins(),

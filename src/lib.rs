@@ -4,7 +4,7 @@
 //! Layers, each a folder, each using only those below it (`tests/api/layers.rs` checks this):
 //! `http` (axum: connections, routes, WebSocket) → `graphql` (schema, resolvers, limits) → `domain` (the
 //! rules: uploads, photos, comments, shares, events, callers) → `catalog` (the single-table design) → `table`,
-//! `blob` and `relay` (DynamoDB-shaped table, S3-shaped bucket, pub/sub engine). `app` wires them at start-up
+//! `blob` and `events_engine` (DynamoDB-shaped table, S3-shaped bucket, pub/sub engine). `app` wires them at start-up
 //! from `config`.
 
 pub mod app;
@@ -14,11 +14,11 @@ pub mod catalog;
 pub mod client_ip;
 pub mod config;
 pub mod domain;
+pub mod events_engine;
 pub mod graphql;
 pub mod http;
 pub mod image_format;
 pub mod metrics;
-pub mod relay;
 pub mod state;
 pub mod table;
 pub mod telemetry;

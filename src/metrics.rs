@@ -65,7 +65,7 @@ pub struct Gauges<'a> {
     pub subscriptions: usize,
     pub processing: &'a crate::domain::processing::Counts,
     /// The events engine's connection, if events go through one.
-    pub relay: Option<&'a crate::relay::RelayStats>,
+    pub engine: Option<&'a crate::events_engine::EngineStats>,
 }
 
 /// A histogram counted elsewhere in cumulative buckets, as it is at scrape time.
@@ -122,8 +122,8 @@ impl Metrics {
             ConstGauge::new(gauges.subscriptions as i64),
         );
         register_processing(&mut registry, gauges.processing);
-        if let Some(relay) = gauges.relay {
-            register_relay(&mut registry, relay);
+        if let Some(engine) = gauges.engine {
+            register_engine(&mut registry, engine);
         }
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -169,25 +169,25 @@ fn register_processing(registry: &mut Registry, counts: &crate::domain::processi
 }
 
 /// The events engine's connection.
-fn register_relay(registry: &mut Registry, relay: &crate::relay::RelayStats) {
+fn register_engine(registry: &mut Registry, engine: &crate::events_engine::EngineStats) {
     registry.register(
         "events_engine_connected",
         "Whether this instance listens to the events engine",
-        ConstGauge::new(i64::from(relay.connected.load(Relaxed))),
+        ConstGauge::new(i64::from(engine.connected.load(Relaxed))),
     );
     let counters = [
         (
             "events_connections",
             "Connections made to listen to the events engine (reconnects included)",
-            &relay.connections,
+            &engine.connections,
         ),
-        ("events_published", "Events the engine accepted from this instance", &relay.published),
+        ("events_published", "Events the engine accepted from this instance", &engine.published),
         (
             "events_dropped",
             "Events not published (engine unreachable or queue full): subscribers catch up",
-            &relay.dropped,
+            &engine.dropped,
         ),
-        ("events_received", "Events received from the engine", &relay.received),
+        ("events_received", "Events received from the engine", &engine.received),
     ];
     for (name, help, count) in counters {
         registry.register(name, help, ConstCounter::new(count.load(Relaxed)));
@@ -209,9 +209,9 @@ mod tests {
         let processing = crate::domain::processing::Counts::default();
         processing.ready.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
         processing.queued.store(4, std::sync::atomic::Ordering::Relaxed);
-        let relay = crate::relay::RelayStats::default();
-        relay.published.fetch_add(5, std::sync::atomic::Ordering::Relaxed);
-        let gauges = Gauges { table: &table, subscriptions: 3, processing: &processing, relay: Some(&relay) };
+        let engine = crate::events_engine::EngineStats::default();
+        engine.published.fetch_add(5, std::sync::atomic::Ordering::Relaxed);
+        let gauges = Gauges { table: &table, subscriptions: 3, processing: &processing, engine: Some(&engine) };
         let text = metrics.render(&gauges);
         assert!(text.contains("photoshare_graphql_requests_total{operation=\"photos\",outcome=\"ok\"} 2\n"));
         assert!(
@@ -246,7 +246,7 @@ mod tests {
             table: &table,
             subscriptions: 0,
             processing: &processing,
-            relay: None,
+            engine: None,
         });
         assert!(text.contains("photoshare_processing_render_seconds_bucket{le=\"0.05\"} 0\n"), "{text}");
         assert!(text.contains("photoshare_processing_render_seconds_bucket{le=\"0.1\"} 1\n"), "{text}");

@@ -9,9 +9,9 @@ use crate::domain::Services;
 use crate::domain::rate_limit::RateLimiter;
 use crate::metrics::Metrics;
 
-/// The GraphQL layer's limits, from the configuration.
+/// The GraphQL layer's rules (deadline, response cache, introspection), from the configuration.
 #[derive(Debug, Clone)]
-pub struct ApiLimits {
+pub struct ApiRules {
     /// Longest a query or mutation may take.
     pub request_timeout: Duration,
     /// Longest a query's answer is served again (see `graphql::response_cache`); zero: never.
@@ -22,7 +22,7 @@ pub struct ApiLimits {
 
 pub struct AppState {
     pub services: Arc<Services>,
-    pub limits: ApiLimits,
+    pub api: ApiRules,
     /// Mutations per client address.
     pub rate_limiter: RateLimiter,
     pub metrics: Arc<Metrics>,

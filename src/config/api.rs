@@ -8,9 +8,9 @@ use clap::Args;
 
 use crate::domain::caller::OwnerKeyHash;
 use crate::domain::rate_limit::RateLimiter;
-use crate::state::ApiLimits;
+use crate::state::ApiRules;
 
-/// The GraphQL layer's limits and response cache (`state::ApiLimits`).
+/// The GraphQL layer's settings: deadline, response cache, introspection (`state::ApiRules`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "GraphQL API")]
 pub struct ApiSettings {
@@ -32,8 +32,8 @@ pub struct ApiSettings {
 
 impl ApiSettings {
     /// What the GraphQL layer enforces.
-    pub fn limits(&self) -> ApiLimits {
-        ApiLimits {
+    pub fn rules(&self) -> ApiRules {
+        ApiRules {
             request_timeout: Duration::from_secs(self.request_timeout_seconds),
             query_cache: Duration::from_millis(self.query_cache_millis),
             introspection: self.introspection,

@@ -5,9 +5,9 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Contradiction;
-use crate::domain::Limits;
+use crate::domain::Rules;
 
-/// The sizes and lifetimes of the domain's upload and view rules (`domain::Limits`).
+/// The sizes and lifetimes of the domain's upload and view rules (`domain::Rules`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Uploads and view links")]
 pub struct UploadSettings {
@@ -46,8 +46,8 @@ impl UploadSettings {
     }
 
     /// What the domain's upload and view rules enforce.
-    pub fn limits(&self) -> Limits {
-        Limits {
+    pub fn rules(&self) -> Rules {
+        Rules {
             max_upload_bytes: self.max_upload_bytes,
             upload_ticket: Duration::from_secs(self.upload_ticket_seconds),
             view_url: Duration::from_secs(self.view_url_seconds),

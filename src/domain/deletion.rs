@@ -64,18 +64,18 @@ pub(super) async fn remove_objects(services: &Services, id: Uuid, original: &str
 }
 
 /// The sweeper: at start, when a photo is deleted here, and every `scan` (for deletions whose instance
-/// stopped midway; backing off up to a minute while it finds nothing), it removes what deleted photos left; every quarter of `Limits::abandoned_upload` (at
+/// stopped midway; backing off up to a minute while it finds nothing), it removes what deleted photos left; every quarter of `Rules::abandoned_upload` (at
 /// most hourly) it removes abandoned uploads' files (`uploads::sweep_abandoned`).
 pub fn spawn(services: Arc<Services>, scan: Duration) -> tokio::task::JoinHandle<()> {
     let abandoned_every =
-        (services.limits.abandoned_upload / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        (services.rules.abandoned_upload / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     tokio::spawn(async move {
         let mut next_abandoned = tokio::time::Instant::now();
         // Looks back off while they find nothing (`processing::back_off`); a deletion here wakes it at once.
         let mut every = scan;
         loop {
             if tokio::time::Instant::now() >= next_abandoned {
-                match uploads::sweep_abandoned(&services, services.limits.abandoned_upload).await {
+                match uploads::sweep_abandoned(&services, services.rules.abandoned_upload).await {
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(removed, "abandoned uploads removed"),
                     Err(error) => tracing::warn!(error = ?error, "abandoned uploads not swept; trying again later"),

@@ -2,7 +2,7 @@
 //! three ways, by configuration:
 //!
 //! - **Through an engine** (`--events-url`, any store): each commit is delivered here at once and published to
-//!   Valkey/Redis (`relay`), on a channel for photos, one for all comments and one per photo; an instance
+//!   Valkey/Redis (`events_engine`), on a channel for photos, one for all comments and one per photo; an instance
 //!   listens only to the channels its subscribers need, and reads nothing from the table while idle. The
 //!   engine may lose messages (a restart, a dropped connection, an instance that dies between commit and
 //!   publish); the table stays the record. A photo's comment stream knows exactly which comment precedes
@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use super::freshness::Freshness;
 use crate::catalog::{Catalog, Event};
-use crate::relay::{Interest, Listener, Relay};
+use crate::events_engine::{EventsEngine, Interest, Listener};
 
 /// How often the follower reads the feed: the delivery delay across instances is about half of this on
 /// average, plus one query.
@@ -77,7 +77,7 @@ pub struct EventHub {
     /// cached answer older than a change a client made or a subscriber reacts to is never served.
     freshness: Freshness,
     /// The engine, and the prefix of this deployment's channels on it.
-    relay: std::sync::OnceLock<(Arc<Relay>, String)>,
+    engine: std::sync::OnceLock<(Arc<EventsEngine>, String)>,
 }
 
 #[derive(Default)]
@@ -111,21 +111,21 @@ impl EventHub {
             seen: Mutex::default(),
             follows_feed: Default::default(),
             freshness: Freshness::default(),
-            relay: Default::default(),
+            engine: Default::default(),
         })
     }
 
     /// Publish and listen through the engine at `url`, on channels named `<namespace>:…` (so deployments
     /// sharing an engine stay apart). Connects in the background.
-    pub fn relay_through(self: &Arc<Self>, url: &str, namespace: &str) -> anyhow::Result<()> {
-        let relay = Relay::start(url, Arc::new(Forward(Arc::downgrade(self))))?;
-        let _ = self.relay.set((relay, namespace.to_string()));
+    pub fn connect_engine(self: &Arc<Self>, url: &str, namespace: &str) -> anyhow::Result<()> {
+        let engine = EventsEngine::start(url, Arc::new(Forward(Arc::downgrade(self))))?;
+        let _ = self.engine.set((engine, namespace.to_string()));
         Ok(())
     }
 
     /// The engine, if events go through one.
-    pub fn relay(&self) -> Option<&Relay> {
-        self.relay.get().map(|(relay, _)| &**relay)
+    pub fn engine(&self) -> Option<&EventsEngine> {
+        self.engine.get().map(|(engine, _)| &**engine)
     }
 
     fn channel(namespace: &str, topic: Topic) -> String {
@@ -151,8 +151,8 @@ impl EventHub {
     /// Returns once the engine listens for it, so nothing published from then on is missed.
     pub async fn listen(&self, topic: Topic) -> Listening {
         let receiver = self.sender.subscribe();
-        let interest = match self.relay.get() {
-            Some((relay, namespace)) => Some(relay.listen(Self::channel(namespace, topic)).await),
+        let interest = match self.engine.get() {
+            Some((engine, namespace)) => Some(engine.listen(Self::channel(namespace, topic)).await),
             None => None,
         };
         Listening { receiver, _interest: interest }
@@ -171,9 +171,9 @@ impl EventHub {
         if self.follows_feed.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        if let Some((relay, namespace)) = self.relay.get() {
+        if let Some((engine, namespace)) = self.engine.get() {
             let channels = Self::topics(&event).into_iter().map(|topic| Self::channel(namespace, topic)).collect();
-            relay.publish(channels, event.to_message());
+            engine.publish(channels, event.to_message());
         }
         self.publish(event);
     }
@@ -240,7 +240,7 @@ impl EventHub {
     }
 }
 
-/// Hands what the engine carries to the hub (weakly: the hub owns the relay).
+/// Hands what the engine carries to the hub (weakly: the hub owns the engine).
 struct Forward(std::sync::Weak<EventHub>);
 
 impl Listener for Forward {

@@ -38,7 +38,7 @@ pub struct Services {
     /// New photos and comments, for subscribers on this instance.
     pub events: Arc<EventHub>,
     pub blobs: BlobStore,
-    pub limits: Limits,
+    pub rules: Rules,
     /// The processing queue's wake-up and counts (the work itself is in the table).
     pub processing: Arc<processing::Queue>,
     /// Where clients reach this service (for links it hands out).
@@ -51,7 +51,7 @@ pub struct Services {
 
 /// Sizes and lifetimes of the domain's rules, from the configuration.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub struct Rules {
     pub max_upload_bytes: u64,
     pub upload_ticket: Duration,
     pub view_url: Duration,

@@ -26,10 +26,10 @@ pub const MAX_PAGE: i32 = 100;
 const VIEW_URL_WINDOW: TimeDelta = TimeDelta::minutes(5);
 
 /// The least time a view link handed out stays valid: signed at the start of the current window, it lasts
-/// `Limits::view_url` from there (`--view-url-seconds` is at least 600, the window 300).
+/// `Rules::view_url` from there (`--view-url-seconds` is at least 600, the window 300).
 pub fn view_url_lasts_at_least(services: &Services) -> std::time::Duration {
     let window = VIEW_URL_WINDOW.to_std().unwrap_or_default();
-    services.limits.view_url.saturating_sub(window)
+    services.rules.view_url.saturating_sub(window)
 }
 
 /// The start of the current window: every view link handed out in it is the same.
@@ -128,14 +128,14 @@ pub fn download_name(photo: &Photo) -> String {
 /// What renditions are encoded as.
 pub const RENDITION_FORMAT: ImageFormat = ImageFormat::Jpeg;
 
-/// A link to view `rendition` of `photo` for at least `Limits::view_url` less the window (the bucket is
+/// A link to view `rendition` of `photo` for at least `Rules::view_url` less the window (the bucket is
 /// private). The original upload is never linked: it may carry GPS and camera metadata. While the photo is
 /// PROCESSING the link is already the rendition's, and answers 404 until the photo is READY.
 pub async fn view_url(services: &Services, photo: &Photo, rendition: Rendition) -> ApiResult<String> {
     let window_start = view_url_window();
     let file_name = download_name(photo);
     let key = blob::rendition_key(photo.id, rendition);
-    let lasts = services.limits.view_url;
+    let lasts = services.rules.view_url;
     let url = services.blobs.window_view_url(&key, RENDITION_FORMAT, &file_name, window_start, lasts).await?;
     Ok(url)
 }

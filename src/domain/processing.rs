@@ -348,7 +348,7 @@ async fn render_and_store(
     photo: &Photo,
     renewal: &Renewal,
 ) -> anyhow::Result<Option<Result<Rendered, String>>> {
-    let bytes = services.blobs.read_all(&photo.object_key, services.limits.max_upload_bytes).await?;
+    let bytes = services.blobs.read_all(&photo.object_key, services.rules.max_upload_bytes).await?;
     let started = Instant::now();
     let rendered = tokio::task::spawn_blocking(move || renditions::render(&bytes)).await?;
     let counts = &services.processing.counts;

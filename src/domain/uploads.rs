@@ -81,8 +81,8 @@ pub async fn create(
     let id = Uuid::new_v4();
     // Where the file lands; completion copies it out, so whatever stays there is abandoned (`sweep`).
     let object_key = blob::pending_key(id, request.format);
-    let expires_at = Utc::now().trunc_subsecs(0) + services.limits.upload_ticket;
-    let max_bytes = services.limits.max_upload_bytes;
+    let expires_at = Utc::now().trunc_subsecs(0) + services.rules.upload_ticket;
+    let max_bytes = services.rules.max_upload_bytes;
     let form = services.blobs.upload_form(&object_key, request.format, max_bytes, expires_at).await?;
     let upload = Upload {
         id,
@@ -201,7 +201,7 @@ async fn inspect(
     format: ImageFormat,
     size: i64,
 ) -> ApiResult<Result<Inspected, String>> {
-    let max = services.limits.max_upload_bytes;
+    let max = services.rules.max_upload_bytes;
     if size < 1 || size as u64 > max {
         return Ok(Err(format!("the file is {size} bytes; photos must be 1 to {max} bytes")));
     }

@@ -113,7 +113,7 @@ const HEAVY_BYTES: usize = 4 * 1024;
 
 impl Api {
     pub fn new(state: Arc<AppState>) -> Self {
-        let answers = Arc::new(ResponseCache::new(state.limits.query_cache));
+        let answers = Arc::new(ResponseCache::new(state.api.query_cache));
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let heavy = Arc::new(tokio::sync::Semaphore::new(cores));
         let documents = Arc::new(documents::Documents::new());
@@ -149,7 +149,7 @@ impl Api {
         request: async_graphql::Request,
         spliced: bool,
     ) -> async_graphql::Response {
-        let deadline = self.state.limits.request_timeout;
+        let deadline = self.state.api.request_timeout;
         let execution = async {
             let request = admitted.prepared(request, spliced);
             let schema = self.schemas.to_run(admitted.asked);
@@ -299,7 +299,7 @@ impl async_graphql::Executor for Api {
             return answers.map(with_codes).boxed();
         }
         // A query or mutation over the socket: one answer, within the deadline, recorded like one over HTTP.
-        let (api, deadline) = (self.clone(), self.state.limits.request_timeout);
+        let (api, deadline) = (self.clone(), self.state.api.request_timeout);
         futures_util::stream::once(async move {
             let response = match tokio::time::timeout(deadline, answers.into_future()).await {
                 Ok((Some(response), _)) => with_codes(response),

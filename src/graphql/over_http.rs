@@ -165,7 +165,7 @@ impl Api {
     /// (nor than `PUBLIC_MAX_AGE`), counting the time it may have spent in the response cache.
     fn public_max_age(&self, public: bool) -> Option<Duration> {
         let links = crate::domain::photos::view_url_lasts_at_least(&self.state.services);
-        let age = PUBLIC_MAX_AGE.min(links.saturating_sub(self.state.limits.query_cache));
+        let age = PUBLIC_MAX_AGE.min(links.saturating_sub(self.state.api.query_cache));
         (public && !age.is_zero()).then_some(age)
     }
 

@@ -95,7 +95,7 @@ impl ShareMutation {
         let photo_id = parse_id("photoId", &photo_id)?;
         let services = services(ctx)?;
         // A photo still processing is waited for, within half the request's deadline.
-        let wait = state(ctx)?.limits.request_timeout / 2;
+        let wait = state(ctx)?.api.request_timeout / 2;
         let new = shares::create(services, photo_id, i64::from(expires_in_seconds.unwrap_or(60)), wait).await?;
         Ok(ShareLink { new, public_url: services.public_url.clone() })
     }

@@ -38,10 +38,10 @@ impl Schemas {
     pub fn new(state: Arc<AppState>, answers: Arc<photo_answers::PhotoAnswers>) -> Self {
         let build = |mode| {
             let mut builder = schema_builder().validation_mode(mode);
-            if !state.limits.introspection {
+            if !state.api.introspection {
                 builder = builder.disable_introspection();
             }
-            if !state.limits.field_suggestions {
+            if !state.api.field_suggestions {
                 builder = builder.disable_suggestions();
             }
             builder.data(state.clone()).data(answers.clone()).finish()

@@ -162,7 +162,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         table: state.services.catalog.table().stats(),
         subscriptions: state.services.events.subscribers(),
         processing: &state.services.processing.counts,
-        relay: state.services.events.relay().map(|relay| relay.stats()),
+        engine: state.services.events.engine().map(|engine| engine.stats()),
     };
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], state.metrics.render(&gauges))
 }

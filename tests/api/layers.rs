@@ -18,7 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("catalog", 7),
     ("table", 8),
     ("blob", 8),
-    ("relay", 8),
+    ("events_engine", 8),
     ("aws", 9),
     ("client_ip", 10),
     ("image_format", 10),

@@ -4,10 +4,10 @@
 //!
 //! - **Publishing never waits.** `publish` puts the message on a bounded queue and returns; one task sends the
 //!   queue in pipelined batches. A full queue, a failed send or no connection drops messages, counted in
-//!   [`RelayStats`]: the engine is a fast path, the table stays the record (subscribers catch up from it).
+//!   [`EngineStats`]: the engine is a fast path, the table stays the record (subscribers catch up from it).
 //! - **Listening follows interest.** A channel is subscribed while something listens to it ([`Interest`]), so
 //!   an instance receives only what its subscribers asked for.
-//! - **Reconnects are announced.** The connection is pinged; when it drops, the relay connects again with
+//! - **Reconnects are announced.** The connection is pinged; when it drops, the engine connects again with
 //!   back-off, subscribes to every channel still listened to, and calls [`Listener::missed`]: whatever was
 //!   published meanwhile did not arrive.
 
@@ -33,7 +33,7 @@ const LISTEN_WAIT: Duration = Duration::from_secs(2);
 /// Reconnection back-off, doubling from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 
-/// What the relay hands received messages to.
+/// What the engine hands received messages to.
 pub trait Listener: Send + Sync + 'static {
     /// A message published on `channel` (by any instance, this one included).
     fn message(&self, channel: &str, payload: &[u8]);
@@ -41,9 +41,9 @@ pub trait Listener: Send + Sync + 'static {
     fn missed(&self);
 }
 
-/// The relay's state, for `/metrics`.
+/// The engine's state, for `/metrics`.
 #[derive(Default)]
-pub struct RelayStats {
+pub struct EngineStats {
     /// Whether the listening connection is up and subscribed.
     pub connected: AtomicBool,
     /// Messages the engine accepted.
@@ -72,41 +72,41 @@ struct Listening {
     subscribed: watch::Sender<bool>,
 }
 
-pub struct Relay {
+pub struct EventsEngine {
     outgoing: mpsc::Sender<Outgoing>,
-    /// To the listening task, which ends when the relay is dropped.
+    /// To the listening task, which ends when the engine is dropped.
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
 }
 
-/// What the relay and its tasks share.
+/// What the engine and its tasks share.
 #[derive(Default)]
 struct Shared {
     channels: Mutex<HashMap<String, Listening>>,
-    stats: RelayStats,
+    stats: EngineStats,
 }
 
 /// A channel being listened to; dropping it stops listening (when nothing else listens).
 pub struct Interest {
-    relay: Arc<Relay>,
+    engine: Arc<EventsEngine>,
     channel: String,
 }
 
 impl Drop for Interest {
     fn drop(&mut self) {
-        let mut channels = self.relay.shared.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let mut channels = self.engine.shared.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(listening) = channels.get_mut(&self.channel) {
             listening.listeners -= 1;
             if listening.listeners == 0 {
                 channels.remove(&self.channel);
-                let _ = self.relay.commands.send(Command::Unsubscribe(self.channel.clone()));
+                let _ = self.engine.commands.send(Command::Unsubscribe(self.channel.clone()));
             }
         }
     }
 }
 
-impl Relay {
-    /// A relay to the engine at `url` (`redis://[user:password@]host:port`, or `rediss://` for TLS):
+impl EventsEngine {
+    /// A engine to the engine at `url` (`redis://[user:password@]host:port`, or `rediss://` for TLS):
     /// checked now, connected in the background, so the service starts (and writes) with the engine down.
     pub fn start(url: &str, listener: Arc<dyn Listener>) -> anyhow::Result<Arc<Self>> {
         let client = redis::Client::open(url)
@@ -119,7 +119,7 @@ impl Relay {
         Ok(Arc::new(Self { outgoing, commands, shared }))
     }
 
-    pub fn stats(&self) -> &RelayStats {
+    pub fn stats(&self) -> &EngineStats {
         &self.shared.stats
     }
 
@@ -142,7 +142,7 @@ impl Relay {
             listening.listeners += 1;
             listening.subscribed.subscribe()
         };
-        let interest = Interest { relay: self.clone(), channel };
+        let interest = Interest { engine: self.clone(), channel };
         let _ = tokio::time::timeout(LISTEN_WAIT, subscribed.wait_for(|done| *done)).await;
         interest
     }
