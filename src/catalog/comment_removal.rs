@@ -3,13 +3,13 @@
 //! count stays the timeline's length and the kept comments its first ones while others comment at the same
 //! time. The removal is announced on the event feed in the same transaction.
 
+use crate::catalog::attributes as attr;
 use std::time::Duration;
 
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::comments::COUNT;
-use super::photos::{FIRST_COMMENTS_ATTR, FIRST_COMMENTS_UNTIL, first_comments_value};
+use super::photos::first_comments_value;
 use super::{Catalog, Comment, Event, FIRST_COMMENTS, Photo, keys};
 use crate::table::{Check, TableError, TableResult, Value, Write};
 
@@ -64,10 +64,15 @@ impl Catalog {
     /// The photo's update for one comment less, as `photo` was read.
     async fn count_without(&self, photo: &Photo, comment: &Comment) -> TableResult<Write> {
         let key = keys::photo(photo.id);
-        let read_count = Check::Equals(COUNT.into(), photo.comment_count);
+        let read_count = Check::Equals(attr::COMMENT_COUNT.into(), photo.comment_count);
         let kept = photo.first_comments.as_ref().filter(|kept| kept.iter().any(|c| c.id == comment.id));
         let Some(kept) = kept else {
-            return Ok(Write::Update { key, add: vec![(COUNT.into(), -1)], set: vec![], checks: vec![read_count] });
+            return Ok(Write::Update {
+                key,
+                add: vec![(attr::COMMENT_COUNT.into(), -1)],
+                set: vec![],
+                checks: vec![read_count],
+            });
         };
         // One of the kept first comments: the timeline's first ones without it, with the next one if any.
         let mut rest: Vec<Comment> = kept.iter().filter(|c| c.id != comment.id).cloned().collect();
@@ -79,9 +84,9 @@ impl Catalog {
         let until =
             rest.last().map_or(keys::COMMENTS_FROM.to_string(), |c| keys::comment(photo.id, c.created_at, c.id).sk);
         let set = vec![
-            (COUNT.into(), Value::N(photo.comment_count - 1)),
-            (FIRST_COMMENTS_ATTR.into(), first_comments_value(&rest)),
-            (FIRST_COMMENTS_UNTIL.into(), Value::S(until)),
+            (attr::COMMENT_COUNT.into(), Value::N(photo.comment_count - 1)),
+            (attr::FIRST_COMMENTS.into(), first_comments_value(&rest)),
+            (attr::FIRST_COMMENTS_UNTIL.into(), Value::S(until)),
         ];
         Ok(Write::Update { key, add: vec![], set, checks: vec![read_count] })
     }

@@ -8,24 +8,19 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::keys::{self, CommentCursor};
-use super::photos::{FIRST_COMMENTS_ATTR, FIRST_COMMENTS_UNTIL, first_comments_value};
+use super::photos::first_comments_value;
 use super::{Catalog, Event, FIRST_COMMENTS, Page, Photo, parse_id, parse_time, s};
+use crate::catalog::attributes as attr;
 use crate::table::{Check, Index, Item, ItemExt, Key, PK, Query, SK, TTL, TableError, TableResult, Value, Write};
 use crate::text::CommentText;
 
 /// How long a client-supplied comment id stays remembered for retries.
 const RETRY_RECORD_LIFETIME: chrono::Duration = chrono::Duration::days(1);
-/// The photo's comment count attribute.
-pub(super) const COUNT: &str = "commentCount";
 /// Transactions cancelled by a concurrent one on the same photo are tried again this many times.
 const CONFLICT_RETRIES: u32 = 12;
 /// Most reads and transactions one comment makes: each refused one means another comment on the photo
 /// committed, so this bounds how many concurrent commenters on one photo a comment outlasts.
 const ATTEMPTS: u32 = 200;
-/// The attribute holding the SHA-256 of the owner key a comment was posted with.
-const AUTHOR: &str = "authorKey";
-/// The photo's attribute holding its latest comment's time.
-const LAST_COMMENT_AT: &str = "lastCommentAt";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comment {
@@ -63,14 +58,14 @@ impl Comment {
         let mut item = Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            ("id".into(), Value::S(self.id.to_string())),
-            ("photoId".into(), Value::S(self.photo_id.to_string())),
-            ("body".into(), s(&self.body)),
-            ("createdAt".into(), Value::S(keys::time(self.created_at))),
-            ("authorIp".into(), s(&self.author_ip)),
+            (attr::ID.into(), Value::S(self.id.to_string())),
+            (attr::PHOTO_ID.into(), Value::S(self.photo_id.to_string())),
+            (attr::BODY.into(), s(&self.body)),
+            (attr::CREATED_AT.into(), Value::S(keys::time(self.created_at))),
+            (attr::AUTHOR_IP.into(), s(&self.author_ip)),
         ]);
         if let Some(author) = &self.author {
-            item.insert(AUTHOR.into(), s(author));
+            item.insert(attr::AUTHOR_KEY.into(), s(author));
         }
         item
     }
@@ -78,11 +73,11 @@ impl Comment {
     pub(super) fn from_item(item: &Item) -> anyhow::Result<Self> {
         Ok(Self {
             id: parse_id(item)?,
-            photo_id: Uuid::try_parse(item.string("photoId")?)?,
-            body: item.string("body")?.to_string(),
-            created_at: parse_time(item, "createdAt")?,
-            author_ip: item.string("authorIp")?.to_string(),
-            author: item.opt_string(AUTHOR).map(str::to_string),
+            photo_id: Uuid::try_parse(item.string(attr::PHOTO_ID)?)?,
+            body: item.string(attr::BODY)?.to_string(),
+            created_at: parse_time(item, attr::CREATED_AT)?,
+            author_ip: item.string(attr::AUTHOR_IP)?.to_string(),
+            author: item.opt_string(attr::AUTHOR_KEY).map(str::to_string),
         })
     }
 
@@ -122,8 +117,8 @@ impl CountWrite {
     fn for_photo(item: &Item) -> anyhow::Result<Self> {
         let photo = Photo::from_item(item)?;
         let last_kept = photo.first_comments.as_ref().and_then(|kept| kept.last()).map(|c| c.created_at);
-        let stored = match item.opt_string(LAST_COMMENT_AT) {
-            Some(_) => Some(parse_time(item, LAST_COMMENT_AT)?),
+        let stored = match item.opt_string(attr::LAST_COMMENT_AT) {
+            Some(_) => Some(parse_time(item, attr::LAST_COMMENT_AT)?),
             None => None,
         };
         let first = photo.comment_count < FIRST_COMMENTS as i64;
@@ -143,33 +138,35 @@ impl CountWrite {
     fn write(&self, comment: &Comment) -> Write {
         let key = keys::photo(comment.photo_id);
         let sort_key = keys::comment(comment.photo_id, comment.created_at, comment.id).sk;
-        let unchanged = Check::StringIs(LAST_COMMENT_AT.into(), self.stored.map(keys::time));
-        let mut set = vec![(LAST_COMMENT_AT.to_string(), Value::S(keys::time(comment.created_at)))];
+        let unchanged = Check::StringIs(attr::LAST_COMMENT_AT.into(), self.stored.map(keys::time));
+        let mut set = vec![(attr::LAST_COMMENT_AT.to_string(), Value::S(keys::time(comment.created_at)))];
         match &self.kind {
             CountKind::PastFirst => Write::Update {
                 key,
-                add: vec![(COUNT.into(), 1)],
+                add: vec![(attr::COMMENT_COUNT.into(), 1)],
                 set,
                 checks: vec![
-                    Check::AtLeast(COUNT.into(), FIRST_COMMENTS as i64),
-                    Check::AbsentOrBefore(FIRST_COMMENTS_UNTIL.into(), sort_key),
+                    Check::AtLeast(attr::COMMENT_COUNT.into(), FIRST_COMMENTS as i64),
+                    Check::AbsentOrBefore(attr::FIRST_COMMENTS_UNTIL.into(), sort_key),
                     unchanged,
                 ],
             },
-            CountKind::Count => Write::Update { key, add: vec![(COUNT.into(), 1)], set, checks: vec![unchanged] },
+            CountKind::Count => {
+                Write::Update { key, add: vec![(attr::COMMENT_COUNT.into(), 1)], set, checks: vec![unchanged] }
+            }
             CountKind::Append(photo) => {
                 let mut kept = photo.first_comments.clone().unwrap_or_default();
                 kept.push(comment.clone());
                 set.extend([
-                    (COUNT.into(), Value::N(photo.comment_count + 1)),
-                    (FIRST_COMMENTS_ATTR.into(), first_comments_value(&kept)),
-                    (FIRST_COMMENTS_UNTIL.into(), Value::S(sort_key)),
+                    (attr::COMMENT_COUNT.into(), Value::N(photo.comment_count + 1)),
+                    (attr::FIRST_COMMENTS.into(), first_comments_value(&kept)),
+                    (attr::FIRST_COMMENTS_UNTIL.into(), Value::S(sort_key)),
                 ]);
                 Write::Update {
                     key,
                     add: Vec::new(),
                     set,
-                    checks: vec![Check::Equals(COUNT.into(), photo.comment_count), unchanged],
+                    checks: vec![Check::Equals(attr::COMMENT_COUNT.into(), photo.comment_count), unchanged],
                 }
             }
         }
@@ -240,7 +237,7 @@ impl Catalog {
                 writes.push(Write::PutIfAbsent(Item::from([
                     (PK.into(), Value::S(key.pk)),
                     (SK.into(), Value::S(key.sk)),
-                    ("commentSk".into(), Value::S(comment_key.sk)),
+                    (attr::COMMENT_SK.into(), Value::S(comment_key.sk)),
                     (TTL.into(), Value::N((comment.created_at + RETRY_RECORD_LIFETIME).timestamp())),
                 ])));
             }
@@ -279,7 +276,7 @@ impl Catalog {
         let (mut photo, mut earlier) = (None, None);
         for item in self.table.batch_get(&[photo_key.clone(), request_key.clone()]).await? {
             if item.opt_string(SK) == Some(request_key.sk.as_str()) {
-                earlier = Some(item.string("commentSk")?.to_string());
+                earlier = Some(item.string(attr::COMMENT_SK)?.to_string());
             } else {
                 photo = Some(item);
             }

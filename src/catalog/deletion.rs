@@ -13,14 +13,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Catalog, Event, Photo, keys, s, words};
+use crate::catalog::attributes as attr;
 use crate::table::{Check, Item, ItemExt, PK, Query, SK, TableError, TableResult, Value, Write};
 
 /// Tokens cleared per transaction: two writes each and the trash item's, under DynamoDB's 100.
 const TOKENS_PER_STEP: usize = 45;
 /// Items of the photo's partition removed per transaction (DynamoDB takes 100 writes).
 const ITEMS_PER_STEP: usize = 50;
-const TOKENS_DONE: &str = "tokensDone";
-const NAME_SHARD: &str = "nameShard";
 
 /// A deleted photo whose leftovers are still being removed.
 #[derive(Debug, Clone)]
@@ -50,24 +49,24 @@ impl Trashed {
         Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            ("name".into(), s(&photo.name)),
-            ("uploadedAt".into(), Value::S(keys::time(photo.uploaded_at))),
-            ("objectKey".into(), s(&photo.object_key)),
-            (TOKENS_DONE.into(), Value::N(0)),
-            (NAME_SHARD.into(), Value::N(photo.name_shard as i64)),
+            (attr::NAME.into(), s(&photo.name)),
+            (attr::UPLOADED_AT.into(), Value::S(keys::time(photo.uploaded_at))),
+            (attr::OBJECT_KEY.into(), s(&photo.object_key)),
+            (attr::TOKENS_DONE.into(), Value::N(0)),
+            (attr::NAME_SHARD.into(), Value::N(photo.name_shard as i64)),
         ])
     }
 
     fn from_item(item: &Item) -> anyhow::Result<Self> {
-        let at = item.string("uploadedAt")?;
+        let at = item.string(attr::UPLOADED_AT)?;
         Ok(Self {
             photo_id: Uuid::try_parse(item.string(SK)?)?,
-            name: item.string("name")?.to_string(),
+            name: item.string(attr::NAME)?.to_string(),
             uploaded_at: DateTime::parse_from_rfc3339(at)?.with_timezone(&Utc),
-            object_key: item.string("objectKey")?.to_string(),
+            object_key: item.string(attr::OBJECT_KEY)?.to_string(),
             // Trash items from before shards were kept: the first.
-            name_shard: usize::try_from(item.opt_number(NAME_SHARD).unwrap_or(0))?,
-            tokens_done: usize::try_from(item.number(TOKENS_DONE)?)?,
+            name_shard: usize::try_from(item.opt_number(attr::NAME_SHARD).unwrap_or(0))?,
+            tokens_done: usize::try_from(item.number(attr::TOKENS_DONE)?)?,
         })
     }
 }
@@ -103,9 +102,9 @@ impl Catalog {
             let next = &tokens[trashed.tokens_done..tokens.len().min(trashed.tokens_done + TOKENS_PER_STEP)];
             let mut writes = vec![Write::Update {
                 key: keys::trash(trashed.photo_id),
-                add: vec![(TOKENS_DONE.into(), next.len() as i64)],
+                add: vec![(attr::TOKENS_DONE.into(), next.len() as i64)],
                 set: vec![],
-                checks: vec![Check::Equals(TOKENS_DONE.into(), trashed.tokens_done as i64)],
+                checks: vec![Check::Equals(attr::TOKENS_DONE.into(), trashed.tokens_done as i64)],
             }];
             for token in next {
                 writes.push(Write::Delete(keys::name_token(
@@ -118,7 +117,7 @@ impl Catalog {
                 // another instance made it.
                 writes.push(Write::Increment {
                     key: keys::name_token_count(token, trashed.name_shard),
-                    attr: "count".into(),
+                    attr: attr::COUNT.into(),
                     by: -1,
                 });
             }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::search::token_entry;
 use super::{Catalog, Event, Photo, keys, s, words};
+use crate::catalog::attributes as attr;
 use crate::table::{Check, ItemExt, TableError, Write};
 use crate::text::{PhotoDescription, PhotoName};
 
@@ -19,7 +20,6 @@ use crate::text::{PhotoDescription, PhotoName};
 const MAX_WRITES: usize = 100;
 /// Tries against concurrent edits of the same photo.
 const ATTEMPTS: u32 = 10;
-const REVISION: &str = "revision";
 
 /// Why an edit was not made.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ impl Catalog {
     ) -> Result<(Photo, i64), EditError> {
         for _ in 0..ATTEMPTS {
             let item = self.table.get(&keys::photo(id)).await?.ok_or(EditError::NotFound)?;
-            let revision = item.opt_number(REVISION).unwrap_or(0);
+            let revision = item.opt_number(attr::REVISION).unwrap_or(0);
             let photo = Photo::from_item(&item)?;
             let edited = Photo {
                 name: name.map_or_else(|| photo.name.clone(), |name| name.as_str().to_string()),
@@ -84,20 +84,20 @@ fn edit_writes(catalog: &Catalog, photo: &Photo, edited: &Photo, revision: i64) 
     let joined = new_words.join(" ");
     let mut writes = vec![Write::Update {
         key: keys::photo(photo.id),
-        add: vec![(REVISION.into(), 1)],
+        add: vec![(attr::REVISION.into(), 1)],
         set: vec![
-            ("name".into(), s(&edited.name)),
+            (attr::NAME.into(), s(&edited.name)),
             // An empty description is none (`Photo::from_item`).
-            ("description".into(), s(edited.description.as_deref().unwrap_or_default())),
+            (attr::DESCRIPTION.into(), s(edited.description.as_deref().unwrap_or_default())),
         ],
-        checks: vec![Check::Revision(REVISION.into(), revision)],
+        checks: vec![Check::Revision(attr::REVISION.into(), revision)],
     }];
     for token in &new {
         writes.push(Write::Put(token_entry(token, edited, &joined)));
         if !old.contains(token) {
             writes.push(Write::Increment {
                 key: keys::name_token_count(token, photo.name_shard),
-                attr: "count".into(),
+                attr: attr::COUNT.into(),
                 by: 1,
             });
         }
@@ -106,7 +106,7 @@ fn edit_writes(catalog: &Catalog, photo: &Photo, edited: &Photo, revision: i64) 
         writes.push(Write::Delete(keys::name_token(token, photo.name_shard, photo.uploaded_at, photo.id)));
         writes.push(Write::Increment {
             key: keys::name_token_count(token, photo.name_shard),
-            attr: "count".into(),
+            attr: attr::COUNT.into(),
             by: -1,
         });
     }

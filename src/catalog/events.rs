@@ -5,14 +5,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{AddedComment, Catalog, Comment, Photo, keys, parse_time};
+use crate::catalog::attributes as attr;
 use crate::table::{Index, Item, ItemExt, PK, Query, SK, TTL, TableResult, Value, Write};
 
 /// How long feed entries are kept (DynamoDB's TTL removes them).
 const EVENT_LIFETIME: chrono::Duration = chrono::Duration::days(1);
 /// Most events read per partition per poll.
 const EVENTS_PER_READ: usize = 1_000;
-/// A comment event's attribute holding the time of the photo's comment before it.
-const PREVIOUS: &str = "previousAt";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -64,22 +63,22 @@ impl Event {
             Self::Comment(AddedComment { comment, previous }) => {
                 let mut payload = comment.to_item();
                 if let Some(previous) = previous {
-                    payload.insert(PREVIOUS.into(), Value::S(keys::time(*previous)));
+                    payload.insert(attr::PREVIOUS_AT.into(), Value::S(keys::time(*previous)));
                 }
                 ("comment", payload)
             }
             Self::PhotoUpdated(photo) => ("photoUpdated", photo.to_item()),
             Self::PhotoEdited { photo, revision } => {
                 let mut payload = photo.to_item();
-                payload.insert("revision".into(), Value::N(*revision));
+                payload.insert(attr::REVISION.into(), Value::N(*revision));
                 ("photoEdited", payload)
             }
-            Self::PhotoRemoved(id) => ("photoRemoved", Item::from([("id".into(), Value::S(id.to_string()))])),
+            Self::PhotoRemoved(id) => ("photoRemoved", Item::from([(attr::ID.into(), Value::S(id.to_string()))])),
             Self::CommentRemoved { photo_id, id } => (
                 "commentRemoved",
                 Item::from([
-                    ("photoId".into(), Value::S(photo_id.to_string())),
-                    ("id".into(), Value::S(id.to_string())),
+                    (attr::PHOTO_ID.into(), Value::S(photo_id.to_string())),
+                    (attr::ID.into(), Value::S(id.to_string())),
                 ]),
             ),
         }
@@ -90,16 +89,20 @@ impl Event {
             "photo" => Ok(Self::Photo(Photo::from_item(payload)?)),
             "comment" => Ok(Self::Comment(AddedComment {
                 comment: Comment::from_item(payload)?,
-                previous: payload.opt_string(PREVIOUS).is_some().then(|| parse_time(payload, PREVIOUS)).transpose()?,
+                previous: payload
+                    .opt_string(attr::PREVIOUS_AT)
+                    .is_some()
+                    .then(|| parse_time(payload, attr::PREVIOUS_AT))
+                    .transpose()?,
             })),
             "photoUpdated" => Ok(Self::PhotoUpdated(Photo::from_item(payload)?)),
             "photoEdited" => {
-                Ok(Self::PhotoEdited { photo: Photo::from_item(payload)?, revision: payload.number("revision")? })
+                Ok(Self::PhotoEdited { photo: Photo::from_item(payload)?, revision: payload.number(attr::REVISION)? })
             }
-            "photoRemoved" => Ok(Self::PhotoRemoved(Uuid::try_parse(payload.string("id")?)?)),
+            "photoRemoved" => Ok(Self::PhotoRemoved(Uuid::try_parse(payload.string(attr::ID)?)?)),
             "commentRemoved" => Ok(Self::CommentRemoved {
-                photo_id: Uuid::try_parse(payload.string("photoId")?)?,
-                id: Uuid::try_parse(payload.string("id")?)?,
+                photo_id: Uuid::try_parse(payload.string(attr::PHOTO_ID)?)?,
+                id: Uuid::try_parse(payload.string(attr::ID)?)?,
             }),
             other => anyhow::bail!("unknown event kind {other:?}"),
         }
@@ -111,15 +114,15 @@ impl Event {
         Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            ("kind".into(), Value::S(kind.into())),
+            (attr::KIND.into(), Value::S(kind.into())),
             // The announced item itself, so followers need no second read.
-            ("payload".into(), Value::S(serde_json::to_string(&payload).unwrap_or_default())),
+            (attr::PAYLOAD.into(), Value::S(serde_json::to_string(&payload).unwrap_or_default())),
             (TTL.into(), Value::N((at + EVENT_LIFETIME).timestamp())),
         ])
     }
 
     fn from_item(item: &Item) -> anyhow::Result<Self> {
-        Self::from_parts(item.string("kind")?, &serde_json::from_str(item.string("payload")?)?)
+        Self::from_parts(item.string(attr::KIND)?, &serde_json::from_str(item.string(attr::PAYLOAD)?)?)
     }
 
     /// The event as a message for other instances (`domain::events`): `{"kind": …, "payload": {…}}`.

@@ -1,6 +1,7 @@
 //! The photo catalog: photos, pending uploads, comments and the event feed as items of the single table, and
 //! every access pattern the API needs, each a bounded number of table calls.
 
+mod attributes;
 mod comment_removal;
 mod comments;
 mod decoded;
@@ -15,6 +16,7 @@ mod search;
 mod shares;
 pub mod words;
 
+use crate::catalog::attributes as attr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -47,7 +49,7 @@ fn parse_time(item: &Item, attr: &str) -> anyhow::Result<DateTime<Utc>> {
 }
 
 fn parse_id(item: &Item) -> anyhow::Result<Uuid> {
-    Ok(Uuid::try_parse(item.string("id")?)?)
+    Ok(Uuid::try_parse(item.string(attr::ID)?)?)
 }
 
 /// The catalog over any [`Table`].

@@ -11,6 +11,7 @@ use super::keys::{self, PhotoCursor};
 use super::processing::Processing;
 use super::queue;
 use super::{Catalog, Comment, Event, Page, parse_id, parse_time, s};
+use crate::catalog::attributes as attr;
 use crate::image_format::ImageFormat;
 use crate::table::{GSI1_PK, GSI1_SK, Item, ItemExt, PK, SK, TTL, TableError, TableResult, Value, Write};
 use crate::text::{PhotoDescription, PhotoName};
@@ -63,14 +64,9 @@ pub struct Upload {
     pub owner: Option<String>,
 }
 
-/// The attribute holding an owner key's SHA-256 (photos and uploads).
-const OWNER: &str = "ownerKey";
-/// The attribute holding `Photo::name_shard`, left out for the first shard (and absent on photos from before).
-const NAME_SHARD: &str = "nameShard";
-
 /// The stored format of a photo or upload: a media type written by this program, so anything else is corrupt.
 fn format(item: &Item) -> anyhow::Result<ImageFormat> {
-    let mime = item.string("contentType")?;
+    let mime = item.string(attr::CONTENT_TYPE)?;
     ImageFormat::from_mime(mime).ok_or_else(|| anyhow::anyhow!("unknown contentType {mime:?}"))
 }
 
@@ -83,7 +79,7 @@ impl Photo {
             (SK.into(), Value::S(key.sk)),
             (GSI1_PK.into(), Value::S(keys::gallery_shard(keys::shard_of(self.id, shards)))),
             (GSI1_SK.into(), Value::S(keys::photo_feed_sk(self.uploaded_at, self.id))),
-            ("id".into(), Value::S(self.id.to_string())),
+            (attr::ID.into(), Value::S(self.id.to_string())),
         ])
     }
 
@@ -92,30 +88,30 @@ impl Photo {
         let mut item = Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            ("id".into(), Value::S(self.id.to_string())),
-            ("name".into(), s(&self.name)),
-            ("contentType".into(), s(self.format.mime())),
-            ("sizeBytes".into(), Value::N(self.size_bytes)),
-            ("uploadedAt".into(), Value::S(keys::time(self.uploaded_at))),
-            ("uploaderIp".into(), s(&self.uploader_ip)),
-            ("objectKey".into(), s(&self.object_key)),
-            ("commentCount".into(), Value::N(self.comment_count)),
+            (attr::ID.into(), Value::S(self.id.to_string())),
+            (attr::NAME.into(), s(&self.name)),
+            (attr::CONTENT_TYPE.into(), s(self.format.mime())),
+            (attr::SIZE_BYTES.into(), Value::N(self.size_bytes)),
+            (attr::UPLOADED_AT.into(), Value::S(keys::time(self.uploaded_at))),
+            (attr::UPLOADER_IP.into(), s(&self.uploader_ip)),
+            (attr::OBJECT_KEY.into(), s(&self.object_key)),
+            (attr::COMMENT_COUNT.into(), Value::N(self.comment_count)),
         ]);
         if let Some(description) = &self.description {
-            item.insert("description".into(), s(description));
+            item.insert(attr::DESCRIPTION.into(), s(description));
         }
         if let (Some(width), Some(height)) = (self.width, self.height) {
-            item.insert("width".into(), Value::N(width));
-            item.insert("height".into(), Value::N(height));
+            item.insert(attr::WIDTH.into(), Value::N(width));
+            item.insert(attr::HEIGHT.into(), Value::N(height));
         }
         if let Some(comments) = &self.first_comments {
-            item.insert(FIRST_COMMENTS_ATTR.into(), first_comments_value(comments));
+            item.insert(attr::FIRST_COMMENTS.into(), first_comments_value(comments));
         }
         if let Some(owner) = &self.owner {
-            item.insert(OWNER.into(), s(owner));
+            item.insert(attr::OWNER_KEY.into(), s(owner));
         }
         if self.name_shard > 0 {
-            item.insert(NAME_SHARD.into(), Value::N(self.name_shard as i64));
+            item.insert(attr::NAME_SHARD.into(), Value::N(self.name_shard as i64));
         }
         item.extend(self.processing.attributes());
         item
@@ -123,8 +119,8 @@ impl Photo {
 
     pub(super) fn from_item(item: &Item) -> anyhow::Result<Self> {
         let id = parse_id(item)?;
-        let comment_count = item.opt_number("commentCount").unwrap_or(0);
-        let first_comments = match item.opt_string(FIRST_COMMENTS_ATTR) {
+        let comment_count = item.opt_number(attr::COMMENT_COUNT).unwrap_or(0);
+        let first_comments = match item.opt_string(attr::FIRST_COMMENTS) {
             Some(json) => Some(
                 serde_json::from_str::<Vec<KeptComment>>(json)?
                     .into_iter()
@@ -136,21 +132,21 @@ impl Photo {
         };
         Ok(Self {
             id,
-            name: item.string("name")?.to_string(),
+            name: item.string(attr::NAME)?.to_string(),
             // Cleared by an edit: empty.
-            description: item.opt_string("description").filter(|d| !d.is_empty()).map(str::to_string),
+            description: item.opt_string(attr::DESCRIPTION).filter(|d| !d.is_empty()).map(str::to_string),
             format: format(item)?,
-            size_bytes: item.number("sizeBytes")?,
-            width: item.opt_number("width"),
-            height: item.opt_number("height"),
-            uploaded_at: parse_time(item, "uploadedAt")?,
-            uploader_ip: item.string("uploaderIp")?.to_string(),
-            object_key: item.string("objectKey")?.to_string(),
+            size_bytes: item.number(attr::SIZE_BYTES)?,
+            width: item.opt_number(attr::WIDTH),
+            height: item.opt_number(attr::HEIGHT),
+            uploaded_at: parse_time(item, attr::UPLOADED_AT)?,
+            uploader_ip: item.string(attr::UPLOADER_IP)?.to_string(),
+            object_key: item.string(attr::OBJECT_KEY)?.to_string(),
             comment_count,
             first_comments,
             processing: Processing::from_item(item)?,
-            owner: item.opt_string(OWNER).map(str::to_string),
-            name_shard: usize::try_from(item.opt_number(NAME_SHARD).unwrap_or(0))?,
+            owner: item.opt_string(attr::OWNER_KEY).map(str::to_string),
+            name_shard: usize::try_from(item.opt_number(attr::NAME_SHARD).unwrap_or(0))?,
         })
     }
 
@@ -169,11 +165,6 @@ impl Photo {
         PhotoCursor { uploaded_at: self.uploaded_at, id: self.id }
     }
 }
-
-/// The attribute of the photo item holding its first comments, as a JSON array of `KeptComment`s.
-pub(super) const FIRST_COMMENTS_ATTR: &str = "firstComments";
-/// The sort key of the last of them: every other comment must sort after it.
-pub(super) const FIRST_COMMENTS_UNTIL: &str = "firstCommentsUntil";
 
 /// A comment kept on its photo's item, compactly (a gallery page decodes 60 of them):
 /// `[id, createdAt, body, authorIp]`.
@@ -213,19 +204,19 @@ impl Upload {
         let mut item = Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            ("id".into(), Value::S(self.id.to_string())),
-            ("objectKey".into(), s(&self.object_key)),
-            ("contentType".into(), s(self.format.mime())),
-            ("name".into(), s(self.name.as_str())),
-            ("uploaderIp".into(), s(&self.uploader_ip)),
-            ("expiresAt".into(), Value::S(keys::time(self.expires_at))),
+            (attr::ID.into(), Value::S(self.id.to_string())),
+            (attr::OBJECT_KEY.into(), s(&self.object_key)),
+            (attr::CONTENT_TYPE.into(), s(self.format.mime())),
+            (attr::NAME.into(), s(self.name.as_str())),
+            (attr::UPLOADER_IP.into(), s(&self.uploader_ip)),
+            (attr::EXPIRES_AT.into(), Value::S(keys::time(self.expires_at))),
             (TTL.into(), Value::N((self.expires_at + UPLOAD_RECORD_GRACE).timestamp())),
         ]);
         if let Some(description) = &self.description {
-            item.insert("description".into(), s(description.as_str()));
+            item.insert(attr::DESCRIPTION.into(), s(description.as_str()));
         }
         if let Some(owner) = &self.owner {
-            item.insert(OWNER.into(), s(owner));
+            item.insert(attr::OWNER_KEY.into(), s(owner));
         }
         item
     }
@@ -233,13 +224,13 @@ impl Upload {
     fn from_item(item: &Item) -> anyhow::Result<Self> {
         Ok(Self {
             id: parse_id(item)?,
-            owner: item.opt_string(OWNER).map(str::to_string),
-            object_key: item.string("objectKey")?.to_string(),
+            owner: item.opt_string(attr::OWNER_KEY).map(str::to_string),
+            object_key: item.string(attr::OBJECT_KEY)?.to_string(),
             format: format(item)?,
-            name: PhotoName::parse(item.string("name")?)?,
-            description: item.opt_string("description").map(PhotoDescription::parse).transpose()?,
-            uploader_ip: item.string("uploaderIp")?.to_string(),
-            expires_at: parse_time(item, "expiresAt")?,
+            name: PhotoName::parse(item.string(attr::NAME)?)?,
+            description: item.opt_string(attr::DESCRIPTION).map(PhotoDescription::parse).transpose()?,
+            uploader_ip: item.string(attr::UPLOADER_IP)?.to_string(),
+            expires_at: parse_time(item, attr::EXPIRES_AT)?,
         })
     }
 }
@@ -317,7 +308,7 @@ pub(super) mod tests {
             height: None,
             uploaded_at: Utc::now().trunc_subsecs(6),
             uploader_ip: "192.0.2.1".into(),
-            object_key: format!("photos/{id}.jpg"),
+            object_key: crate::blob::object_key(id, crate::image_format::ImageFormat::Jpeg),
             comment_count,
             first_comments,
             owner: None,
@@ -370,7 +361,7 @@ pub(super) mod tests {
     #[test]
     fn photos_from_before_first_comments_were_kept_fall_back_to_queries() {
         let mut item = photo(0, Some(Vec::new())).to_item();
-        item.remove(FIRST_COMMENTS_ATTR);
+        item.remove(attr::FIRST_COMMENTS);
         assert!(Photo::from_item(&item).unwrap().first_comments(3).is_some_and(|page| page.items.is_empty()));
         item.insert("commentCount".into(), Value::N(2));
         assert!(Photo::from_item(&item).unwrap().first_comments(3).is_none());

@@ -5,8 +5,9 @@
 //! transaction with the job's removal and the event that announces it: an instance whose lease was taken
 //! over commits nothing (the objects both wrote are the same bytes at the same keys).
 
-use super::queue::{LEASE, Lease};
+use super::queue::Lease;
 use super::{Catalog, Event, Photo, keys, s};
+use crate::catalog::attributes as attr;
 use crate::image_format::Rendition;
 use crate::table::{Check, Item, ItemExt, TableError, TableResult, Value, Write};
 use chrono::{DateTime, Utc};
@@ -88,7 +89,7 @@ impl Processing {
     pub(super) fn attributes(&self) -> Vec<(String, Value)> {
         let mut set = Vec::new();
         if let Some(status) = self.status {
-            set.push(("status".to_string(), s(status.name())));
+            set.push((attr::STATUS.to_string(), s(status.name())));
         }
         if !self.renditions.is_empty() {
             let compact: Vec<(String, u32, u32, u64)> = self
@@ -96,27 +97,27 @@ impl Processing {
                 .iter()
                 .map(|r| (r.rendition.name().to_string(), r.width, r.height, r.size_bytes))
                 .collect();
-            set.push(("renditions".to_string(), Value::S(serde_json::to_string(&compact).unwrap_or_default())));
+            set.push((attr::RENDITIONS.to_string(), Value::S(serde_json::to_string(&compact).unwrap_or_default())));
         }
         let optional = [
-            ("placeholder", self.placeholder.clone()),
-            ("takenAt", self.taken_at.map(keys::time)),
-            ("camera", self.camera.clone()),
-            ("processingError", self.error.clone()),
+            (attr::PLACEHOLDER, self.placeholder.clone()),
+            (attr::TAKEN_AT, self.taken_at.map(keys::time)),
+            (attr::CAMERA, self.camera.clone()),
+            (attr::PROCESSING_ERROR, self.error.clone()),
         ];
         set.extend(optional.into_iter().filter_map(|(name, value)| Some((name.to_string(), Value::S(value?)))));
         set
     }
 
     pub(super) fn from_item(item: &Item) -> anyhow::Result<Self> {
-        let status = match item.opt_string("status") {
+        let status = match item.opt_string(attr::STATUS) {
             None => None,
             Some("PROCESSING") => Some(PhotoStatus::Processing),
             Some("READY") => Some(PhotoStatus::Ready),
             Some("FAILED") => Some(PhotoStatus::Failed),
             Some(other) => anyhow::bail!("unknown photo status {other:?}"),
         };
-        let renditions = match item.opt_string("renditions") {
+        let renditions = match item.opt_string(attr::RENDITIONS) {
             None => Vec::new(),
             // Names borrowed from the JSON: this program writes them, without escapes.
             Some(json) => serde_json::from_str::<Vec<(&str, u32, u32, u64)>>(json)?
@@ -127,15 +128,18 @@ impl Processing {
                 })
                 .collect::<anyhow::Result<_>>()?,
         };
-        let taken_at =
-            item.opt_string("takenAt").map(DateTime::parse_from_rfc3339).transpose()?.map(|t| t.with_timezone(&Utc));
+        let taken_at = item
+            .opt_string(attr::TAKEN_AT)
+            .map(DateTime::parse_from_rfc3339)
+            .transpose()?
+            .map(|t| t.with_timezone(&Utc));
         Ok(Self {
             status,
             renditions,
-            placeholder: item.opt_string("placeholder").map(str::to_string),
+            placeholder: item.opt_string(attr::PLACEHOLDER).map(str::to_string),
             taken_at,
-            camera: item.opt_string("camera").map(str::to_string),
-            error: item.opt_string("processingError").map(str::to_string),
+            camera: item.opt_string(attr::CAMERA).map(str::to_string),
+            error: item.opt_string(attr::PROCESSING_ERROR).map(str::to_string),
         })
     }
 }
@@ -154,13 +158,13 @@ impl Catalog {
         let mut updated = photo.clone();
         let mut set = outcome.attributes();
         if let Some((width, height)) = displayed {
-            set.push(("width".into(), Value::N(i64::from(width))));
-            set.push(("height".into(), Value::N(i64::from(height))));
+            set.push((attr::WIDTH.into(), Value::N(i64::from(width))));
+            set.push((attr::HEIGHT.into(), Value::N(i64::from(height))));
             updated.width = Some(i64::from(width));
             updated.height = Some(i64::from(height));
         }
         if let Some(full) = outcome.rendition(Rendition::Full) {
-            set.push(("sizeBytes".into(), Value::N(full.size_bytes as i64)));
+            set.push((attr::SIZE_BYTES.into(), Value::N(full.size_bytes as i64)));
             updated.size_bytes = full.size_bytes as i64;
         }
         updated.processing = outcome;
@@ -169,7 +173,7 @@ impl Catalog {
                 key: keys::photo(photo.id),
                 add: vec![],
                 set,
-                checks: vec![Check::Equals(LEASE.into(), lease.number)],
+                checks: vec![Check::Equals(attr::LEASE.into(), lease.number)],
             },
             Write::Delete(lease.job.clone()),
         ];

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Catalog, Photo, keys};
+use crate::catalog::attributes as attr;
 use crate::table::{Check, Item, ItemExt, Query, TableError, TableResult, Value, Write};
 
 /// A job as read from the queue.
@@ -84,11 +85,6 @@ pub struct Due {
     pub more_due: bool,
 }
 
-pub(super) const LEASE: &str = "lease";
-const LEASE_UNTIL: &str = "leaseUntil";
-const HOLDER: &str = "holder";
-const ATTEMPTS: &str = "attempts";
-
 /// Who queued `photo`'s job: its owner, or without an owner key the address it came from.
 fn queuer(photo: &Photo) -> String {
     match &photo.owner {
@@ -108,7 +104,7 @@ pub(super) fn new_job(photo: &Photo, shards: usize) -> Item {
     Item::from([
         (crate::table::PK.into(), Value::S(key.pk)),
         (crate::table::SK.into(), Value::S(key.sk)),
-        (ATTEMPTS.into(), Value::N(0)),
+        (attr::ATTEMPTS.into(), Value::N(0)),
     ])
 }
 
@@ -122,15 +118,15 @@ impl Job {
         let key = crate::table::key_of(item).ok()?;
         let (queuer, photo_id) = keys::job_parts(&key.sk)?;
         let queuer = queuer.to_string();
-        let lease_until = item.opt_string(LEASE_UNTIL).map(str::to_string);
-        let holder_id = item.opt_string(HOLDER).map(str::to_string);
+        let lease_until = item.opt_string(attr::LEASE_UNTIL).map(str::to_string);
+        let holder_id = item.opt_string(attr::HOLDER).map(str::to_string);
         let held = lease_until.as_deref().is_some_and(|until| until >= now);
         let void = held && holder.sole && holder_id.as_deref() != Some(holder.id.as_str());
         Some(Self {
             photo_id,
-            attempts: item.opt_number(ATTEMPTS).unwrap_or(0),
+            attempts: item.opt_number(attr::ATTEMPTS).unwrap_or(0),
             lease_until,
-            lease: item.opt_number(LEASE).unwrap_or(0),
+            lease: item.opt_number(attr::LEASE).unwrap_or(0),
             holder: holder_id,
             void,
             queuer,
@@ -271,26 +267,29 @@ impl Catalog {
     ) -> TableResult<Option<Lease>> {
         let number = i64::from(rand_u32()) + 1;
         let free = if job.void {
-            vec![Check::StringIs(HOLDER.into(), job.holder.clone()), Check::Revision(LEASE.into(), job.lease)]
+            vec![
+                Check::StringIs(attr::HOLDER.into(), job.holder.clone()),
+                Check::Revision(attr::LEASE.into(), job.lease),
+            ]
         } else {
-            vec![Check::AbsentOrBefore(LEASE_UNTIL.into(), keys::time(now))]
+            vec![Check::AbsentOrBefore(attr::LEASE_UNTIL.into(), keys::time(now))]
         };
         let writes = vec![
             Write::Update {
                 key: job.key.clone(),
-                add: vec![(ATTEMPTS.into(), 1)],
+                add: vec![(attr::ATTEMPTS.into(), 1)],
                 set: vec![
-                    (LEASE_UNTIL.into(), Value::S(keys::time(until))),
-                    (LEASE.into(), Value::N(number)),
-                    (HOLDER.into(), Value::S(holder.id.clone())),
+                    (attr::LEASE_UNTIL.into(), Value::S(keys::time(until))),
+                    (attr::LEASE.into(), Value::N(number)),
+                    (attr::HOLDER.into(), Value::S(holder.id.clone())),
                 ],
-                checks: [free, vec![Check::AtLeast(ATTEMPTS.into(), 0)]].concat(),
+                checks: [free, vec![Check::AtLeast(attr::ATTEMPTS.into(), 0)]].concat(),
             },
             Write::Update {
                 key: keys::photo(job.photo_id),
                 add: vec![],
-                set: vec![(LEASE.into(), Value::N(number))],
-                checks: vec![Check::AtLeast("sizeBytes".into(), 0)],
+                set: vec![(attr::LEASE.into(), Value::N(number))],
+                checks: vec![Check::AtLeast(attr::SIZE_BYTES.into(), 0)],
             },
         ];
         match self.table.transact(writes).await {
@@ -316,8 +315,8 @@ impl Catalog {
         let write = Write::Update {
             key: lease.job.clone(),
             add: vec![],
-            set: vec![(LEASE_UNTIL.into(), Value::S(keys::time(until)))],
-            checks: vec![Check::Equals(LEASE.into(), lease.number)],
+            set: vec![(attr::LEASE_UNTIL.into(), Value::S(keys::time(until)))],
+            checks: vec![Check::Equals(attr::LEASE.into(), lease.number)],
         };
         match self.table.transact(vec![write]).await {
             Ok(()) => Ok(true),

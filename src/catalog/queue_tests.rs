@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::catalog::attributes as attr;
 use crate::table::Table;
 use crate::table::embedded::EmbeddedTable;
 use crate::table::embedded::scratch::Scratch;
@@ -36,10 +37,10 @@ async fn a_due_job_behind_many_leased_ones_is_found() {
         let mut job = Item::from([
             (crate::table::PK.into(), Value::S(key.pk)),
             (crate::table::SK.into(), Value::S(key.sk)),
-            (ATTEMPTS.into(), Value::N(0)),
+            (attr::ATTEMPTS.into(), Value::N(0)),
         ]);
         if n < ids.len() - 1 {
-            job.insert(LEASE_UNTIL.into(), Value::S(held.clone()));
+            job.insert(attr::LEASE_UNTIL.into(), Value::S(held.clone()));
         }
         job
     });

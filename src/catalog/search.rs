@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::keys::{self, PhotoCursor};
 use super::words;
 use super::{Catalog, Page, Photo, s};
+use crate::catalog::attributes as attr;
 use crate::table::{GSI1_SK, Index, Item, ItemExt, PK, Query, SK, TableResult, Value};
 
 /// A validated search: every part optional, all parts must hold.
@@ -30,8 +31,8 @@ pub(super) fn token_entry(token: &str, photo: &Photo, words: &str) -> Item {
     Item::from([
         (PK.into(), Value::S(key.pk)),
         (SK.into(), Value::S(key.sk)),
-        ("id".into(), Value::S(photo.id.to_string())),
-        ("words".into(), s(words)),
+        (attr::ID.into(), Value::S(photo.id.to_string())),
+        (attr::WORDS.into(), s(words)),
     ])
 }
 
@@ -72,7 +73,7 @@ impl Catalog {
         let entries = tokens.iter().map(|token| token_entry(token, photo, &joined)).collect();
         self.table.put_many(entries).await?;
         let count_keys: Vec<_> = tokens.iter().map(|token| keys::name_token_count(token, photo.name_shard)).collect();
-        try_join_all(count_keys.iter().map(|key| self.table.add(key, "count", 1))).await?;
+        try_join_all(count_keys.iter().map(|key| self.table.add(key, attr::COUNT, 1))).await?;
         Ok(())
     }
 
@@ -97,7 +98,7 @@ impl Catalog {
             items.push(Item::from([
                 (PK.into(), Value::S(key.pk)),
                 (SK.into(), Value::S(key.sk)),
-                ("count".into(), Value::N(count)),
+                (attr::COUNT.into(), Value::N(count)),
             ]));
         }
         self.table.put_many(items).await
@@ -136,13 +137,13 @@ impl Catalog {
                 start_after: None,
             })
             .collect();
-        let shards = queries.iter().map(|query| self.table.query_only(query, &[GSI1_SK, "id"]));
+        let shards = queries.iter().map(|query| self.table.query_only(query, &[GSI1_SK, attr::ID]));
         let mut entries: Vec<(String, Uuid)> = Vec::new();
         for items in try_join_all(shards).await? {
             for item in items {
                 let sk = item.string(GSI1_SK)?.to_string();
                 if Some(&sk) != after_sk.as_ref() {
-                    entries.push((sk, Uuid::try_parse(item.string("id")?).map_err(anyhow::Error::from)?));
+                    entries.push((sk, Uuid::try_parse(item.string(attr::ID)?).map_err(anyhow::Error::from)?));
                 }
             }
         }
@@ -178,7 +179,7 @@ impl Catalog {
             .batch_get(&count_keys)
             .await?
             .iter()
-            .filter_map(|item| Some((item.opt_string(PK)?.to_string(), item.opt_number("count")?)))
+            .filter_map(|item| Some((item.opt_string(PK)?.to_string(), item.opt_number(attr::COUNT)?)))
             .collect();
         let shard_count = |token: &str, shard| counts.get(&keys::name_token_partition(token, shard)).copied();
         let rarest = lookups
@@ -245,9 +246,10 @@ impl Catalog {
             let mut candidates: Vec<(Uuid, String)> = Vec::new();
             for entry in try_join_all(reads).await?.iter().flatten() {
                 let sk = entry.string(SK)?;
-                let name_words: Vec<String> = entry.string("words")?.split(' ').map(str::to_string).collect();
+                let name_words: Vec<String> = entry.string(attr::WORDS)?.split(' ').map(str::to_string).collect();
                 if Some(sk) != after_sk.as_deref() && words::matches(words, &name_words) {
-                    candidates.push((Uuid::try_parse(entry.string("id")?).map_err(anyhow::Error::from)?, sk.into()));
+                    candidates
+                        .push((Uuid::try_parse(entry.string(attr::ID)?).map_err(anyhow::Error::from)?, sk.into()));
                 }
             }
             if !candidates.is_empty() {

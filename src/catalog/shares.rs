@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Catalog, keys, parse_time};
+use crate::catalog::attributes as attr;
 use crate::table::{Item, ItemExt, PK, SK, TTL, TableResult, Value, Write};
 
 /// Records are kept this long after expiry for auditing, then DynamoDB's TTL removes them.
@@ -26,11 +27,11 @@ impl Share {
         Item::from([
             (PK.into(), Value::S(key.pk)),
             (SK.into(), Value::S(key.sk)),
-            ("photoId".into(), Value::S(self.photo_id.to_string())),
-            ("createdAt".into(), Value::S(keys::time(self.created_at))),
-            ("expiresAt".into(), Value::S(keys::time(self.expires_at))),
-            ("revoked".into(), Value::N(i64::from(self.revoked))),
-            ("opens".into(), Value::N(self.opens)),
+            (attr::PHOTO_ID.into(), Value::S(self.photo_id.to_string())),
+            (attr::CREATED_AT.into(), Value::S(keys::time(self.created_at))),
+            (attr::EXPIRES_AT.into(), Value::S(keys::time(self.expires_at))),
+            (attr::REVOKED.into(), Value::N(i64::from(self.revoked))),
+            (attr::OPENS.into(), Value::N(self.opens)),
             (TTL.into(), Value::N((self.expires_at + AUDIT_GRACE).timestamp())),
         ])
     }
@@ -38,11 +39,11 @@ impl Share {
     fn from_item(token_hash: &str, item: &Item) -> anyhow::Result<Self> {
         Ok(Self {
             token_hash: token_hash.to_string(),
-            photo_id: Uuid::try_parse(item.string("photoId")?)?,
-            created_at: parse_time(item, "createdAt")?,
-            expires_at: parse_time(item, "expiresAt")?,
-            revoked: item.number("revoked")? != 0,
-            opens: item.opt_number("opens").unwrap_or(0),
+            photo_id: Uuid::try_parse(item.string(attr::PHOTO_ID)?)?,
+            created_at: parse_time(item, attr::CREATED_AT)?,
+            expires_at: parse_time(item, attr::EXPIRES_AT)?,
+            revoked: item.number(attr::REVOKED)? != 0,
+            opens: item.opt_number(attr::OPENS).unwrap_or(0),
         })
     }
 
@@ -67,7 +68,7 @@ impl Catalog {
 
     /// Count one open of the link.
     pub async fn count_share_open(&self, token_hash: &str) -> TableResult<()> {
-        self.table.add(&keys::share(token_hash), "opens", 1).await
+        self.table.add(&keys::share(token_hash), attr::OPENS, 1).await
     }
 
     /// Revoke the link; false if there is no such link. An addition, like counting opens, so neither
@@ -76,7 +77,7 @@ impl Catalog {
         if self.share(token_hash).await?.is_none() {
             return Ok(false);
         }
-        self.table.add(&keys::share(token_hash), "revoked", 1).await?;
+        self.table.add(&keys::share(token_hash), attr::REVOKED, 1).await?;
         Ok(true)
     }
 }
