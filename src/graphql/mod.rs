@@ -60,8 +60,11 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 /// (the alias limit, the deadline) and what every query and mutation records (metrics). These are not
 /// async-graphql extensions on purpose: with any extension, every field of a response resolves through a
 /// chain of boxed futures (a gallery page took 40% more CPU time).
+/// Cloned for every request (axum's state, a spawned execution): one reference count, not one per part.
 #[derive(Clone)]
-pub struct Api {
+pub struct Api(Arc<Parts>);
+
+pub struct Parts {
     schemas: Arc<validated::Schemas>,
     state: Arc<AppState>,
     documents: Arc<documents::Documents>,
@@ -69,6 +72,14 @@ pub struct Api {
     persisted: Arc<persisted::PersistedQueries>,
     /// Heavy documents being validated and run at once: at most one per core.
     heavy: Arc<tokio::sync::Semaphore>,
+}
+
+impl std::ops::Deref for Api {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 /// A document parsed and checked once, kept by query text (`documents`).
@@ -119,7 +130,7 @@ impl Api {
         let documents = Arc::new(documents::Documents::new());
         let photo_answers = Arc::new(photo_answers::PhotoAnswers::new());
         let schemas = Arc::new(validated::Schemas::new(state.clone(), photo_answers));
-        Self { schemas, state, documents, answers, persisted: Arc::default(), heavy }
+        Self(Arc::new(Parts { schemas, state, documents, answers, persisted: Arc::default(), heavy }))
     }
 
     /// Parse a long document not seen before on the blocking pool, a few at a time (parsing costs about a

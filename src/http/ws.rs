@@ -117,7 +117,7 @@ pub(super) async fn graphql_ws(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            serve(socket, shared.api, protocol, data, ip, limits, shared.lifecycle).await;
+            serve(socket, shared.api.clone(), protocol, data, ip, limits, shared.lifecycle.clone()).await;
         })
 }
 
