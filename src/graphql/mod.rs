@@ -3,6 +3,7 @@
 
 mod cacheable;
 mod comments;
+mod context;
 mod contract;
 mod documents;
 mod images;
@@ -21,10 +22,8 @@ mod subscriptions;
 mod uploads;
 mod validated;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
@@ -32,6 +31,7 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::telemetry;
+use context::{caller, client_ip, hold, parse_id, photo_loader, services, state};
 pub use limits::{INTROSPECTION_QUERY, fragment_bomb};
 use loaders::new_photo_loader;
 pub use loaders::{PhotoLoader, connection_data, request_data};
@@ -330,48 +330,6 @@ impl async_graphql::Executor for Api {
 /// The SDL clients depend on (checked in as `schema.graphql`).
 pub fn sdl() -> String {
     schema_builder().finish().sdl()
-}
-
-fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<AppState>, ApiError> {
-    ctx.data::<Arc<AppState>>()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("schema built without state: {}", e.message)))
-}
-
-/// The domain's services, which resolvers hand to the domain functions they call.
-fn services<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a crate::domain::Services, ApiError> {
-    Ok(&state(ctx)?.services)
-}
-
-fn caller<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Caller, ApiError> {
-    ctx.data::<Caller>().map_err(|e| ApiError::Internal(anyhow::anyhow!("request without a caller: {}", e.message)))
-}
-
-fn client_ip(ctx: &async_graphql::Context<'_>) -> Result<IpAddr, ApiError> {
-    Ok(caller(ctx)?.ip)
-}
-
-/// The request's photo loader; its cache also holds every photo a listing returned, so `Comment.photo` and
-/// friends cost nothing for photos already on the page.
-fn photo_loader<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a DataLoader<PhotoLoader, HashMapCache>, ApiError> {
-    ctx.data::<DataLoader<PhotoLoader, HashMapCache>>()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("request without photo loader: {}", e.message)))
-}
-
-/// Note that the answer holds `photos` (or looked for them): a kept answer ends when one of them changes.
-fn hold(ctx: &async_graphql::Context<'_>, photos: impl IntoIterator<Item = uuid::Uuid>) {
-    if let Some(holdings) = ctx.data_opt::<Arc<response_cache::Holdings>>() {
-        holdings.hold(photos);
-    }
-}
-
-/// A UUID argument, or a `BAD_USER_INPUT` naming it.
-fn parse_id(argument: &str, id: &async_graphql::ID) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::try_parse(id.as_str()).map_err(|_| {
-        ApiError::bad_input(format!(
-            "{argument} must be an id this API gave out, not {}",
-            crate::text::quote(id.as_str())
-        ))
-    })
 }
 
 /// `UNAUTHENTICATED` when the caller in `data` sent an `Authorization` that is not an owner key: every
