@@ -1,5 +1,5 @@
-//! A photo's renditions and processing, as the API shows them: `Photo.status`, `image(size)`, `images`,
-//! `placeholder`, `takenAt`, `camera`, `processingError` (the `Photo` fields live in `photos.rs`).
+//! The types of a photo's renditions and processing as the API shows them: `Image` (with its link), `ImageSize`
+//! and `PhotoStatus`, and `image`/`images`, which the `Photo` fields of the same names (in `photos.rs`) call.
 
 use std::sync::Arc;
 
