@@ -9,10 +9,20 @@ use tokio::process::{Child, ChildStderr, Command};
 
 use crate::helpers::TestApp;
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now, for a process the test starts to bind. Taken below Linux's
+/// ephemeral range (32768 and up), where neither `bind(0)` nor the local end of a connection (the suite
+/// opens thousands) can take it before that process binds it, and never the same one twice in this run.
 pub async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if given.contains(&port) || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        given.push(port);
+        return port;
+    }
 }
 
 /// Where a child's logs go: the terminal with `TEST_LOG` set, nowhere otherwise.
