@@ -5,6 +5,7 @@
 
 pub mod connection;
 mod health;
+mod links;
 pub mod listener;
 mod proxy_protocol;
 pub mod shutdown;
@@ -28,10 +29,8 @@ use crate::graphql::Api;
 use crate::state::AppState;
 
 mod graphql_http;
-mod photo_link;
 mod playground;
 mod request_id;
-mod share;
 pub mod ws;
 mod ws_protocol;
 
@@ -91,7 +90,7 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         readiness: Default::default(),
         ws: edge.ws,
         body_timeout: edge.body_timeout,
-        share_opens: Arc::new(RateLimiter::new(share::OPENS_COUNTED_PER_MINUTE, share::OPENS_COUNTED_BURST)),
+        share_opens: Arc::new(RateLimiter::new(links::OPENS_COUNTED_PER_MINUTE, links::OPENS_COUNTED_BURST)),
         open_sockets: Default::default(),
     }));
     let router = Router::new()
@@ -103,8 +102,8 @@ pub fn router(api: Api, state: Arc<AppState>, object_store: Option<s3s::service:
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", metrics)
-        .route("/s/{token}", get(share::open_share))
-        .route("/p/{id}", get(photo_link::open_photo))
+        .route("/s/{token}", get(links::open_share))
+        .route("/p/{id}", get(links::open_photo))
         .route("/", get(playground::index))
         .route("/app/{file}", get(playground::asset))
         .with_state(shared);
