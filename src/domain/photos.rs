@@ -145,12 +145,17 @@ pub async fn view_url(services: &Services, photo: &Photo, rendition: Rendition) 
 /// the photo is read again each second besides, so a lost event costs a second, not the whole wait.
 pub async fn processed_within(services: &Services, id: uuid::Uuid, wait: Duration) -> ApiResult<Option<Photo>> {
     let deadline = Instant::now() + wait;
-    // Listening before the first read: an end between the two is heard.
+    let processing =
+        |photo: &Option<Photo>| photo.as_ref().is_some_and(|p| p.processing.status() == PhotoStatus::Processing);
+    let photo = services.catalog.photo(id).await?;
+    if !processing(&photo) {
+        return Ok(photo);
+    }
+    // Listening before the next read: an end between the two is heard.
     let mut listening = services.events.listen(Topic::Photos).await;
     loop {
         let photo = services.catalog.photo(id).await?;
-        let processing = photo.as_ref().is_some_and(|photo| photo.processing.status() == PhotoStatus::Processing);
-        if !processing || Instant::now() >= deadline {
+        if !processing(&photo) || Instant::now() >= deadline {
             return Ok(photo);
         }
         let heard = async {
