@@ -138,13 +138,10 @@ async fn every_bad_argument_is_refused_by_name_and_writes_nothing(app: TestApp) 
 /// Bidirectional overrides and isolates are removed from names, descriptions and comments: "hi \u{202e}evil"
 /// would show as "hi live".
 async fn text_loses_bidi_controls(app: TestApp) {
-    let ticket = app.create_upload("pier.jpg", "image/jpeg", Some("hi \u{202e}evil\u{202c} \u{2067}x\u{2069}")).await;
-    let posted = app.post_file(&ticket, crate::helpers::JPEG, "image/jpeg", &[]).await;
-    assert!(posted.status().is_success());
-    let photo = app.complete_upload(ticket["uploadId"].as_str().unwrap()).await;
-    assert_eq!(photo["data"]["completeUpload"]["name"], "hi evil x", "{photo}");
-    let comment =
-        app.add_comment(&photo["data"]["completeUpload"]["id"], "\u{202d}look\u{202c} \u{2066}here\u{2069}").await;
+    let name = "hi \u{202e}evil\u{202c} \u{2067}x\u{2069}";
+    let photo = app.upload_bytes(name, "image/jpeg", crate::helpers::JPEG).await;
+    assert_eq!(photo["name"], "hi evil x", "{photo}");
+    let comment = app.add_comment(&photo["id"], "\u{202d}look\u{202c} \u{2066}here\u{2069}").await;
     assert_eq!(comment["body"], "look here");
     let search = app.data("{ photos(filter: {name: \"evil\"}) { nodes { name } } }", json!({})).await;
     assert_eq!(search["photos"]["nodes"][0]["name"], "hi evil x", "indexed as shown");
@@ -153,9 +150,6 @@ async fn text_loses_bidi_controls(app: TestApp) {
 /// A name is one line: U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR break it as a newline would,
 /// so they become spaces like newlines do.
 async fn names_stay_on_one_line(app: TestApp) {
-    let ticket = app.create_upload("pier.jpg", "image/jpeg", Some("sun\u{2028}set\u{2029}pier")).await;
-    let posted = app.post_file(&ticket, crate::helpers::JPEG, "image/jpeg", &[]).await;
-    assert!(posted.status().is_success());
-    let photo = app.complete_upload(ticket["uploadId"].as_str().unwrap()).await;
-    assert_eq!(photo["data"]["completeUpload"]["name"], "sun set pier", "{photo}");
+    let photo = app.upload_bytes("sun\u{2028}set\u{2029}pier", "image/jpeg", crate::helpers::JPEG).await;
+    assert_eq!(photo["name"], "sun set pier", "{photo}");
 }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both_modes;
 use crate::helpers::{JPEG, Mode, TempDir, TestApp};
@@ -59,13 +59,7 @@ async fn a_photo_cut_by_a_crash_mid_render_is_ready_within_30_s_of_the_restart(a
 
     let restarted = Instant::now();
     instance.restart().await;
-    let status = loop {
-        let status = through.data(STATUS, json!({ "id": photo["id"] })).await["photo"]["status"].clone();
-        if status != "PROCESSING" || restarted.elapsed() > Duration::from_secs(40) {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = status_once_processed(&through, &photo["id"], Duration::from_secs(40)).await;
     let took = restarted.elapsed();
     eprintln!("{:?}: READY {:.1} s after the restart", app.mode, took.as_secs_f64());
     assert_eq!(status, "READY");
@@ -75,6 +69,19 @@ async fn a_photo_cut_by_a_crash_mid_render_is_ready_within_30_s_of_the_restart(a
         1,
         "the restarted instance did the work"
     );
+}
+
+/// The photo's status once it is no longer PROCESSING, or PROCESSING if it still is after `within` (the callers
+/// time the wait themselves and assert on both).
+async fn status_once_processed(app: &TestApp, id: &Value, within: Duration) -> Value {
+    let asked = Instant::now();
+    loop {
+        let status = app.data(STATUS, json!({ "id": id })).await["photo"]["status"].clone();
+        if status != "PROCESSING" || asked.elapsed() > within {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Slow photos one client queues before another client uploads an ordinary one.
@@ -93,13 +100,7 @@ async fn one_clients_flood_of_slow_photos_does_not_hold_up_another_clients_photo
 
     let uploaded = Instant::now();
     let photo = other.upload_bytes("ordinary", "image/jpeg", JPEG).await;
-    let status = loop {
-        let status = other.data(STATUS, json!({ "id": photo["id"] })).await["photo"]["status"].clone();
-        if status != "PROCESSING" || uploaded.elapsed() > Duration::from_secs(60) {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = status_once_processed(&other, &photo["id"], Duration::from_secs(60)).await;
     let took = uploaded.elapsed();
     let mut flood_done = 0;
     for id in &flood {
